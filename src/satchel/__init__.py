@@ -1,0 +1,69 @@
+"""satchel: an artifact store for machine-learning work.
+
+Embedded use (no server)::
+
+    import satchel
+
+    ctx = satchel.Context(store="~/.satchel", run_id="r1")
+    arts = ctx.artifacts()
+    a = await arts.save_text("Hello, world!", name="results.txt")
+"""
+
+from __future__ import annotations
+
+from satchel.config import Settings
+from satchel.context import Context
+from satchel.errors import (
+    ArtifactIsDirectoryError,
+    ArtifactNotDirectoryError,
+    ConfigError,
+    ConflictError,
+    IndexBackendError,
+    IntegrityError,
+    InvalidFileKeyError,
+    InvalidJSONError,
+    InvalidMetadataError,
+    InvalidNameError,
+    InvalidURIError,
+    MissingDependencyError,
+    NotFoundError,
+    SatchelError,
+    StorageError,
+    UnsupportedEntryError,
+    ValidationError,
+)
+from satchel.facade import ArtifactFacade, ArtifactWriter, SyncArtifactFacade, SyncArtifactWriter
+from satchel.models import Artifact, ArtifactFile, Occurrence, Run
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Artifact",
+    "ArtifactFacade",
+    "ArtifactFile",
+    "ArtifactIsDirectoryError",
+    "ArtifactNotDirectoryError",
+    "ArtifactWriter",
+    "ConfigError",
+    "ConflictError",
+    "Context",
+    "IndexBackendError",
+    "IntegrityError",
+    "InvalidFileKeyError",
+    "InvalidJSONError",
+    "InvalidMetadataError",
+    "InvalidNameError",
+    "InvalidURIError",
+    "MissingDependencyError",
+    "NotFoundError",
+    "Occurrence",
+    "Run",
+    "SatchelError",
+    "Settings",
+    "StorageError",
+    "SyncArtifactFacade",
+    "SyncArtifactWriter",
+    "UnsupportedEntryError",
+    "ValidationError",
+    "__version__",
+]

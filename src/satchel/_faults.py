@@ -1,0 +1,35 @@
+"""Named crash and fault points on the save path, for the crash-matrix tests.
+
+Production code calls ``point("blob.fsynced")`` at each named step; it does nothing unless a
+test installed a hook (for example one that SIGKILLs the process at a chosen step). Nothing
+here reads the environment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+__all__ = ["POINTS", "point", "set_hook"]
+
+POINTS = (
+    "blob.chunk_written",  # mid blob write: after the first chunk, before the rest
+    "blob.fsynced",  # blob complete and fsynced under its temp name, not yet renamed
+    "blob.committed",  # blob renamed into place and directory fsynced; index not committed
+    "dir.file_stored",  # directory ingest: after the first file's blob, before the others
+    "index.before_commit",  # rows written in the open transaction, not yet committed
+    "index.committed",  # index committed; the save has not returned yet
+)
+
+_hook: Callable[[str], None] | None = None
+
+
+def set_hook(hook: Callable[[str], None] | None) -> None:
+    """Install (or remove, with None) the function called at every named point."""
+    global _hook  # noqa: PLW0603 - one process-wide test hook by design
+    _hook = hook
+
+
+def point(name: str) -> None:
+    """Mark a named step; calls the installed hook, if any."""
+    if _hook is not None:
+        _hook(name)

@@ -1,0 +1,131 @@
+"""``Context``: one store, one execution context, and the facades over them."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any, Literal
+
+from satchel.config import Settings
+from satchel.facade import ArtifactFacade, ContextInfo, FacadeCore, SyncArtifactFacade
+from satchel.models import new_id
+from satchel.store import ArtifactStore
+from satchel.validation import validate_labels, validate_token
+
+__all__ = ["Context"]
+
+
+class Context:
+    """An open store plus the context stamped on every artifact saved through it.
+
+    Example::
+
+        ctx = satchel.Context(store="~/.satchel", run_id="r1", user_id="u1")
+        arts = ctx.artifacts()            # async ArtifactFacade
+        sync_arts = ctx.sync_artifacts()  # the blocking twin
+
+    Args:
+        store: a directory, ``file://`` URL or ``memory://NAME`` (default ``SATCHEL_STORE``,
+            else ``SATCHEL_HOME``, else ``~/.satchel``).
+        index: an index URL (default: SQLite ``index.db`` inside a local store).
+        run_id: the run artifacts belong to; a fresh one when omitted. A fresh run is
+            marked ``done`` when the context closes (``failed`` if its ``with`` block
+            raised); a given run is left as it is unless ``finish_run`` is called.
+        scope: scope labels (e.g. ``{"project": "p1"}``) added to every saved artifact and
+            used by ``level="scope"``.
+        settings: explicit settings (otherwise read from the environment).
+        graph_id, node_id, tool_name, tool_version, org_id, user_id, client_id, app_id,
+        session_id: context fields of the Artifact schema.
+    """
+
+    def __init__(
+        self,
+        store: str | os.PathLike[str] | None = None,
+        *,
+        index: str | None = None,
+        run_id: str | None = None,
+        graph_id: str | None = None,
+        node_id: str | None = None,
+        tool_name: str | None = None,
+        tool_version: str | None = None,
+        org_id: str | None = None,
+        user_id: str | None = None,
+        client_id: str | None = None,
+        app_id: str | None = None,
+        session_id: str | None = None,
+        scope: Mapping[str, Any] | None = None,
+        settings: Settings | None = None,
+    ) -> None:
+        fields = {"run_id": run_id, "graph_id": graph_id, "node_id": node_id,
+                  "tool_name": tool_name, "tool_version": tool_version, "org_id": org_id,
+                  "user_id": user_id, "client_id": client_id, "app_id": app_id,
+                  "session_id": session_id}
+        for name, value in fields.items():
+            if value is not None:
+                validate_token(value, what=name)
+        if settings is None:
+            settings = Settings.load(store=os.fspath(store) if store is not None else None,
+                                     index=index)
+        self.settings = settings
+        self.store = ArtifactStore.open(settings)
+        self._owns_run = run_id is None
+        info = ContextInfo(run_id=run_id or new_id(), graph_id=graph_id, node_id=node_id,
+                           tool_name=tool_name, tool_version=tool_version, org_id=org_id,
+                           user_id=user_id, client_id=client_id, app_id=app_id,
+                           session_id=session_id, scope=validate_labels(scope))
+        self._core = FacadeCore(self.store, info)
+        self._closed = False
+
+    @property
+    def run_id(self) -> str:
+        """The run every artifact saved here belongs to."""
+        return self._core.context.run_id
+
+    @property
+    def info(self) -> ContextInfo:
+        """The context fields stamped on saved artifacts."""
+        return self._core.context
+
+    def artifacts(self) -> ArtifactFacade:
+        """The async ArtifactFacade for this context."""
+        return ArtifactFacade(self._core)
+
+    def sync_artifacts(self) -> SyncArtifactFacade:
+        """The blocking twin, with the same method names and parameters."""
+        return SyncArtifactFacade(self._core)
+
+    def finish_run(self, status: Literal["done", "crashed", "failed"] = "done") -> None:
+        """Record the run's final status."""
+        self._core.finish_run(status)
+
+    def close(self, *, status: Literal["done", "crashed", "failed"] | None = None) -> None:
+        """Finish pending saves, record a fresh run's status, release the store."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if status is not None or (self._owns_run and self._core.store.get_run(self.run_id)):
+                self._core.finish_run(status or "done")
+        finally:
+            self.store.close()
+
+    async def aclose(self, *, status: Literal["done", "crashed", "failed"] | None = None
+                     ) -> None:
+        """``close`` without blocking the event loop."""
+        await asyncio.get_running_loop().run_in_executor(None, lambda: self.close(status=status))
+
+    def __enter__(self) -> Context:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close(status="failed" if exc_type is not None and self._owns_run else None)
+
+    async def __aenter__(self) -> Context:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.aclose(status="failed" if exc_type is not None and self._owns_run else None)

@@ -1,0 +1,18 @@
+"""The ArtifactFacade API (async) and its blocking twin."""
+
+from __future__ import annotations
+
+from satchel.facade._core import ContextInfo, FacadeCore, ScopeLevel
+from satchel.facade.aio import ArtifactFacade
+from satchel.facade.sync import SyncArtifactFacade
+from satchel.facade.writer import ArtifactWriter, SyncArtifactWriter
+
+__all__ = [
+    "ArtifactFacade",
+    "ArtifactWriter",
+    "ContextInfo",
+    "FacadeCore",
+    "ScopeLevel",
+    "SyncArtifactFacade",
+    "SyncArtifactWriter",
+]

@@ -1,0 +1,102 @@
+"""Streaming writers: bytes go straight to a blob sink; the artifact is indexed on close.
+
+An exception inside the ``with`` block discards everything written and indexes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from satchel.errors import InvalidMetadataError, StorageError
+from satchel.facade._core import FacadeCore
+from satchel.models import Artifact
+from satchel.store import BlobWriter
+from satchel.validation import validate_labels, validate_metrics, validate_tags
+
+__all__ = ["ArtifactWriter", "SyncArtifactWriter"]
+
+
+class _WriterBase:
+    def __init__(self, core: FacadeCore, *, kind: str, planned_ext: str | None, pin: bool,
+                 name: str | None, labels: Mapping[str, Any] | None,
+                 metrics: Mapping[str, Any] | None, tags: Iterable[str] | None,
+                 mime: str | None) -> None:
+        from satchel.validation import validate_extension  # noqa: PLC0415
+
+        self._core = core
+        self._ext = validate_extension(planned_ext or "")
+        # Validate up front so a bad argument fails before any byte is written.
+        self._spec_args: dict[str, Any] = {"kind": kind, "name": name, "pin": pin,
+                                           "mime": mime}
+        core.spec(kind=kind, name=name, pin=pin, mime=mime)
+        self._labels = validate_labels(labels)
+        self._metrics = validate_metrics(metrics)
+        self._tags = set(validate_tags(tags))
+        self._blob: BlobWriter = core.store.blob_writer()
+        self.artifact: Artifact | None = None
+        self._closed = False
+
+    @property
+    def bytes_written(self) -> int:
+        """How many bytes were written so far."""
+        return self._blob.size
+
+    def add_labels(self, labels: Mapping[str, Any]) -> None:
+        """Attach labels; a ``"tags"`` entry holding a list of strings adds tags instead."""
+        labels = dict(labels)
+        if "tags" in labels and not isinstance(labels["tags"], str | int | float | bool):
+            self.add_tags(labels.pop("tags"))
+        self._labels.update(validate_labels(labels))
+
+    def add_metrics(self, metrics: Mapping[str, Any]) -> None:
+        """Record metrics (finite numbers)."""
+        self._metrics.update(validate_metrics(metrics))
+
+    def add_tags(self, tags: Iterable[str]) -> None:
+        """Add tags."""
+        if isinstance(tags, str):
+            raise InvalidMetadataError("tags must be a list of strings, not one string")
+        self._tags.update(validate_tags(tags))
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StorageError("the writer is closed")
+
+    def _finish(self) -> Artifact:
+        self._closed = True
+        spec = self._core.spec(labels=self._labels, metrics=self._metrics, tags=self._tags,
+                               **self._spec_args)
+        blob = self._blob.finish()
+        artifact, write = self._core.build_file_write(
+            spec, blob, fallback_key=f"{spec.kind or 'artifact'}{self._ext}")
+        self.artifact = self._core.commit(artifact, write)
+        return self.artifact
+
+    def _abort(self) -> None:
+        self._closed = True
+        self._blob.abort()
+
+
+class SyncArtifactWriter(_WriterBase):
+    """The writer of ``SyncArtifactFacade.writer()``."""
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        """Append bytes."""
+        self._check_open()
+        self._blob.write(data)
+
+
+class ArtifactWriter(_WriterBase):
+    """The writer of ``ArtifactFacade.writer()``: ``await w.write(data)``."""
+
+    async def write(self, data: bytes | bytearray | memoryview) -> None:
+        """Append bytes (disk writes run on the store's I/O threads)."""
+        self._check_open()
+        inline_max = self._core.store.settings.inline_max
+        if self._blob.size + len(data) <= inline_max:
+            self._blob.write(data)
+            return
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._core.store.executor, self._blob.write, data)

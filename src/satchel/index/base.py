@@ -1,0 +1,89 @@
+"""The metadata index seam: a Protocol and the value types it takes, no logic."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from satchel.models import Artifact, Occurrence, Run, RunStatus
+
+__all__ = ["ArtifactQuery", "ArtifactWrite", "Index", "LabelValue", "MetricOrder"]
+
+LabelValue = str | int | float | bool
+MetricOrder = Literal["max", "min"]
+
+#: Columns a query may compare for equality (None compares as IS NULL).
+EQUALITY_COLUMNS = frozenset(
+    {"run_id", "session_id", "user_id", "org_id", "graph_id", "node_id", "kind",
+     "client_id", "app_id", "tool_name", "model_id", "status"}
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ArtifactWrite:
+    """One artifact to commit, with the small blobs kept inline in the index."""
+
+    artifact: Artifact
+    inline_blobs: Mapping[str, bytes] = field(default_factory=dict)
+    run: Run | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ArtifactQuery:
+    """A structured listing: equality, tags, typed labels, time, metric order, limit.
+
+    Results are newest first (``created_at``, then ``artifact_id``), or by ``metric`` when
+    ``metric_order`` is given, in which case artifacts without that metric are left out.
+    Only ``completed`` artifacts are listed unless ``include_pending``.
+    """
+
+    equals: Mapping[str, str | None] = field(default_factory=dict)
+    tags_all: Sequence[str] = ()
+    labels: Mapping[str, LabelValue] = field(default_factory=dict)
+    created_since: str | None = None
+    metric: str | None = None
+    metric_order: MetricOrder | None = None
+    limit: int | None = None
+    include_pending: bool = False
+
+
+class Index(Protocol):
+    """Artifact metadata, runs and lineage."""
+
+    @property
+    def url(self) -> str:
+        """The URL this index was opened from (credentials removed)."""
+
+    def commit_writes(self, writes: Sequence[ArtifactWrite]) -> None:
+        """Insert all artifacts (and their runs if new) in one durable transaction."""
+
+    def get(self, artifact_id: str) -> Artifact | None:
+        """One completed artifact, or None."""
+
+    def query(self, query: ArtifactQuery) -> list[Artifact]:
+        """Artifacts matching a structured query."""
+
+    def set_pinned(self, artifact_id: str, pinned: bool, *, updated_at: str) -> bool:
+        """Set the pin; False when no such artifact."""
+
+    def inline_blob(self, sha256: str) -> bytes | None:
+        """The bytes of a small blob kept inline, or None."""
+
+    def get_run(self, run_id: str) -> Run | None:
+        """A run, or None."""
+
+    def ensure_run(self, run: Run) -> None:
+        """Record a run unless it exists."""
+
+    def set_run_status(self, run_id: str, status: RunStatus, *, ended_at: str | None) -> bool:
+        """Update a run's status; False when no such run."""
+
+    def add_occurrences(self, items: Sequence[Occurrence]) -> None:
+        """Record lineage events."""
+
+    def occurrences(self, artifact_id: str) -> list[Occurrence]:
+        """Lineage of one artifact, oldest first."""
+
+    def close(self) -> None:
+        """Release connections."""

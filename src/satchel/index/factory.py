@@ -1,0 +1,24 @@
+"""Choose an index by URL; backends are imported only when used."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from satchel.errors import ConfigError
+from satchel.index.base import Index
+
+__all__ = ["open_index"]
+
+
+def open_index(url: str) -> Index:
+    """Open ``sqlite:///PATH`` (PostgreSQL comes with the postgres extra)."""
+    parts = urlsplit(url)
+    if parts.scheme in ("sqlite", "sqlite+pysqlite"):
+        raw = unquote(url.split("://", 1)[1])
+        if not raw.startswith("/") or raw[1:] in ("", ":memory:"):
+            raise ConfigError(f"a SQLite index URL names a file (sqlite:////abs/x.db), not {url!r}")
+        from satchel.index.sqlite import open_sqlite_index  # noqa: PLC0415
+
+        return open_sqlite_index(Path(raw[1:]))
+    raise ConfigError(f"unsupported index URL {url!r}: use sqlite:///PATH")

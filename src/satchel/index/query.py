@@ -1,0 +1,90 @@
+"""Turn an ``ArtifactQuery`` into one SQL statement (both dialects).
+
+Label filters compare typed values: a string matches only a string label, a number only a
+number label (3 matches 3 and 3.0), a boolean only a boolean. Nothing uses ``LIKE``, so
+``%`` and ``_`` are ordinary characters.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select, and_, exists, select
+
+from satchel.errors import ValidationError
+from satchel.index.base import EQUALITY_COLUMNS, ArtifactQuery, LabelValue
+from satchel.index.schema import artifact_labels, artifact_metrics, artifact_tags, artifacts
+
+__all__ = ["build_select", "label_row"]
+
+
+def label_row(artifact_id: str, key: str, value: LabelValue) -> dict[str, Any]:
+    """The typed row that stores one label."""
+    if isinstance(value, bool):
+        return {"artifact_id": artifact_id, "key": key, "vtype": "b", "vstr": None,
+                "vnum": 1.0 if value else 0.0}
+    if isinstance(value, int | float):
+        return {"artifact_id": artifact_id, "key": key, "vtype": "n", "vstr": None,
+                "vnum": float(value)}
+    return {"artifact_id": artifact_id, "key": key, "vtype": "s", "vstr": value, "vnum": None}
+
+
+def _label_condition(key: str, value: LabelValue) -> Any:
+    typed = label_row("", key, value)
+    value_clause = (
+        artifact_labels.c.vstr == typed["vstr"]
+        if typed["vtype"] == "s"
+        else artifact_labels.c.vnum == typed["vnum"]
+    )
+    return exists().where(
+        artifact_labels.c.artifact_id == artifacts.c.artifact_id,
+        artifact_labels.c.key == key,
+        artifact_labels.c.vtype == typed["vtype"],
+        value_clause,
+    )
+
+
+def build_select(query: ArtifactQuery) -> Select[Any]:
+    """SELECT the artifact rows a query asks for, ordered and limited."""
+    conditions: list[Any] = []
+    for column_name, value in query.equals.items():
+        if column_name not in EQUALITY_COLUMNS:
+            raise ValidationError(f"cannot filter on {column_name!r}")
+        column = artifacts.c[column_name]
+        conditions.append(column.is_(None) if value is None else column == value)
+    if not query.include_pending:
+        conditions.append(artifacts.c.status == "completed")
+    conditions.extend(
+        exists().where(artifact_tags.c.artifact_id == artifacts.c.artifact_id,
+                       artifact_tags.c.tag == tag)
+        for tag in query.tags_all
+    )
+    conditions.extend(_label_condition(key, value) for key, value in query.labels.items())
+    if query.created_since is not None:
+        conditions.append(artifacts.c.created_at >= query.created_since)
+
+    statement: Select[Any]
+    if query.metric is not None and query.metric_order is not None:
+        metric_value = artifact_metrics.c.value
+        statement = (
+            select(artifacts)
+            .join(artifact_metrics, and_(artifact_metrics.c.artifact_id == artifacts.c.artifact_id,
+                                         artifact_metrics.c.name == query.metric))
+            .where(*conditions)
+            .order_by(
+                metric_value.desc() if query.metric_order == "max" else metric_value.asc(),
+                artifacts.c.created_at.desc(),
+                artifacts.c.artifact_id.desc(),
+            )
+        )
+    else:
+        statement = (
+            select(artifacts)
+            .where(*conditions)
+            .order_by(artifacts.c.created_at.desc(), artifacts.c.artifact_id.desc())
+        )
+    if query.limit is not None:
+        if query.limit < 0:
+            raise ValidationError(f"limit must not be negative, got {query.limit}")
+        statement = statement.limit(query.limit)
+    return statement

@@ -1,0 +1,168 @@
+"""The index schema, one SQLAlchemy Core metadata for SQLite and PostgreSQL.
+
+The migrations under ``migrations/versions`` create exactly this; a test compares the two.
+Times are fixed-width RFC 3339 text (``2026-11-23T11:20:00.000000Z``) so that text order is
+time order on both dialects. Labels, metrics and tags are kept twice: as JSON on the artifact
+row (the exact values, for reading) and as rows of their own (typed, indexed, for filtering).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+__all__ = [
+    "SCHEMA_HEAD",
+    "artifact_files",
+    "artifact_labels",
+    "artifact_metrics",
+    "artifact_tags",
+    "artifacts",
+    "inline_blobs",
+    "metadata",
+    "occurrences",
+    "runs",
+]
+
+#: The newest migration revision; opening an index at this revision skips Alembic entirely.
+SCHEMA_HEAD: Final = "0001"
+
+ID = String(64)
+TIME = String(32)
+
+metadata = MetaData()
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("run_id", ID, primary_key=True),
+    Column("name", Text),
+    Column("parent_run_id", ID),
+    Column("org_id", ID),
+    Column("user_id", ID),
+    Column("session_id", ID),
+    Column("status", String(16), nullable=False),
+    Column("started_at", TIME, nullable=False),
+    Column("ended_at", TIME),
+    Index("ix_runs_parent", "parent_run_id"),
+)
+
+artifacts = Table(
+    "artifacts",
+    metadata,
+    Column("artifact_id", ID, primary_key=True),
+    Column("name", Text),
+    Column("kind", Text),
+    Column("status", String(16), nullable=False),
+    Column("run_id", ID),
+    Column("graph_id", Text),
+    Column("node_id", Text),
+    Column("tool_name", Text),
+    Column("tool_version", Text),
+    Column("model_id", Text),
+    Column("model_version", Text),
+    Column("sha256", String(64)),
+    Column("bytes", BigInteger),
+    Column("mime", Text),
+    Column("created_at", TIME, nullable=False),
+    Column("updated_at", TIME, nullable=False),
+    Column("tags", Text, nullable=False),
+    Column("labels", Text, nullable=False),
+    Column("metrics", Text, nullable=False),
+    Column("pinned", Boolean, nullable=False),
+    Column("uri", Text),
+    Column("preview_uri", Text),
+    Column("org_id", ID),
+    Column("user_id", ID),
+    Column("client_id", ID),
+    Column("app_id", ID),
+    Column("session_id", ID),
+    Index("ix_artifacts_created", "created_at", "artifact_id"),
+    Index("ix_artifacts_run", "run_id", "created_at"),
+    Index("ix_artifacts_session", "session_id", "created_at"),
+    Index("ix_artifacts_user", "user_id", "created_at"),
+    Index("ix_artifacts_org", "org_id", "created_at"),
+    Index("ix_artifacts_kind", "kind", "created_at"),
+)
+
+_ARTIFACT_FK = ForeignKey("artifacts.artifact_id", ondelete="CASCADE")
+
+artifact_files = Table(
+    "artifact_files",
+    metadata,
+    Column("artifact_id", ID, _ARTIFACT_FK, primary_key=True),
+    Column("path", Text, primary_key=True),
+    Column("sha256", String(64), nullable=False),
+    Column("bytes", BigInteger, nullable=False),
+    Column("mime", Text),
+    Column("status", String(16), nullable=False),
+    Column("inline", Boolean, nullable=False),
+    Index("ix_artifact_files_sha256", "sha256"),
+)
+
+artifact_labels = Table(
+    "artifact_labels",
+    metadata,
+    Column("artifact_id", ID, ForeignKey("artifacts.artifact_id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("key", Text, primary_key=True),
+    Column("vtype", String(1), nullable=False),  # s: string, n: number, b: boolean
+    Column("vstr", Text),
+    Column("vnum", Float),
+    Index("ix_artifact_labels_str", "key", "vstr"),
+    Index("ix_artifact_labels_num", "key", "vnum"),
+)
+
+artifact_metrics = Table(
+    "artifact_metrics",
+    metadata,
+    Column("artifact_id", ID, ForeignKey("artifacts.artifact_id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("name", Text, primary_key=True),
+    Column("value", Float, nullable=False),
+    Index("ix_artifact_metrics_value", "name", "value"),
+)
+
+artifact_tags = Table(
+    "artifact_tags",
+    metadata,
+    Column("artifact_id", ID, ForeignKey("artifacts.artifact_id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("tag", Text, primary_key=True),
+    Index("ix_artifact_tags_tag", "tag"),
+)
+
+inline_blobs = Table(
+    "inline_blobs",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("bytes", Integer, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+)
+
+occurrences = Table(
+    "occurrences",
+    metadata,
+    Column("occurrence_id", Integer, primary_key=True, autoincrement=True),
+    Column("artifact_id", ID, nullable=False),
+    Column("run_id", ID),
+    Column("node_id", Text),
+    Column("event", String(16), nullable=False),
+    Column("at", TIME, nullable=False),
+    Index("ix_occurrences_artifact", "artifact_id"),
+    Index("ix_occurrences_run", "run_id"),
+)

@@ -1,0 +1,40 @@
+"""Choose a blob store by URL; backends are imported only when used."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from satchel.errors import ConfigError
+from satchel.storage.base import BlobStore
+
+__all__ = ["local_root_of", "open_blob_store"]
+
+
+def local_root_of(url: str) -> Path | None:
+    """The directory of a ``file://`` URL or plain path; None for other schemes."""
+    parts = urlsplit(url)
+    if parts.scheme == "file":
+        if parts.netloc not in ("", "localhost"):
+            raise ConfigError(f"file URL with a remote host is not supported: {url!r}")
+        return Path(unquote(parts.path)).expanduser()
+    if parts.scheme == "" or (len(parts.scheme) == 1 and url[1:3] in (":\\", ":/")):
+        return Path(url).expanduser()
+    return None
+
+
+def open_blob_store(url: str) -> BlobStore:
+    """Open ``file://`` (or a plain path) or ``memory://NAME``; S3 comes with the s3 extra."""
+    root = local_root_of(url)
+    if root is not None:
+        from satchel.storage.local import LocalBlobStore  # noqa: PLC0415
+
+        return LocalBlobStore(root)
+    scheme = urlsplit(url).scheme
+    if scheme == "memory":
+        from satchel.storage.memory import MemoryBlobStore  # noqa: PLC0415
+
+        return MemoryBlobStore.named(urlsplit(url).netloc)
+    raise ConfigError(
+        f"unsupported blob store URL {url!r}: use a directory path, file://, or memory://"
+    )

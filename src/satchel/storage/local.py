@@ -1,0 +1,213 @@
+"""Blobs as read-only files in a local directory.
+
+Write protocol (P2, "acknowledged means durable"): bytes go to ``tmp/<id>.part``; commit
+fsyncs the file, makes it read-only, renames it to ``blobs/<key>`` unless that exists, and
+fsyncs the fan-out directory. A crash before the rename leaves only a temp file, which is
+garbage for ``satchel gc``. A failed write or fsync is raised, never reported as success.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno as errno_codes
+import os
+from collections.abc import Iterator
+from io import FileIO
+from pathlib import Path
+from typing import Final
+
+from satchel import _faults
+from satchel.errors import NotFoundError, StorageError
+from satchel.hashing import Digest
+from satchel.models import new_id
+from satchel.storage.layout import FANOUT_DIRS, blob_key, digest_from_key
+
+__all__ = ["LocalBlobStore", "fsync_dir"]
+
+BLOBS_DIR: Final = "blobs"
+TMP_DIR: Final = "tmp"
+
+
+def _storage_error(action: str, exc: OSError) -> StorageError:
+    reason = os.strerror(exc.errno) if exc.errno else str(exc)
+    return StorageError(f"{action} failed: {reason}", exc.errno)
+
+
+def fsync_dir(path: Path) -> None:
+    """fsync a directory so that renames and creations in it are durable."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class _LocalSink:
+    def __init__(self, store: LocalBlobStore) -> None:
+        self._store = store
+        self._path = store.tmp_dir / f"{new_id()}.part"
+        try:
+            self._fd: int | None = os.open(
+                self._path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600
+            )
+        except OSError as exc:
+            raise _storage_error("creating a temporary blob file", exc) from exc
+        self._first = True
+
+    def write(self, data: bytes | memoryview, /) -> None:
+        fd = self._require_open()
+        view = memoryview(data)
+        try:
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+        except OSError as exc:
+            self.abort()
+            raise _storage_error("writing a blob", exc) from exc
+        if self._first:
+            self._first = False
+            _faults.point("blob.chunk_written")
+
+    def commit(self, digest: Digest) -> bool:
+        fd = self._require_open()
+        try:
+            os.fsync(fd)
+            os.fchmod(fd, 0o444)
+        except OSError as exc:
+            self.abort()
+            raise _storage_error("fsync of a blob", exc) from exc
+        os.close(fd)
+        self._fd = None
+        _faults.point("blob.fsynced")
+        final = self._store.blob_path(digest)
+        try:
+            if final.exists():
+                self._path.unlink()
+                return False
+            os.rename(self._path, final)
+            fsync_dir(final.parent)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                self._path.unlink()
+            raise _storage_error("storing a blob", exc) from exc
+        _faults.point("blob.committed")
+        return True
+
+    def abort(self) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = None
+        with contextlib.suppress(FileNotFoundError):
+            self._path.unlink()
+
+    def _require_open(self) -> int:
+        if self._fd is None:
+            raise StorageError("blob sink is closed", errno_codes.EBADF)
+        return self._fd
+
+
+class LocalBlobStore:
+    """Content-addressed blobs under ``<root>/blobs``; temp files under ``<root>/tmp``."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self._root = Path(root).expanduser().resolve()
+        self.blobs_dir = self._root / BLOBS_DIR
+        self.tmp_dir = self._root / TMP_DIR
+        try:
+            self._prepare()
+        except OSError as exc:
+            raise _storage_error(f"preparing the blob store at {self._root}", exc) from exc
+
+    def _prepare(self) -> None:
+        fanout = self.blobs_dir / "sha256"
+        if (fanout / FANOUT_DIRS[-1]).is_dir() and self.tmp_dir.is_dir():
+            return
+        for directory in (self._root, self.blobs_dir, fanout, self.tmp_dir):
+            directory.mkdir(parents=True, exist_ok=True)
+        for name in FANOUT_DIRS:
+            (fanout / name).mkdir(exist_ok=True)
+        for directory in (fanout, self.blobs_dir, self._root, self._root.parent):
+            fsync_dir(directory)
+
+    @property
+    def url(self) -> str:
+        return self._root.as_uri()
+
+    @property
+    def root(self) -> Path:
+        return self._root
+
+    def blob_path(self, digest: Digest) -> Path:
+        return self.blobs_dir / blob_key(digest)
+
+    def open_sink(self) -> _LocalSink:
+        return _LocalSink(self)
+
+    def stat(self, digest: Digest) -> int | None:
+        try:
+            return self.blob_path(digest).stat().st_size
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise _storage_error("stat of a blob", exc) from exc
+
+    def open_read(self, digest: Digest) -> _FileReader:
+        try:
+            return _FileReader(FileIO(self.blob_path(digest), "rb"))
+        except FileNotFoundError as exc:
+            raise NotFoundError(f"blob {digest} is missing from {self.url}") from exc
+        except OSError as exc:
+            raise _storage_error("opening a blob", exc) from exc
+
+    def delete(self, digest: Digest) -> bool:
+        path = self.blob_path(digest)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise _storage_error("deleting a blob", exc) from exc
+        fsync_dir(path.parent)
+        return True
+
+    def iter_blobs(self) -> Iterator[tuple[Digest, int]]:
+        base = self.blobs_dir
+        for directory in sorted(base.glob("sha256/??")):
+            for entry in os.scandir(directory):
+                key = f"sha256/{directory.name}/{entry.name}"
+                try:
+                    digest = digest_from_key(key)
+                except ValueError:
+                    continue
+                yield digest, entry.stat().st_size
+
+    def iter_temp_files(self) -> Iterator[Path]:
+        """Leftover temp files (from crashed writes or writes in flight)."""
+        yield from sorted(self.tmp_dir.glob("*.part"))
+
+    def blob_uri(self, digest: Digest) -> str:
+        return self.blob_path(digest).as_uri()
+
+    def close(self) -> None:
+        return None
+
+
+class _FileReader:
+    def __init__(self, fh: FileIO) -> None:
+        self._fh = fh
+
+    def readinto(self, buffer: bytearray | memoryview, /) -> int:
+        try:
+            return self._fh.readinto(buffer) or 0
+        except OSError as exc:
+            raise _storage_error("reading a blob", exc) from exc
+
+    def close(self) -> None:
+        self._fh.close()
+
+    def __enter__(self) -> _FileReader:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -1,0 +1,363 @@
+"""The store: save = hash -> blob put -> index commit; read = index -> blob -> verify.
+
+An ``ArtifactStore`` pairs a blob store with an index and is what the facades call. Its
+methods block; the async facade runs them on its I/O threads. Files up to
+``Settings.inline_max`` bytes are kept inline in the index, so saving one is a single
+durable transaction; larger ones are written to the blob store (temp file, fsync, rename,
+directory fsync) before the index commit that makes the artifact visible.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from io import FileIO
+from pathlib import Path
+from typing import Final
+
+from satchel.commit import GroupCommitter
+from satchel.config import Settings
+from satchel.errors import (
+    ConfigError,
+    IntegrityError,
+    NotFoundError,
+    StorageError,
+    UnsupportedEntryError,
+)
+from satchel.hashing import Digest, HashingSink, copy_and_hash, digest_bytes, verify
+from satchel.index import ArtifactQuery, ArtifactWrite, Index, open_index
+from satchel.models import Artifact, ArtifactFile, Occurrence, Run, RunStatus, new_id
+from satchel.storage import BlobSink, BlobStore, open_blob_store
+from satchel.storage.factory import local_root_of
+
+__all__ = ["ArtifactStore", "BlobWriter", "StoredBlob", "open_regular_file"]
+
+INLINE_LOOKUP_MAX: Final = 1024 * 1024
+_RACY_NS: Final = 100_000_000  # a file modified this recently may change within one mtime tick
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredBlob:
+    """Bytes that are durable (in the blob store) or ready to commit inline."""
+
+    digest: Digest
+    size: int
+    inline: bytes | None = None
+
+
+def open_regular_file(path: str | os.PathLike[str], *, follow_symlinks: bool = True) -> FileIO:
+    """Open a regular file for reading; FIFOs, devices and sockets are refused.
+
+    ``O_NONBLOCK`` keeps a FIFO from blocking the open; the type is checked on the open
+    descriptor, so a swap between check and open cannot slip another kind of file in.
+    """
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC
+    if not follow_symlinks:
+        flags |= os.O_NOFOLLOW
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError as exc:
+        raise NotFoundError(f"no such file: {os.fspath(path)}") from exc
+    except OSError as exc:
+        if not follow_symlinks and exc.errno == 40:  # ELOOP: the last component is a link
+            raise UnsupportedEntryError(f"refusing a symlink: {os.fspath(path)}") from exc
+        raise StorageError(f"cannot open {os.fspath(path)}: {exc.strerror}", exc.errno) from exc
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        kind = ("a directory" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode)
+                else "a socket" if stat.S_ISSOCK(mode) else "a device")
+        if stat.S_ISDIR(mode):
+            from satchel.errors import ArtifactIsDirectoryError  # noqa: PLC0415
+
+            raise ArtifactIsDirectoryError(f"{os.fspath(path)} is a directory, not a file")
+        raise UnsupportedEntryError(f"{os.fspath(path)} is {kind}, not a regular file")
+    return FileIO(fd, "rb", closefd=True)
+
+
+class _HashCache:
+    """Digests of files this process hashed, keyed by inode, size, mtime and ctime.
+
+    An entry is recorded only when the file did not change while it was hashed and was last
+    modified well before hashing began, so a later change always shows in mtime or ctime
+    (git's "racily clean" rule). Saving an unchanged large file again then skips reading it.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[int, int], tuple[int, int, int, Digest]] = {}
+        self._lock = threading.Lock()
+
+    def lookup(self, st: os.stat_result) -> Digest | None:
+        with self._lock:
+            entry = self._entries.get((st.st_dev, st.st_ino))
+        if entry is None:
+            return None
+        size, mtime, ctime, digest = entry
+        if (size, mtime, ctime) != (st.st_size, st.st_mtime_ns, st.st_ctime_ns):
+            return None
+        return digest
+
+    def record(self, before: os.stat_result, after: os.stat_result, started_ns: int,
+               digest: Digest) -> None:
+        key = ("st_dev", "st_ino", "st_size", "st_mtime_ns", "st_ctime_ns")
+        if any(getattr(before, k) != getattr(after, k) for k in key):
+            return
+        if before.st_mtime_ns >= started_ns - _RACY_NS:
+            return
+        with self._lock:
+            if len(self._entries) > 100_000:
+                self._entries.clear()
+            self._entries[(before.st_dev, before.st_ino)] = (
+                before.st_size, before.st_mtime_ns, before.st_ctime_ns, digest)
+
+
+class BlobWriter:
+    """Streamed bytes: kept in memory up to ``inline_max``, then spilled to a blob sink."""
+
+    def __init__(self, store: ArtifactStore) -> None:
+        self._store = store
+        self._buffer: bytearray | None = bytearray()
+        self._sink: BlobSink | None = None
+        self._hashing = HashingSink()
+        self._done = False
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if self._done:
+            raise StorageError("the writer is closed")
+        self._hashing.write(data)
+        if self._sink is not None:
+            self._sink.write(data)
+            return
+        assert self._buffer is not None
+        self._buffer += data
+        if len(self._buffer) > self._store.settings.inline_max:
+            self._sink = self._store.blobs.open_sink()
+            buffered, self._buffer = self._buffer, None
+            self._sink.write(buffered)
+
+    @property
+    def size(self) -> int:
+        return self._hashing.size
+
+    def finish(self) -> StoredBlob:
+        self._done = True
+        digest = self._hashing.digest()
+        if self._sink is None:
+            assert self._buffer is not None
+            return StoredBlob(digest=digest, size=self._hashing.size, inline=bytes(self._buffer))
+        try:
+            self._sink.commit(digest)
+        except BaseException:
+            self._sink.abort()
+            raise
+        return StoredBlob(digest=digest, size=self._hashing.size)
+
+    def abort(self) -> None:
+        self._done = True
+        self._buffer = None
+        if self._sink is not None:
+            self._sink.abort()
+
+
+class ArtifactStore:
+    """A blob store and an index, plus the local working directory (staging, copies)."""
+
+    def __init__(self, blobs: BlobStore, index: Index, settings: Settings, home: Path) -> None:
+        self.blobs = blobs
+        self.index = index
+        self.settings = settings
+        self.home = home
+        self.staging_dir = home / "staging"
+        self.local_dir = home / "local"
+        for directory in (self.staging_dir, self.local_dir):
+            directory.mkdir(parents=True, exist_ok=True)
+        self._committer: GroupCommitter[ArtifactWrite] = GroupCommitter(index.commit_writes)
+        self._hash_cache = _HashCache()
+        self._executor: ThreadPoolExecutor | None = None
+        self._executor_lock = threading.Lock()
+
+    @classmethod
+    def open(cls, settings: Settings) -> ArtifactStore:
+        """Open the store and index named by ``settings`` (creating them if new)."""
+        store_url = settings.store or str(settings.home)
+        root = local_root_of(store_url)
+        index_url = settings.index
+        if index_url is None:
+            if root is None:
+                raise ConfigError(f"the store {store_url!r} is not a directory: give an index URL")
+            index_url = f"sqlite:///{root.expanduser().resolve() / 'index.db'}"
+        blobs = open_blob_store(store_url)
+        try:
+            index = open_index(index_url)
+        except BaseException:
+            blobs.close()
+            raise
+        home = root.expanduser().resolve() if root is not None else settings.home
+        return cls(blobs, index, settings, home)
+
+    @property
+    def executor(self) -> ThreadPoolExecutor:
+        """Threads for blocking I/O under the async API (created on first use)."""
+        with self._executor_lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(
+                    max_workers=self.settings.io_threads, thread_name_prefix="satchel-io")
+            return self._executor
+
+    # -- writing blobs ------------------------------------------------------------------
+
+    def put_bytes(self, data: bytes) -> StoredBlob:
+        """Make bytes ready to commit: inline when small, else a durable blob."""
+        if len(data) <= self.settings.inline_max:
+            return StoredBlob(digest=digest_bytes(data), size=len(data), inline=bytes(data))
+        writer = self.blob_writer()
+        try:
+            writer.write(data)
+        except BaseException:
+            writer.abort()
+            raise
+        return writer.finish()
+
+    def blob_writer(self) -> BlobWriter:
+        """A streaming writer (the facade's ``writer()``)."""
+        return BlobWriter(self)
+
+    def put_file(self, path: str | os.PathLike[str], *, follow_symlinks: bool = True,
+                 on_progress: Callable[[int], None] | None = None) -> StoredBlob:
+        """Store a regular file's bytes, hashing while copying; the source is not changed."""
+        with open_regular_file(path, follow_symlinks=follow_symlinks) as source:
+            return self._put_open_file(source, on_progress)
+
+    def _put_open_file(self, source: FileIO,
+                       on_progress: Callable[[int], None] | None) -> StoredBlob:
+        before = os.fstat(source.fileno())
+        inline_max = self.settings.inline_max
+        if before.st_size <= inline_max:
+            head = source.read(inline_max + 1) or b""
+            if len(head) <= inline_max:
+                return StoredBlob(digest=digest_bytes(head), size=len(head), inline=head)
+        else:
+            cached = self._hash_cache.lookup(before)
+            if cached is not None and self.blobs.stat(cached) == before.st_size:
+                return StoredBlob(digest=cached, size=before.st_size)
+            head = b""
+        started = time.time_ns()
+        sink = self.blobs.open_sink()
+        try:
+            digest, size = copy_and_hash(source, sink.write, prefix=head,
+                                         chunk_size=self.settings.chunk_size,
+                                         on_chunk=on_progress)
+            sink.commit(digest)
+        except BaseException:
+            sink.abort()
+            raise
+        self._hash_cache.record(before, os.fstat(source.fileno()), started, digest)
+        return StoredBlob(digest=digest, size=size)
+
+    # -- committing ---------------------------------------------------------------------
+
+    def submit(self, write: ArtifactWrite) -> Future[None]:
+        """Queue an artifact for the next group commit; the future resolves when durable."""
+        return self._committer.submit(write)
+
+    def commit(self, write: ArtifactWrite) -> None:
+        """Commit one artifact and wait until it is durable."""
+        self.submit(write).result()
+
+    # -- reading ------------------------------------------------------------------------
+
+    def get(self, artifact_id: str) -> Artifact | None:
+        return self.index.get(artifact_id)
+
+    def query(self, query: ArtifactQuery) -> list[Artifact]:
+        return self.index.query(query)
+
+    def _stream_verified(self, file: ArtifactFile, write: Callable[[memoryview], object],
+                         what: str) -> None:
+        """Stream a file's stored bytes to ``write``, then verify size and SHA-256.
+
+        Raises ``IntegrityError`` after the last chunk when the bytes do not match; callers
+        write to a temporary place and only publish after this returns.
+        """
+        expected = Digest(hexdigest=file.sha256)
+        if file.bytes <= INLINE_LOOKUP_MAX:
+            data = self.index.inline_blob(file.sha256)
+            if data is not None:
+                verify(expected, digest_bytes(data), what=what)
+                write(memoryview(data))
+                return
+        hashing = HashingSink()
+        buffer = bytearray(self.settings.chunk_size)
+        with self.blobs.open_read(expected) as reader:
+            while n := reader.readinto(buffer):
+                if hashing.size + n > file.bytes:
+                    raise IntegrityError(
+                        f"integrity check failed for {what}: more than the recorded "
+                        f"{file.bytes} bytes are stored")
+                chunk = memoryview(buffer)[:n]
+                hashing.write(chunk)
+                write(chunk)
+        if hashing.size != file.bytes:
+            raise IntegrityError(f"integrity check failed for {what}: {hashing.size} bytes "
+                                 f"stored, {file.bytes} recorded")
+        verify(expected, hashing.digest(), what=what)
+
+    def read_file(self, file: ArtifactFile, *, what: str) -> bytes:
+        """The verified bytes of one file."""
+        out = bytearray()
+        self._stream_verified(file, out.extend, what)
+        return bytes(out)
+
+    def materialise(self, file: ArtifactFile, dest: Path, *, what: str) -> None:
+        """Write a verified copy of ``file`` at ``dest`` (temp file, then rename)."""
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        temp = dest.parent / f".{new_id()}.part"
+        try:
+            with FileIO(temp, "wb") as out:
+                self._stream_verified(file, out.write, what)
+            os.replace(temp, dest)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                temp.unlink()
+            raise
+
+    def local_copy_matches(self, file: ArtifactFile, path: Path) -> bool:
+        """True when ``path`` is a regular file holding exactly ``file``'s bytes."""
+        try:
+            with open_regular_file(path, follow_symlinks=False) as fh:
+                if os.fstat(fh.fileno()).st_size != file.bytes:
+                    return False
+                hashing = HashingSink()
+                buffer = bytearray(self.settings.chunk_size)
+                while n := fh.readinto(buffer):
+                    hashing.write(memoryview(buffer)[:n])
+        except (OSError, UnsupportedEntryError):
+            return False
+        return hashing.digest().hexdigest == file.sha256
+
+    # -- runs and lineage ---------------------------------------------------------------
+
+    def get_run(self, run_id: str) -> Run | None:
+        return self.index.get_run(run_id)
+
+    def set_run_status(self, run_id: str, status: RunStatus, *, ended_at: str | None) -> bool:
+        return self.index.set_run_status(run_id, status, ended_at=ended_at)
+
+    def add_occurrences(self, items: Sequence[Occurrence]) -> None:
+        self.index.add_occurrences(items)
+
+    def close(self) -> None:
+        """Finish pending commits, then release threads, connections and handles."""
+        self._committer.close()
+        with self._executor_lock:
+            if self._executor is not None:
+                self._executor.shutdown(wait=True)
+                self._executor = None
+        self.index.close()
+        self.blobs.close()

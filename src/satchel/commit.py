@@ -25,7 +25,9 @@ MAX_BATCH: Final = 1024
 class GroupCommitter(Generic[T]):
     """Runs ``commit(batch)`` on a background thread for everything submitted."""
 
-    def __init__(self, commit: Callable[[Sequence[T]], None], *, name: str = "satchel-commit"):
+    def __init__(
+        self, commit: Callable[[Sequence[T]], None], *, name: str = "satchel-commit"
+    ) -> None:
         self._commit = commit
         self._name = name
         self._pending: list[tuple[T, Future[None]]] = []
@@ -60,14 +62,14 @@ class GroupCommitter(Generic[T]):
     def _run(self, batch: list[tuple[T, Future[None]]]) -> None:
         try:
             self._commit([item for item, _ in batch])
-        except BaseException as exc:  # noqa: BLE001 - every failure goes to its waiter
+        except BaseException as exc:
             if len(batch) == 1:
                 batch[0][1].set_exception(exc)
                 return
             for item, future in batch:
                 try:
                     self._commit([item])
-                except BaseException as single:  # noqa: BLE001
+                except BaseException as single:
                     future.set_exception(single)
                 else:
                     future.set_result(None)

@@ -68,8 +68,9 @@ class Settings:
                 try:
                     number = int(value)
                 except (TypeError, ValueError) as exc:
-                    raise ConfigError(f"SATCHEL_{name.upper()} must be an integer: {value!r}") \
-                        from exc
+                    raise ConfigError(
+                        f"SATCHEL_{name.upper()} must be an integer: {value!r}"
+                    ) from exc
                 if number < (0 if name == "inline_max" else 1):
                     raise ConfigError(f"SATCHEL_{name.upper()} is out of range: {number}")
                 converted[name] = number
@@ -77,7 +78,9 @@ class Settings:
                 converted[name] = str(value)
         settings = replace(settings, **converted)
         if settings.chunk_size < 64 * KIB or settings.chunk_size > 256 * MIB:
-            raise ConfigError(f"chunk_size must be between 64 KiB and 256 MiB: {settings.chunk_size}")
+            raise ConfigError(
+                f"chunk_size must be between 64 KiB and 256 MiB: {settings.chunk_size}"
+            )
         if settings.inline_max > 1 * MIB:
             raise ConfigError(f"inline_max must be at most 1 MiB: {settings.inline_max}")
         return settings

@@ -58,23 +58,41 @@ class Context:
         scope: Mapping[str, Any] | None = None,
         settings: Settings | None = None,
     ) -> None:
-        fields = {"run_id": run_id, "graph_id": graph_id, "node_id": node_id,
-                  "tool_name": tool_name, "tool_version": tool_version, "org_id": org_id,
-                  "user_id": user_id, "client_id": client_id, "app_id": app_id,
-                  "session_id": session_id}
+        fields = {
+            "run_id": run_id,
+            "graph_id": graph_id,
+            "node_id": node_id,
+            "tool_name": tool_name,
+            "tool_version": tool_version,
+            "org_id": org_id,
+            "user_id": user_id,
+            "client_id": client_id,
+            "app_id": app_id,
+            "session_id": session_id,
+        }
         for name, value in fields.items():
             if value is not None:
                 validate_token(value, what=name)
         if settings is None:
-            settings = Settings.load(store=os.fspath(store) if store is not None else None,
-                                     index=index)
+            settings = Settings.load(
+                store=os.fspath(store) if store is not None else None, index=index
+            )
         self.settings = settings
         self.store = ArtifactStore.open(settings)
         self._owns_run = run_id is None
-        info = ContextInfo(run_id=run_id or new_id(), graph_id=graph_id, node_id=node_id,
-                           tool_name=tool_name, tool_version=tool_version, org_id=org_id,
-                           user_id=user_id, client_id=client_id, app_id=app_id,
-                           session_id=session_id, scope=validate_labels(scope))
+        info = ContextInfo(
+            run_id=run_id or new_id(),
+            graph_id=graph_id,
+            node_id=node_id,
+            tool_name=tool_name,
+            tool_version=tool_version,
+            org_id=org_id,
+            user_id=user_id,
+            client_id=client_id,
+            app_id=app_id,
+            session_id=session_id,
+            scope=validate_labels(scope),
+        )
         self._core = FacadeCore(self.store, info)
         self._closed = False
 
@@ -111,21 +129,28 @@ class Context:
         finally:
             self.store.close()
 
-    async def aclose(self, *, status: Literal["done", "crashed", "failed"] | None = None
-                     ) -> None:
+    async def aclose(self, *, status: Literal["done", "crashed", "failed"] | None = None) -> None:
         """``close`` without blocking the event loop."""
         await asyncio.get_running_loop().run_in_executor(None, lambda: self.close(status=status))
 
     def __enter__(self) -> Context:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.close(status="failed" if exc_type is not None and self._owns_run else None)
 
     async def __aenter__(self) -> Context:
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         await self.aclose(status="failed" if exc_type is not None and self._owns_run else None)

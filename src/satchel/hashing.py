@@ -52,13 +52,13 @@ class Digest:
         return f"{self.algorithm}:{self.hexdigest}"
 
 
-def digest_bytes(data: bytes | memoryview) -> Digest:
+def digest_bytes(data: bytes | bytearray | memoryview) -> Digest:
     """SHA-256 of a bytes object."""
     return Digest(hexdigest=hashlib.sha256(data).hexdigest())
 
 
 class _Writable(Protocol):
-    def write(self, data: bytes | memoryview, /) -> int | None: ...
+    def write(self, data: bytes | bytearray | memoryview, /) -> int | None: ...
 
 
 class HashingSink:
@@ -69,7 +69,7 @@ class HashingSink:
         self._hash = hashlib.sha256()
         self.size = 0
 
-    def write(self, data: bytes | memoryview) -> int:
+    def write(self, data: bytes | bytearray | memoryview) -> int:
         self._hash.update(data)
         self.size += len(data)
         if self._sink is not None:

@@ -76,8 +76,9 @@ def compile_patterns(patterns: Iterable[str] | str | None) -> tuple[re.Pattern[s
     return tuple(_glob_regex(p) for p in patterns)
 
 
-def _selected(key: str, include: Sequence[re.Pattern[str]],
-              exclude: Sequence[re.Pattern[str]]) -> bool:
+def _selected(
+    key: str, include: Sequence[re.Pattern[str]], exclude: Sequence[re.Pattern[str]]
+) -> bool:
     if include and not any(p.fullmatch(key) for p in include):
         return False
     return not any(p.fullmatch(key) for p in exclude)
@@ -118,8 +119,13 @@ def _walk(real_root: Path, directory: Path, prefix: str) -> Iterator[DirEntry]:
             yield DirEntry(key, path)
         else:
             mode = item.stat(follow_symlinks=False).st_mode
-            kind = ("a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
-                    else "a device")
+            kind = (
+                "a FIFO"
+                if stat.S_ISFIFO(mode)
+                else "a socket"
+                if stat.S_ISSOCK(mode)
+                else "a device"
+            )
             raise UnsupportedEntryError(f"{key!r} is {kind}; only regular files are ingested")
 
 
@@ -127,14 +133,16 @@ def _resolve_link(real_root: Path, path: Path, key: str) -> DirEntry:
     target = Path(os.path.realpath(path))
     if target != real_root and real_root not in target.parents:
         raise UnsupportedEntryError(
-            f"{key!r} is a symlink that points outside the directory ({os.readlink(path)!r})")
+            f"{key!r} is a symlink that points outside the directory ({os.readlink(path)!r})"
+        )
     try:
         mode = os.stat(target).st_mode
     except FileNotFoundError as exc:
         raise UnsupportedEntryError(f"{key!r} is a dangling symlink") from exc
     if stat.S_ISDIR(mode):
         raise UnsupportedEntryError(
-            f"{key!r} is a symlink to a directory; satchel ingests files, not links to folders")
+            f"{key!r} is a symlink to a directory; satchel ingests files, not links to folders"
+        )
     if not stat.S_ISREG(mode):
         raise UnsupportedEntryError(f"{key!r} is a symlink to something other than a file")
     return DirEntry(key, target)

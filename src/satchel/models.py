@@ -16,9 +16,9 @@ from typing import Any, Final, Literal
 from satchel.errors import ValidationError
 
 __all__ = [
+    "DIRECTORY_MIME",
     "Artifact",
     "ArtifactFile",
-    "DIRECTORY_MIME",
     "ArtifactStatus",
     "FileStatus",
     "Occurrence",

@@ -71,8 +71,15 @@ def open_regular_file(path: str | os.PathLike[str], *, follow_symlinks: bool = T
     mode = os.fstat(fd).st_mode
     if not stat.S_ISREG(mode):
         os.close(fd)
-        kind = ("a directory" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode)
-                else "a socket" if stat.S_ISSOCK(mode) else "a device")
+        kind = (
+            "a directory"
+            if stat.S_ISDIR(mode)
+            else "a FIFO"
+            if stat.S_ISFIFO(mode)
+            else "a socket"
+            if stat.S_ISSOCK(mode)
+            else "a device"
+        )
         if stat.S_ISDIR(mode):
             from satchel.errors import ArtifactIsDirectoryError  # noqa: PLC0415
 
@@ -103,8 +110,9 @@ class _HashCache:
             return None
         return digest
 
-    def record(self, before: os.stat_result, after: os.stat_result, started_ns: int,
-               digest: Digest) -> None:
+    def record(
+        self, before: os.stat_result, after: os.stat_result, started_ns: int, digest: Digest
+    ) -> None:
         key = ("st_dev", "st_ino", "st_size", "st_mtime_ns", "st_ctime_ns")
         if any(getattr(before, k) != getattr(after, k) for k in key):
             return
@@ -114,7 +122,11 @@ class _HashCache:
             if len(self._entries) > 100_000:
                 self._entries.clear()
             self._entries[(before.st_dev, before.st_ino)] = (
-                before.st_size, before.st_mtime_ns, before.st_ctime_ns, digest)
+                before.st_size,
+                before.st_mtime_ns,
+                before.st_ctime_ns,
+                digest,
+            )
 
 
 class BlobWriter:
@@ -207,7 +219,8 @@ class ArtifactStore:
         with self._executor_lock:
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(
-                    max_workers=self.settings.io_threads, thread_name_prefix="satchel-io")
+                    max_workers=self.settings.io_threads, thread_name_prefix="satchel-io"
+                )
             return self._executor
 
     # -- writing blobs ------------------------------------------------------------------
@@ -228,14 +241,20 @@ class ArtifactStore:
         """A streaming writer (the facade's ``writer()``)."""
         return BlobWriter(self)
 
-    def put_file(self, path: str | os.PathLike[str], *, follow_symlinks: bool = True,
-                 on_progress: Callable[[int], None] | None = None) -> StoredBlob:
+    def put_file(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        follow_symlinks: bool = True,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> StoredBlob:
         """Store a regular file's bytes, hashing while copying; the source is not changed."""
         with open_regular_file(path, follow_symlinks=follow_symlinks) as source:
             return self._put_open_file(source, on_progress)
 
-    def _put_open_file(self, source: FileIO,
-                       on_progress: Callable[[int], None] | None) -> StoredBlob:
+    def _put_open_file(
+        self, source: FileIO, on_progress: Callable[[int], None] | None
+    ) -> StoredBlob:
         before = os.fstat(source.fileno())
         inline_max = self.settings.inline_max
         if before.st_size <= inline_max:
@@ -250,9 +269,13 @@ class ArtifactStore:
         started = time.time_ns()
         sink = self.blobs.open_sink()
         try:
-            digest, size = copy_and_hash(source, sink.write, prefix=head,
-                                         chunk_size=self.settings.chunk_size,
-                                         on_chunk=on_progress)
+            digest, size = copy_and_hash(
+                source,
+                sink.write,
+                prefix=head,
+                chunk_size=self.settings.chunk_size,
+                on_chunk=on_progress,
+            )
             sink.commit(digest)
         except BaseException:
             sink.abort()
@@ -278,8 +301,9 @@ class ArtifactStore:
     def query(self, query: ArtifactQuery) -> list[Artifact]:
         return self.index.query(query)
 
-    def _stream_verified(self, file: ArtifactFile, write: Callable[[memoryview], object],
-                         what: str) -> None:
+    def _stream_verified(
+        self, file: ArtifactFile, write: Callable[[memoryview], object], what: str
+    ) -> None:
         """Stream a file's stored bytes to ``write``, then verify size and SHA-256.
 
         Raises ``IntegrityError`` after the last chunk when the bytes do not match; callers
@@ -294,18 +318,27 @@ class ArtifactStore:
                 return
         hashing = HashingSink()
         buffer = bytearray(self.settings.chunk_size)
-        with self.blobs.open_read(expected) as reader:
+        try:
+            reader = self.blobs.open_read(expected)
+        except NotFoundError as exc:
+            raise IntegrityError(
+                f"integrity check failed for {what}: its blob {expected} is missing from the store"
+            ) from exc
+        with reader:
             while n := reader.readinto(buffer):
                 if hashing.size + n > file.bytes:
                     raise IntegrityError(
                         f"integrity check failed for {what}: more than the recorded "
-                        f"{file.bytes} bytes are stored")
+                        f"{file.bytes} bytes are stored"
+                    )
                 chunk = memoryview(buffer)[:n]
                 hashing.write(chunk)
                 write(chunk)
         if hashing.size != file.bytes:
-            raise IntegrityError(f"integrity check failed for {what}: {hashing.size} bytes "
-                                 f"stored, {file.bytes} recorded")
+            raise IntegrityError(
+                f"integrity check failed for {what}: {hashing.size} bytes "
+                f"stored, {file.bytes} recorded"
+            )
         verify(expected, hashing.digest(), what=what)
 
     def read_file(self, file: ArtifactFile, *, what: str) -> bytes:

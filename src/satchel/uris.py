@@ -59,4 +59,5 @@ def parse_uri(uri: str | os.PathLike[str]) -> ParsedURI:
         return ParsedURI(uri, local_path=Path(uri))
     raise InvalidURIError(
         f"satchel does not fetch {scheme}:// URLs; give satchel://<artifact_id>, one of this "
-        f"store's own URIs, or a local path")
+        f"store's own URIs, or a local path"
+    )

@@ -51,8 +51,10 @@ def _describe(char: str) -> str:
 def _check_printable(text: str, *, what: str, error: type[ValidationError]) -> None:
     for position, char in enumerate(text):
         if not char.isprintable():
-            raise error(f"{what} contains the non-printable character {_describe(char)} "
-                        f"at position {position}: {text!r}")
+            raise error(
+                f"{what} contains the non-printable character {_describe(char)} "
+                f"at position {position}: {text!r}"
+            )
 
 
 def _check_bytes(text: str, limit: int, *, what: str, error: type[ValidationError]) -> None:
@@ -87,11 +89,13 @@ def validate_file_key(key: str) -> str:
     for position, char in enumerate(key):
         if char == "\\":
             raise InvalidFileKeyError(
-                f"file key contains a backslash at position {position}: {key!r}")
+                f"file key contains a backslash at position {position}: {key!r}"
+            )
         if not char.isprintable():
             raise InvalidFileKeyError(
                 f"file key contains the non-printable character {_describe(char)} "
-                f"at position {position}: {key!r}")
+                f"at position {position}: {key!r}"
+            )
     if key.startswith("/"):
         raise InvalidFileKeyError(f"file key must be relative, not start with '/': {key!r}")
     _check_bytes(key, MAX_KEY_BYTES, what="file key", error=InvalidFileKeyError)
@@ -101,9 +105,14 @@ def validate_file_key(key: str) -> str:
             shown = segment or "an empty segment"
             raise InvalidFileKeyError(
                 f"file key has {shown!s} at position {position}; "
-                f"segments must not be empty, '.' or '..': {key!r}")
-        _check_bytes(segment, MAX_SEGMENT_BYTES, what=f"file key segment {segment[:40]!r}",
-                     error=InvalidFileKeyError)
+                f"segments must not be empty, '.' or '..': {key!r}"
+            )
+        _check_bytes(
+            segment,
+            MAX_SEGMENT_BYTES,
+            what=f"file key segment {segment[:40]!r}",
+            error=InvalidFileKeyError,
+        )
         position += len(segment) + 1
     return key
 
@@ -141,15 +150,17 @@ def validate_labels(labels: Mapping[str, Any] | None) -> dict[str, Any]:
                 raise InvalidMetadataError(f"label {key!r}: {value!r} is not a finite number")
             out[key] = value
         elif isinstance(value, str):
-            _check_bytes(value, MAX_LABEL_VALUE_BYTES, what=f"label {key!r}",
-                         error=InvalidMetadataError)
+            _check_bytes(
+                value, MAX_LABEL_VALUE_BYTES, what=f"label {key!r}", error=InvalidMetadataError
+            )
             if "\x00" in value:
                 raise InvalidMetadataError(f"label {key!r} contains NUL")
             out[key] = value
         else:
             raise InvalidMetadataError(
                 f"label {key!r}: values must be a string, a finite number or a boolean, "
-                f"not {type(value).__name__}")
+                f"not {type(value).__name__}"
+            )
     return out
 
 
@@ -165,8 +176,7 @@ def validate_metrics(metrics: Mapping[str, Any] | None) -> dict[str, float]:
     for key, value in metrics.items():
         validate_token(key, what="metric name")
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise InvalidMetadataError(
-                f"metric {key!r}: {value!r} is not a number")
+            raise InvalidMetadataError(f"metric {key!r}: {value!r} is not a number")
         number = float(value)
         if not math.isfinite(number):
             raise InvalidMetadataError(f"metric {key!r}: {value!r} is not a finite number")
@@ -199,9 +209,28 @@ def validate_extension(ext: str) -> str:
     return ext
 
 
+_EXTRA_MIME: Final = {
+    ".log": "text/plain",
+    ".jsonl": "application/jsonl",
+    ".ndjson": "application/x-ndjson",
+    ".yaml": "application/yaml",
+    ".yml": "application/yaml",
+    ".toml": "application/toml",
+    ".md": "text/markdown",
+    ".csv": "text/csv",
+    ".tsv": "text/tab-separated-values",
+    ".parquet": "application/vnd.apache.parquet",
+    ".npy": "application/octet-stream",
+    ".safetensors": "application/octet-stream",
+}
+
+
 def guess_mime(name: str | None, default: str = "application/octet-stream") -> str:
-    """MIME type from a file name's extension."""
+    """MIME type from a file name's extension (with common ML formats added)."""
     if name:
+        dot = name.rfind(".")
+        if dot >= 0 and name[dot:].lower() in _EXTRA_MIME:
+            return _EXTRA_MIME[name[dot:].lower()]
         mime, _ = mimetypes.guess_type(name, strict=False)
         if mime:
             return mime

@@ -140,7 +140,8 @@ class FacadeCore:
             if key in merged and merged[key] != value:
                 raise InvalidMetadataError(
                     f"label {key!r}={merged[key]!r} conflicts with the context's scope label "
-                    f"{key!r}={value!r}")
+                    f"{key!r}={value!r}"
+                )
             merged[key] = value
         if suggested_uri is not None:
             validate_token(suggested_uri, what="suggested_uri", limit=2048)
@@ -155,9 +156,17 @@ class FacadeCore:
         for value, what in ((model_id, "model_id"), (model_version, "model_version")):
             if value is not None:
                 validate_token(value, what=what)
-        return SaveSpec(kind=kind, name=name, labels=merged, metrics=validate_metrics(metrics),
-                        tags=validate_tags(tags), pinned=bool(pin), mime=mime,
-                        model_id=model_id, model_version=model_version)
+        return SaveSpec(
+            kind=kind,
+            name=name,
+            labels=merged,
+            metrics=validate_metrics(metrics),
+            tags=validate_tags(tags),
+            pinned=bool(pin),
+            mime=mime,
+            model_id=model_id,
+            model_version=model_version,
+        )
 
     def _run_for_write(self) -> Run | None:
         with self._lock:
@@ -165,43 +174,81 @@ class FacadeCore:
                 return None
             self._run_recorded = True
         ctx = self.context
-        return Run(run_id=ctx.run_id, org_id=ctx.org_id, user_id=ctx.user_id,
-                   session_id=ctx.session_id, status="running", started_at=utcnow())
+        return Run(
+            run_id=ctx.run_id,
+            org_id=ctx.org_id,
+            user_id=ctx.user_id,
+            session_id=ctx.session_id,
+            status="running",
+            started_at=utcnow(),
+        )
 
-    def build_file_write(self, spec: SaveSpec, blob: StoredBlob, *,
-                         fallback_key: str) -> tuple[Artifact, ArtifactWrite]:
+    def build_file_write(
+        self, spec: SaveSpec, blob: StoredBlob, *, fallback_key: str
+    ) -> tuple[Artifact, ArtifactWrite]:
         """The artifact and index write for a single-file save."""
         key = _last_segment(spec.name) or fallback_key
         mime = spec.mime or guess_mime(key)
-        if blob.inline is not None:
-            uri_holder = None
-        else:
-            uri_holder = self.store.blobs.blob_uri(blob.digest)
-        files = [ArtifactFile(path=key, sha256=blob.digest.hexdigest, bytes=blob.size,
-                              mime=mime)]
+        uri_holder = None if blob.inline is not None else self.store.blobs.blob_uri(blob.digest)
+        files = [ArtifactFile(path=key, sha256=blob.digest.hexdigest, bytes=blob.size, mime=mime)]
         inline = {blob.digest.hexdigest: blob.inline} if blob.inline is not None else {}
-        return self._build(spec, files, sha256=blob.digest.hexdigest, size=blob.size, mime=mime,
-                           uri=uri_holder, inline=inline)
+        return self._build(
+            spec,
+            files,
+            sha256=blob.digest.hexdigest,
+            size=blob.size,
+            mime=mime,
+            uri=uri_holder,
+            inline=inline,
+        )
 
-    def _build(self, spec: SaveSpec, files: builtins.list[ArtifactFile], *, sha256: str, size: int,
-               mime: str, uri: str | None, inline: dict[str, bytes]
-               ) -> tuple[Artifact, ArtifactWrite]:
+    def _build(
+        self,
+        spec: SaveSpec,
+        files: builtins.list[ArtifactFile],
+        *,
+        sha256: str,
+        size: int,
+        mime: str,
+        uri: str | None,
+        inline: dict[str, bytes],
+    ) -> tuple[Artifact, ArtifactWrite]:
         ctx = self.context
         now = utcnow()
         artifact_id = new_id()
         artifact = Artifact(
-            artifact_id=artifact_id, name=spec.name, kind=spec.kind, status="completed",
-            run_id=ctx.run_id, graph_id=ctx.graph_id, node_id=ctx.node_id,
-            tool_name=ctx.tool_name, tool_version=ctx.tool_version,
-            model_id=spec.model_id, model_version=spec.model_version,
-            sha256=sha256, bytes=size, mime=mime, created_at=now, updated_at=now,
-            tags=spec.tags, labels=spec.labels, metrics=spec.metrics, pinned=spec.pinned,
-            uri=uri or f"satchel://{artifact_id}", preview_uri=None,
-            org_id=ctx.org_id, user_id=ctx.user_id, client_id=ctx.client_id,
-            app_id=ctx.app_id, session_id=ctx.session_id, files=files,
+            artifact_id=artifact_id,
+            name=spec.name,
+            kind=spec.kind,
+            status="completed",
+            run_id=ctx.run_id,
+            graph_id=ctx.graph_id,
+            node_id=ctx.node_id,
+            tool_name=ctx.tool_name,
+            tool_version=ctx.tool_version,
+            model_id=spec.model_id,
+            model_version=spec.model_version,
+            sha256=sha256,
+            bytes=size,
+            mime=mime,
+            created_at=now,
+            updated_at=now,
+            tags=spec.tags,
+            labels=spec.labels,
+            metrics=spec.metrics,
+            pinned=spec.pinned,
+            uri=uri or f"satchel://{artifact_id}",
+            preview_uri=None,
+            org_id=ctx.org_id,
+            user_id=ctx.user_id,
+            client_id=ctx.client_id,
+            app_id=ctx.app_id,
+            session_id=ctx.session_id,
+            files=files,
         )
-        return artifact, ArtifactWrite(artifact=artifact, inline_blobs=inline,
-                                       run=self._run_for_write())
+        return artifact, ArtifactWrite(
+            artifact=artifact, inline_blobs=inline, run=self._run_for_write()
+        )
 
     def commit(self, artifact: Artifact, write: ArtifactWrite) -> Artifact:
         self.store.commit(write)
@@ -213,8 +260,7 @@ class FacadeCore:
         blob = self.store.put_bytes(data)
         return self.commit(*self.build_file_write(spec, blob, fallback_key=fallback_key))
 
-    def save_file(self, path: str | os.PathLike[str], spec: SaveSpec, *,
-                  cleanup: bool) -> Artifact:
+    def save_file(self, path: str | os.PathLike[str], spec: SaveSpec, *, cleanup: bool) -> Artifact:
         source = Path(path)
         blob = self.store.put_file(source)
         fallback = _last_segment(source.name) or "artifact"
@@ -224,9 +270,16 @@ class FacadeCore:
                 source.unlink()
         return artifact
 
-    def ingest_dir(self, staged_dir: str | os.PathLike[str], spec: SaveSpec, *,
-                   include: Iterable[str] | str | None, exclude: Iterable[str] | str | None,
-                   archive: bool, cleanup: bool) -> Artifact:
+    def ingest_dir(
+        self,
+        staged_dir: str | os.PathLike[str],
+        spec: SaveSpec,
+        *,
+        include: Iterable[str] | str | None,
+        exclude: Iterable[str] | str | None,
+        archive: bool,
+        cleanup: bool,
+    ) -> Artifact:
         entries = walk_directory(staged_dir, include=include, exclude=exclude)
         if archive:
             artifact = self._ingest_archive(entries, spec)
@@ -240,15 +293,29 @@ class FacadeCore:
                 blob = self.store.put_file(entry.source, follow_symlinks=False)
                 if blob.inline is not None:
                     inline[blob.digest.hexdigest] = blob.inline
-                files.append(ArtifactFile(path=entry.key, sha256=blob.digest.hexdigest,
-                                          bytes=blob.size, mime=guess_mime(entry.key)))
+                files.append(
+                    ArtifactFile(
+                        path=entry.key,
+                        sha256=blob.digest.hexdigest,
+                        bytes=blob.size,
+                        mime=guess_mime(entry.key),
+                    )
+                )
                 total += blob.size
                 if number == 0:
                     _faults.point("dir.file_stored")
             digest = tree_digest((f.path, f.sha256, f.bytes) for f in files)
-            artifact = self.commit(*self._build(spec, files, sha256=digest.hexdigest,
-                                                size=total, mime=DIRECTORY_MIME, uri=None,
-                                                inline=inline))
+            artifact = self.commit(
+                *self._build(
+                    spec,
+                    files,
+                    sha256=digest.hexdigest,
+                    size=total,
+                    mime=DIRECTORY_MIME,
+                    uri=None,
+                    inline=inline,
+                )
+            )
         if cleanup:
             shutil.rmtree(staged_dir, ignore_errors=True)
         return artifact
@@ -335,32 +402,44 @@ class FacadeCore:
             equals["org_id"] = ctx.org_id
         elif level == "scope":
             if not ctx.scope:
-                raise ValidationError("level='scope' needs scope labels on the context "
-                                      "(Context(scope={...}))")
+                raise ValidationError(
+                    "level='scope' needs scope labels on the context (Context(scope={...}))"
+                )
             for key, value in ctx.scope.items():
                 labels.setdefault(key, value)
         else:
             raise ValidationError(f"unknown scope level {level!r}; use one of {SCOPE_LEVELS}")
-        if include_graph or include_node:
-            if ctx.graph_id is not None:
-                equals["graph_id"] = ctx.graph_id
+        if (include_graph or include_node) and ctx.graph_id is not None:
+            equals["graph_id"] = ctx.graph_id
         if include_node and ctx.node_id is not None:
             equals["node_id"] = ctx.node_id
         if kind is not None:
             equals["kind"] = validate_token(kind, what="kind")
         if limit is not None and (not isinstance(limit, int) or limit < 0):
             raise ValidationError(f"limit must be a non-negative integer, got {limit!r}")
-        return ArtifactQuery(equals=equals, tags_all=tuple(validate_tags(tags)), labels=labels,
-                             limit=limit)
+        return ArtifactQuery(
+            equals=equals, tags_all=tuple(validate_tags(tags)), labels=labels, limit=limit
+        )
 
-    def list(self, *, level: str | None, include_node: bool, tags: Iterable[str] | None,
-             filters: Mapping[str, Any] | None, limit: int | None) -> builtins.list[Artifact]:
-        return self.store.query(self.scope_query(level=level, include_node=include_node,
-                                                 tags=tags, filters=filters, limit=limit))
+    def list(
+        self,
+        *,
+        level: str | None,
+        include_node: bool,
+        tags: Iterable[str] | None,
+        filters: Mapping[str, Any] | None,
+        limit: int | None,
+    ) -> builtins.list[Artifact]:
+        return self.store.query(
+            self.scope_query(
+                level=level, include_node=include_node, tags=tags, filters=filters, limit=limit
+            )
+        )
 
     def pin(self, artifact_id: str, pinned: bool) -> None:
-        if not self.store.index.set_pinned(artifact_id, bool(pinned),
-                                           updated_at=format_time(utcnow())):
+        if not self.store.index.set_pinned(
+            artifact_id, bool(pinned), updated_at=format_time(utcnow())
+        ):
             raise NotFoundError(f"no artifact with id {artifact_id!r}")
 
     def _note_use(self, artifact: Artifact) -> None:
@@ -369,9 +448,17 @@ class FacadeCore:
             if key in self._used:
                 return
             self._used.add(key)
-        self.store.add_occurrences([Occurrence(artifact_id=artifact.artifact_id,
-                                               run_id=key[1], node_id=key[2], event="used",
-                                               at=utcnow())])
+        self.store.add_occurrences(
+            [
+                Occurrence(
+                    artifact_id=artifact.artifact_id,
+                    run_id=key[1],
+                    node_id=key[2],
+                    event="used",
+                    at=utcnow(),
+                )
+            ]
+        )
 
     def lineage(self, artifact_id: str) -> builtins.list[Occurrence]:
         return self.store.index.occurrences(artifact_id)
@@ -387,7 +474,8 @@ class FacadeCore:
         if artifact.is_dir:
             raise ArtifactIsDirectoryError(
                 f"artifact {artifact.artifact_id} is a directory; name a file "
-                f"(satchel://{artifact.artifact_id}/<path>) or use as_local_dir")
+                f"(satchel://{artifact.artifact_id}/<path>) or use as_local_dir"
+            )
         if len(artifact.files) != 1:
             raise NotFoundError(f"artifact {artifact.artifact_id} has no single file")
         return artifact.files[0]
@@ -399,8 +487,9 @@ class FacadeCore:
         return data
 
     def _read(self, artifact: Artifact, file: ArtifactFile) -> bytes:
-        return self.store.read_file(file, what=f"artifact {artifact.artifact_id} "
-                                               f"file {file.path!r}")
+        return self.store.read_file(
+            file, what=f"artifact {artifact.artifact_id} file {file.path!r}"
+        )
 
     @staticmethod
     def decode_text(data: bytes, encoding: str, errors: str) -> str:
@@ -412,8 +501,9 @@ class FacadeCore:
         try:
             return json.loads(text)
         except json.JSONDecodeError as exc:
-            raise InvalidJSONError(f"{what} is not valid JSON: {exc.msg}", exc.doc,
-                                   exc.pos) from exc
+            raise InvalidJSONError(
+                f"{what} is not valid JSON: {exc.msg}", exc.doc, exc.pos
+            ) from exc
 
     def load_bytes(self, uri: str | os.PathLike[str]) -> bytes:
         target = parse_uri(uri)
@@ -445,8 +535,9 @@ class FacadeCore:
         try:
             digest = digest_from_key(path.relative_to(base).as_posix())
         except ValidationError as exc:
-            raise InvalidURIError(f"{target.original!r} is inside the store but is not a blob") \
-                from exc
+            raise InvalidURIError(
+                f"{target.original!r} is inside the store but is not a blob"
+            ) from exc
         size = blobs.stat(digest)
         if size is None:
             raise NotFoundError(f"no blob {digest} in this store")
@@ -454,8 +545,9 @@ class FacadeCore:
 
     # -- materialising ------------------------------------------------------------------
 
-    def _artifact_target(self, artifact_or_uri: Artifact | str | os.PathLike[str]
-                         ) -> tuple[Artifact | None, str | None, ParsedURI | None]:
+    def _artifact_target(
+        self, artifact_or_uri: Artifact | str | os.PathLike[str]
+    ) -> tuple[Artifact | None, str | None, ParsedURI | None]:
         if isinstance(artifact_or_uri, Artifact):
             return self.require(artifact_or_uri.artifact_id), None, None
         target = parse_uri(artifact_or_uri)
@@ -463,15 +555,17 @@ class FacadeCore:
             return self.require(target.artifact_id), target.file_path, target
         return None, None, target
 
-    def as_local_file(self, artifact_or_uri: Artifact | str | os.PathLike[str], *,
-                      must_exist: bool) -> str:
+    def as_local_file(
+        self, artifact_or_uri: Artifact | str | os.PathLike[str], *, must_exist: bool
+    ) -> str:
         artifact, file_path, target = self._artifact_target(artifact_or_uri)
         if artifact is not None:
             file = self.single_file(artifact, file_path)
             dest = self.store.local_dir / artifact.artifact_id / file.path
             if not self.store.local_copy_matches(file, dest):
-                self.store.materialise(file, dest, what=f"artifact {artifact.artifact_id} "
-                                                        f"file {file.path!r}")
+                self.store.materialise(
+                    file, dest, what=f"artifact {artifact.artifact_id} file {file.path!r}"
+                )
             self._note_use(artifact)
             return str(dest)
         assert target is not None and target.local_path is not None
@@ -488,8 +582,9 @@ class FacadeCore:
             raise NotFoundError(f"no such file: {path}")
         return str(path)
 
-    def as_local_dir(self, artifact_or_uri: Artifact | str | os.PathLike[str], *,
-                     must_exist: bool) -> str:
+    def as_local_dir(
+        self, artifact_or_uri: Artifact | str | os.PathLike[str], *, must_exist: bool
+    ) -> str:
         artifact, _, target = self._artifact_target(artifact_or_uri)
         if artifact is None:
             assert target is not None and target.local_path is not None
@@ -510,7 +605,8 @@ class FacadeCore:
                 marker.write_text(artifact.sha256 or "")
         else:
             raise ArtifactNotDirectoryError(
-                f"artifact {artifact.artifact_id} is a file; use as_local_file")
+                f"artifact {artifact.artifact_id} is a file; use as_local_file"
+            )
         self._note_use(artifact)
         return str(dest)
 
@@ -526,9 +622,11 @@ class FacadeCore:
         staging = self.store.local_dir / f".{new_id()}.tree"
         try:
             for file in artifact.files:
-                self.store.materialise(file, staging / file.path,
-                                       what=f"artifact {artifact.artifact_id} "
-                                            f"file {file.path!r}")
+                self.store.materialise(
+                    file,
+                    staging / file.path,
+                    what=f"artifact {artifact.artifact_id} file {file.path!r}",
+                )
             staging.mkdir(parents=True, exist_ok=True)
             self._swap_into_place(staging, dest)
         finally:
@@ -564,7 +662,14 @@ class FacadeCore:
     def finish_run(self, status: Literal["done", "crashed", "failed"]) -> None:
         ctx = self.context
         if self.store.get_run(ctx.run_id) is None:
-            self.store.index.ensure_run(Run(run_id=ctx.run_id, org_id=ctx.org_id,
-                                            user_id=ctx.user_id, session_id=ctx.session_id,
-                                            status="running", started_at=utcnow()))
+            self.store.index.ensure_run(
+                Run(
+                    run_id=ctx.run_id,
+                    org_id=ctx.org_id,
+                    user_id=ctx.user_id,
+                    session_id=ctx.session_id,
+                    status="running",
+                    started_at=utcnow(),
+                )
+            )
         self.store.set_run_status(ctx.run_id, status, ended_at=format_time(utcnow()))

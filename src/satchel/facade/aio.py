@@ -38,27 +38,37 @@ class ArtifactFacade:
 
     async def _run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._core.store.executor,
-                                          functools.partial(fn, *args, **kwargs))
+        return await loop.run_in_executor(
+            self._core.store.executor, functools.partial(fn, *args, **kwargs)
+        )
 
     async def _save_bytes(self, data: bytes, spec: SaveSpec, fallback_key: str) -> Artifact:
         core = self._core
         if len(data) > core.store.settings.inline_max:
             return await self._run(core.save_bytes, data, spec, fallback_key=fallback_key)
-        artifact, write = core.build_file_write(spec, core.store.put_bytes(data),
-                                                fallback_key=fallback_key)
+        artifact, write = core.build_file_write(
+            spec, core.store.put_bytes(data), fallback_key=fallback_key
+        )
         await asyncio.wrap_future(core.store.submit(write))
         return artifact
 
     # 1. Save API
-    async def save_file(self, path: PathLike, *, kind: str,
-                        labels: Mapping[str, Any] | None = None,
-                        metrics: Mapping[str, Any] | None = None,
-                        suggested_uri: str | None = None, name: str | None = None,
-                        pin: bool = False, cleanup: bool = False,
-                        tags: Iterable[str] | None = None, mime: str | None = None,
-                        model_id: str | None = None,
-                        model_version: str | None = None) -> Artifact:
+    async def save_file(
+        self,
+        path: PathLike,
+        *,
+        kind: str,
+        labels: Mapping[str, Any] | None = None,
+        metrics: Mapping[str, Any] | None = None,
+        suggested_uri: str | None = None,
+        name: str | None = None,
+        pin: bool = False,
+        cleanup: bool = False,
+        tags: Iterable[str] | None = None,
+        mime: str | None = None,
+        model_id: str | None = None,
+        model_version: str | None = None,
+    ) -> Artifact:
         """Save a copy of an existing file and index it.
 
         Unlike AetherGraph, the caller's file is kept unless ``cleanup=True``: satchel does
@@ -82,52 +92,106 @@ class ArtifactFacade:
         Returns:
             The saved artifact, durable when this returns.
         """
-        spec = self._core.spec(kind=kind, name=name, labels=labels, metrics=metrics, tags=tags,
-                               pin=pin, mime=mime, suggested_uri=suggested_uri,
-                               default_name=os.path.basename(os.fspath(path)) or None,
-                               model_id=model_id, model_version=model_version)
+        spec = self._core.spec(
+            kind=kind,
+            name=name,
+            labels=labels,
+            metrics=metrics,
+            tags=tags,
+            pin=pin,
+            mime=mime,
+            suggested_uri=suggested_uri,
+            default_name=os.path.basename(os.fspath(path)) or None,
+            model_id=model_id,
+            model_version=model_version,
+        )
         return await self._run(self._core.save_file, path, spec, cleanup=cleanup)
 
-    async def save_text(self, payload: str, *, suggested_uri: str | None = None,
-                        name: str | None = None, kind: str = "text",
-                        labels: Mapping[str, Any] | None = None,
-                        metrics: Mapping[str, Any] | None = None, pin: bool = False,
-                        tags: Iterable[str] | None = None,
-                        mime: str | None = None) -> Artifact:
+    async def save_text(
+        self,
+        payload: str,
+        *,
+        suggested_uri: str | None = None,
+        name: str | None = None,
+        kind: str = "text",
+        labels: Mapping[str, Any] | None = None,
+        metrics: Mapping[str, Any] | None = None,
+        pin: bool = False,
+        tags: Iterable[str] | None = None,
+        mime: str | None = None,
+    ) -> Artifact:
         """Save text (encoded as UTF-8) as an artifact of kind ``"text"``."""
         if not isinstance(payload, str):
             raise ValidationError(f"save_text takes a str, not {type(payload).__name__}")
-        spec = self._core.spec(kind=kind, name=name, labels=labels, metrics=metrics, tags=tags,
-                               pin=pin, mime=mime or "text/plain", suggested_uri=suggested_uri)
+        spec = self._core.spec(
+            kind=kind,
+            name=name,
+            labels=labels,
+            metrics=metrics,
+            tags=tags,
+            pin=pin,
+            mime=mime or "text/plain",
+            suggested_uri=suggested_uri,
+        )
         return await self._save_bytes(payload.encode("utf-8"), spec, "artifact.txt")
 
-    async def save_json(self, payload: Any, *, suggested_uri: str | None = None,
-                        name: str | None = None, kind: str = "json",
-                        labels: Mapping[str, Any] | None = None,
-                        metrics: Mapping[str, Any] | None = None, pin: bool = False,
-                        tags: Iterable[str] | None = None,
-                        mime: str | None = None) -> Artifact:
+    async def save_json(
+        self,
+        payload: Any,
+        *,
+        suggested_uri: str | None = None,
+        name: str | None = None,
+        kind: str = "json",
+        labels: Mapping[str, Any] | None = None,
+        metrics: Mapping[str, Any] | None = None,
+        pin: bool = False,
+        tags: Iterable[str] | None = None,
+        mime: str | None = None,
+    ) -> Artifact:
         """Save a JSON-serialisable payload (NaN and infinities are refused)."""
         data = dump_json(payload)
-        spec = self._core.spec(kind=kind, name=name, labels=labels, metrics=metrics, tags=tags,
-                               pin=pin, mime=mime or "application/json",
-                               suggested_uri=suggested_uri)
+        spec = self._core.spec(
+            kind=kind,
+            name=name,
+            labels=labels,
+            metrics=metrics,
+            tags=tags,
+            pin=pin,
+            mime=mime or "application/json",
+            suggested_uri=suggested_uri,
+        )
         return await self._save_bytes(data, spec, "artifact.json")
 
     @asynccontextmanager
-    async def writer(self, *, kind: str, planned_ext: str | None = None, pin: bool = False,
-                     name: str | None = None, labels: Mapping[str, Any] | None = None,
-                     metrics: Mapping[str, Any] | None = None,
-                     tags: Iterable[str] | None = None,
-                     mime: str | None = None) -> AsyncIterator[ArtifactWriter]:
+    async def writer(
+        self,
+        *,
+        kind: str,
+        planned_ext: str | None = None,
+        pin: bool = False,
+        name: str | None = None,
+        labels: Mapping[str, Any] | None = None,
+        metrics: Mapping[str, Any] | None = None,
+        tags: Iterable[str] | None = None,
+        mime: str | None = None,
+    ) -> AsyncIterator[ArtifactWriter]:
         """Stream bytes into a new artifact: ``async with arts.writer(kind=...) as w``.
 
         ``await w.write(data)``, ``w.add_labels({...})``, ``w.add_metrics({...})``; the
         artifact is indexed when the block exits cleanly and is then ``w.artifact``. An
         exception inside the block discards the bytes and indexes nothing.
         """
-        w = ArtifactWriter(self._core, kind=kind, planned_ext=planned_ext, pin=pin, name=name,
-                           labels=labels, metrics=metrics, tags=tags, mime=mime)
+        w = ArtifactWriter(
+            self._core,
+            kind=kind,
+            planned_ext=planned_ext,
+            pin=pin,
+            name=name,
+            labels=labels,
+            metrics=metrics,
+            tags=tags,
+            mime=mime,
+        )
         try:
             yield w
         except BaseException:
@@ -144,26 +208,48 @@ class ArtifactFacade:
         """A fresh, empty directory in the staging area."""
         return await self._run(self._core.stage_dir, suffix)
 
-    async def ingest_file(self, staged_path: PathLike, *, kind: str,
-                          tags: Iterable[str] | None = None,
-                          labels: Mapping[str, Any] | None = None,
-                          metrics: Mapping[str, Any] | None = None,
-                          suggested_uri: str | None = None, pin: bool = False,
-                          name: str | None = None, mime: str | None = None) -> Artifact:
+    async def ingest_file(
+        self,
+        staged_path: PathLike,
+        *,
+        kind: str,
+        tags: Iterable[str] | None = None,
+        labels: Mapping[str, Any] | None = None,
+        metrics: Mapping[str, Any] | None = None,
+        suggested_uri: str | None = None,
+        pin: bool = False,
+        name: str | None = None,
+        mime: str | None = None,
+    ) -> Artifact:
         """Save a staged file; a file inside the staging area is removed once saved."""
-        return await self.save_file(staged_path, kind=kind, tags=tags, labels=labels,
-                                    metrics=metrics, suggested_uri=suggested_uri, pin=pin,
-                                    name=name, mime=mime,
-                                    cleanup=self._core.is_staged(staged_path))
+        return await self.save_file(
+            staged_path,
+            kind=kind,
+            tags=tags,
+            labels=labels,
+            metrics=metrics,
+            suggested_uri=suggested_uri,
+            pin=pin,
+            name=name,
+            mime=mime,
+            cleanup=self._core.is_staged(staged_path),
+        )
 
-    async def ingest_dir(self, staged_dir: PathLike, *, kind: str = "directory",
-                         include: Iterable[str] | str | None = None,
-                         exclude: Iterable[str] | str | None = None, archive: bool = False,
-                         labels: Mapping[str, Any] | None = None,
-                         metrics: Mapping[str, Any] | None = None,
-                         tags: Iterable[str] | None = None, pin: bool = False,
-                         name: str | None = None,
-                         suggested_uri: str | None = None) -> Artifact:
+    async def ingest_dir(
+        self,
+        staged_dir: PathLike,
+        *,
+        kind: str = "directory",
+        include: Iterable[str] | str | None = None,
+        exclude: Iterable[str] | str | None = None,
+        archive: bool = False,
+        labels: Mapping[str, Any] | None = None,
+        metrics: Mapping[str, Any] | None = None,
+        tags: Iterable[str] | None = None,
+        pin: bool = False,
+        name: str | None = None,
+        suggested_uri: str | None = None,
+    ) -> Artifact:
         """Save a directory as one artifact with every file kept as its own blob.
 
         ``include``/``exclude`` are glob patterns over the files' relative paths.
@@ -171,30 +257,54 @@ class ArtifactFacade:
         blobs for trees of many small files); ``as_local_dir`` unpacks it. A directory in
         the staging area is removed once saved.
         """
-        spec = self._core.spec(kind=kind, name=name, labels=labels, metrics=metrics, tags=tags,
-                               pin=pin, suggested_uri=suggested_uri,
-                               default_name=os.path.basename(
-                                   os.path.normpath(os.fspath(staged_dir))) or None)
-        return await self._run(self._core.ingest_dir, staged_dir, spec, include=include,
-                               exclude=exclude, archive=archive,
-                               cleanup=self._core.is_staged(staged_dir))
+        spec = self._core.spec(
+            kind=kind,
+            name=name,
+            labels=labels,
+            metrics=metrics,
+            tags=tags,
+            pin=pin,
+            suggested_uri=suggested_uri,
+            default_name=os.path.basename(os.path.normpath(os.fspath(staged_dir))) or None,
+        )
+        return await self._run(
+            self._core.ingest_dir,
+            staged_dir,
+            spec,
+            include=include,
+            exclude=exclude,
+            archive=archive,
+            cleanup=self._core.is_staged(staged_dir),
+        )
 
     # 2. Search API
     async def get_by_id(self, artifact_id: str) -> Artifact | None:
         """The artifact with this id, or None."""
         return await self._run(self._core.get_by_id, artifact_id)
 
-    async def list(self, *, level: ScopeLevel | None = "run", include_node: bool = True,
-                   tags: Iterable[str] | None = None, filters: Mapping[str, Any] | None = None,
-                   limit: int | None = None) -> builtins.list[Artifact]:
+    async def list(
+        self,
+        *,
+        level: ScopeLevel | None = "run",
+        include_node: bool = True,
+        tags: Iterable[str] | None = None,
+        filters: Mapping[str, Any] | None = None,
+        limit: int | None = None,
+    ) -> builtins.list[Artifact]:
         """Artifacts of a scope level (run ⊂ session ⊂ user ⊂ org, or scope), newest first.
 
         ``include_node`` narrows to the context's graph and node; ``tags`` keeps artifacts
         having all of them; ``filters`` compares labels with their types (3 matches the
         number 3, never the string "3"; ``%`` is an ordinary character).
         """
-        return await self._run(self._core.list, level=level, include_node=include_node,
-                               tags=tags, filters=filters, limit=limit)
+        return await self._run(
+            self._core.list,
+            level=level,
+            include_node=include_node,
+            tags=tags,
+            filters=filters,
+            limit=limit,
+        )
 
     async def pin(self, artifact_id: str, pinned: bool = True) -> None:
         """Pin (or unpin) an artifact for retention; unknown ids raise ``NotFoundError``."""
@@ -209,14 +319,16 @@ class ArtifactFacade:
         """The verified bytes of a file artifact (``IsADirectoryError`` for a directory)."""
         return await self._run(self._core.load_bytes_by_id, artifact_id)
 
-    async def load_text_by_id(self, artifact_id: str, *, encoding: str = "utf-8",
-                              errors: str = "strict") -> str:
+    async def load_text_by_id(
+        self, artifact_id: str, *, encoding: str = "utf-8", errors: str = "strict"
+    ) -> str:
         """The text of a file artifact."""
         data = await self.load_bytes_by_id(artifact_id)
         return self._core.decode_text(data, encoding, errors)
 
-    async def load_json_by_id(self, artifact_id: str, *, encoding: str = "utf-8",
-                              errors: str = "strict") -> Any:
+    async def load_json_by_id(
+        self, artifact_id: str, *, encoding: str = "utf-8", errors: str = "strict"
+    ) -> Any:
         """The parsed JSON of a file artifact (``json.JSONDecodeError`` when invalid)."""
         data = await self.load_bytes_by_id(artifact_id)
         return self._core.decode_json(data, encoding, errors, what=f"artifact {artifact_id}")
@@ -225,26 +337,27 @@ class ArtifactFacade:
         """Bytes by URI: ``satchel://<id>[/<path>]``, this store's URIs, or a local path."""
         return await self._run(self._core.load_bytes, uri)
 
-    async def load_text(self, uri: PathLike, *, encoding: str = "utf-8",
-                        errors: str = "strict") -> str:
+    async def load_text(
+        self, uri: PathLike, *, encoding: str = "utf-8", errors: str = "strict"
+    ) -> str:
         """Text by URI."""
         return self._core.decode_text(await self.load_bytes(uri), encoding, errors)
 
-    async def load_json(self, uri: PathLike, *, encoding: str = "utf-8",
-                        errors: str = "strict") -> Any:
+    async def load_json(
+        self, uri: PathLike, *, encoding: str = "utf-8", errors: str = "strict"
+    ) -> Any:
         """Parsed JSON by URI."""
-        return self._core.decode_json(await self.load_bytes(uri), encoding, errors,
-                                      what=str(uri))
+        return self._core.decode_json(await self.load_bytes(uri), encoding, errors, what=str(uri))
 
     # 5. Helpers
-    async def as_local_file(self, artifact_or_uri: Artifact | PathLike, *,
-                            must_exist: bool = True) -> str:
+    async def as_local_file(
+        self, artifact_or_uri: Artifact | PathLike, *, must_exist: bool = True
+    ) -> str:
         """A verified local copy of a file artifact, or the local path given."""
-        return await self._run(self._core.as_local_file, artifact_or_uri,
-                               must_exist=must_exist)
+        return await self._run(self._core.as_local_file, artifact_or_uri, must_exist=must_exist)
 
-    async def as_local_dir(self, artifact_or_uri: Artifact | PathLike, *,
-                           must_exist: bool = True) -> str:
+    async def as_local_dir(
+        self, artifact_or_uri: Artifact | PathLike, *, must_exist: bool = True
+    ) -> str:
         """A verified local copy of a directory artifact, byte-identical at the same paths."""
-        return await self._run(self._core.as_local_dir, artifact_or_uri,
-                               must_exist=must_exist)
+        return await self._run(self._core.as_local_dir, artifact_or_uri, must_exist=must_exist)

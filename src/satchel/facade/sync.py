@@ -34,50 +34,118 @@ class SyncArtifactFacade:
         self._core = core
 
     # Save API
-    def save_file(self, path: PathLike, *, kind: str, labels: Mapping[str, Any] | None = None,
-                  metrics: Mapping[str, Any] | None = None, suggested_uri: str | None = None,
-                  name: str | None = None, pin: bool = False, cleanup: bool = False,
-                  tags: Iterable[str] | None = None, mime: str | None = None,
-                  model_id: str | None = None, model_version: str | None = None) -> Artifact:
+    def save_file(
+        self,
+        path: PathLike,
+        *,
+        kind: str,
+        labels: Mapping[str, Any] | None = None,
+        metrics: Mapping[str, Any] | None = None,
+        suggested_uri: str | None = None,
+        name: str | None = None,
+        pin: bool = False,
+        cleanup: bool = False,
+        tags: Iterable[str] | None = None,
+        mime: str | None = None,
+        model_id: str | None = None,
+        model_version: str | None = None,
+    ) -> Artifact:
         """Save a copy of a file; the caller's file is kept unless ``cleanup=True``."""
-        spec = self._core.spec(kind=kind, name=name, labels=labels, metrics=metrics, tags=tags,
-                               pin=pin, mime=mime, suggested_uri=suggested_uri,
-                               default_name=os.path.basename(os.fspath(path)) or None,
-                               model_id=model_id, model_version=model_version)
+        spec = self._core.spec(
+            kind=kind,
+            name=name,
+            labels=labels,
+            metrics=metrics,
+            tags=tags,
+            pin=pin,
+            mime=mime,
+            suggested_uri=suggested_uri,
+            default_name=os.path.basename(os.fspath(path)) or None,
+            model_id=model_id,
+            model_version=model_version,
+        )
         return self._core.save_file(path, spec, cleanup=cleanup)
 
-    def save_text(self, payload: str, *, suggested_uri: str | None = None,
-                  name: str | None = None, kind: str = "text",
-                  labels: Mapping[str, Any] | None = None,
-                  metrics: Mapping[str, Any] | None = None, pin: bool = False,
-                  tags: Iterable[str] | None = None, mime: str | None = None) -> Artifact:
+    def save_text(
+        self,
+        payload: str,
+        *,
+        suggested_uri: str | None = None,
+        name: str | None = None,
+        kind: str = "text",
+        labels: Mapping[str, Any] | None = None,
+        metrics: Mapping[str, Any] | None = None,
+        pin: bool = False,
+        tags: Iterable[str] | None = None,
+        mime: str | None = None,
+    ) -> Artifact:
         """Save text (UTF-8) as an artifact."""
         if not isinstance(payload, str):
             raise ValidationError(f"save_text takes a str, not {type(payload).__name__}")
-        spec = self._core.spec(kind=kind, name=name, labels=labels, metrics=metrics, tags=tags,
-                               pin=pin, mime=mime or "text/plain", suggested_uri=suggested_uri)
+        spec = self._core.spec(
+            kind=kind,
+            name=name,
+            labels=labels,
+            metrics=metrics,
+            tags=tags,
+            pin=pin,
+            mime=mime or "text/plain",
+            suggested_uri=suggested_uri,
+        )
         return self._core.save_bytes(payload.encode("utf-8"), spec, fallback_key="artifact.txt")
 
-    def save_json(self, payload: Any, *, suggested_uri: str | None = None,
-                  name: str | None = None, kind: str = "json",
-                  labels: Mapping[str, Any] | None = None,
-                  metrics: Mapping[str, Any] | None = None, pin: bool = False,
-                  tags: Iterable[str] | None = None, mime: str | None = None) -> Artifact:
+    def save_json(
+        self,
+        payload: Any,
+        *,
+        suggested_uri: str | None = None,
+        name: str | None = None,
+        kind: str = "json",
+        labels: Mapping[str, Any] | None = None,
+        metrics: Mapping[str, Any] | None = None,
+        pin: bool = False,
+        tags: Iterable[str] | None = None,
+        mime: str | None = None,
+    ) -> Artifact:
         """Save a JSON-serialisable payload as an artifact."""
         data = dump_json(payload)
-        spec = self._core.spec(kind=kind, name=name, labels=labels, metrics=metrics, tags=tags,
-                               pin=pin, mime=mime or "application/json",
-                               suggested_uri=suggested_uri)
+        spec = self._core.spec(
+            kind=kind,
+            name=name,
+            labels=labels,
+            metrics=metrics,
+            tags=tags,
+            pin=pin,
+            mime=mime or "application/json",
+            suggested_uri=suggested_uri,
+        )
         return self._core.save_bytes(data, spec, fallback_key="artifact.json")
 
     @contextmanager
-    def writer(self, *, kind: str, planned_ext: str | None = None, pin: bool = False,
-               name: str | None = None, labels: Mapping[str, Any] | None = None,
-               metrics: Mapping[str, Any] | None = None, tags: Iterable[str] | None = None,
-               mime: str | None = None) -> Iterator[SyncArtifactWriter]:
+    def writer(
+        self,
+        *,
+        kind: str,
+        planned_ext: str | None = None,
+        pin: bool = False,
+        name: str | None = None,
+        labels: Mapping[str, Any] | None = None,
+        metrics: Mapping[str, Any] | None = None,
+        tags: Iterable[str] | None = None,
+        mime: str | None = None,
+    ) -> Iterator[SyncArtifactWriter]:
         """Stream bytes into a new artifact; it is indexed when the block exits cleanly."""
-        w = SyncArtifactWriter(self._core, kind=kind, planned_ext=planned_ext, pin=pin,
-                               name=name, labels=labels, metrics=metrics, tags=tags, mime=mime)
+        w = SyncArtifactWriter(
+            self._core,
+            kind=kind,
+            planned_ext=planned_ext,
+            pin=pin,
+            name=name,
+            labels=labels,
+            metrics=metrics,
+            tags=tags,
+            mime=mime,
+        )
         try:
             yield w
         except BaseException:
@@ -94,42 +162,86 @@ class SyncArtifactFacade:
         """A fresh, empty directory in the staging area."""
         return self._core.stage_dir(suffix)
 
-    def ingest_file(self, staged_path: PathLike, *, kind: str,
-                    tags: Iterable[str] | None = None, labels: Mapping[str, Any] | None = None,
-                    metrics: Mapping[str, Any] | None = None, suggested_uri: str | None = None,
-                    pin: bool = False, name: str | None = None,
-                    mime: str | None = None) -> Artifact:
+    def ingest_file(
+        self,
+        staged_path: PathLike,
+        *,
+        kind: str,
+        tags: Iterable[str] | None = None,
+        labels: Mapping[str, Any] | None = None,
+        metrics: Mapping[str, Any] | None = None,
+        suggested_uri: str | None = None,
+        pin: bool = False,
+        name: str | None = None,
+        mime: str | None = None,
+    ) -> Artifact:
         """Save a staged file; files in the staging area are removed once saved."""
-        return self.save_file(staged_path, kind=kind, tags=tags, labels=labels,
-                              metrics=metrics, suggested_uri=suggested_uri, pin=pin, name=name,
-                              mime=mime, cleanup=self._core.is_staged(staged_path))
+        return self.save_file(
+            staged_path,
+            kind=kind,
+            tags=tags,
+            labels=labels,
+            metrics=metrics,
+            suggested_uri=suggested_uri,
+            pin=pin,
+            name=name,
+            mime=mime,
+            cleanup=self._core.is_staged(staged_path),
+        )
 
-    def ingest_dir(self, staged_dir: PathLike, *, kind: str = "directory",
-                   include: Iterable[str] | str | None = None,
-                   exclude: Iterable[str] | str | None = None, archive: bool = False,
-                   labels: Mapping[str, Any] | None = None,
-                   metrics: Mapping[str, Any] | None = None, tags: Iterable[str] | None = None,
-                   pin: bool = False, name: str | None = None,
-                   suggested_uri: str | None = None) -> Artifact:
+    def ingest_dir(
+        self,
+        staged_dir: PathLike,
+        *,
+        kind: str = "directory",
+        include: Iterable[str] | str | None = None,
+        exclude: Iterable[str] | str | None = None,
+        archive: bool = False,
+        labels: Mapping[str, Any] | None = None,
+        metrics: Mapping[str, Any] | None = None,
+        tags: Iterable[str] | None = None,
+        pin: bool = False,
+        name: str | None = None,
+        suggested_uri: str | None = None,
+    ) -> Artifact:
         """Save a directory, every file kept; staged directories are removed once saved."""
-        spec = self._core.spec(kind=kind, name=name, labels=labels, metrics=metrics, tags=tags,
-                               pin=pin, suggested_uri=suggested_uri,
-                               default_name=os.path.basename(
-                                   os.path.normpath(os.fspath(staged_dir))) or None)
-        return self._core.ingest_dir(staged_dir, spec, include=include, exclude=exclude,
-                                     archive=archive, cleanup=self._core.is_staged(staged_dir))
+        spec = self._core.spec(
+            kind=kind,
+            name=name,
+            labels=labels,
+            metrics=metrics,
+            tags=tags,
+            pin=pin,
+            suggested_uri=suggested_uri,
+            default_name=os.path.basename(os.path.normpath(os.fspath(staged_dir))) or None,
+        )
+        return self._core.ingest_dir(
+            staged_dir,
+            spec,
+            include=include,
+            exclude=exclude,
+            archive=archive,
+            cleanup=self._core.is_staged(staged_dir),
+        )
 
     # Search API
     def get_by_id(self, artifact_id: str) -> Artifact | None:
         """The artifact, or None."""
         return self._core.get_by_id(artifact_id)
 
-    def list(self, *, level: ScopeLevel | None = "run", include_node: bool = True,
-             tags: Iterable[str] | None = None, filters: Mapping[str, Any] | None = None,
-             limit: int | None = None) -> builtins.list[Artifact]:
+    def list(
+        self,
+        *,
+        level: ScopeLevel | None = "run",
+        include_node: bool = True,
+        tags: Iterable[str] | None = None,
+        filters: Mapping[str, Any] | None = None,
+        limit: int | None = None,
+    ) -> builtins.list[Artifact]:
         """Artifacts of a scope level, newest first, filtered by tags and typed labels."""
-        return self._core.list(level=level, include_node=include_node, tags=tags,
-                               filters=filters, limit=limit)
+        return self._core.list(
+            level=level, include_node=include_node, tags=tags, filters=filters, limit=limit
+        )
 
     def pin(self, artifact_id: str, pinned: bool = True) -> None:
         """Pin (or unpin) an artifact for retention."""
@@ -144,39 +256,42 @@ class SyncArtifactFacade:
         """The verified bytes of a file artifact."""
         return self._core.load_bytes_by_id(artifact_id)
 
-    def load_text_by_id(self, artifact_id: str, *, encoding: str = "utf-8",
-                        errors: str = "strict") -> str:
+    def load_text_by_id(
+        self, artifact_id: str, *, encoding: str = "utf-8", errors: str = "strict"
+    ) -> str:
         """The text of a file artifact."""
         return self._core.decode_text(self._core.load_bytes_by_id(artifact_id), encoding, errors)
 
-    def load_json_by_id(self, artifact_id: str, *, encoding: str = "utf-8",
-                        errors: str = "strict") -> Any:
+    def load_json_by_id(
+        self, artifact_id: str, *, encoding: str = "utf-8", errors: str = "strict"
+    ) -> Any:
         """The parsed JSON of a file artifact."""
-        return self._core.decode_json(self._core.load_bytes_by_id(artifact_id), encoding,
-                                      errors, what=f"artifact {artifact_id}")
+        return self._core.decode_json(
+            self._core.load_bytes_by_id(artifact_id),
+            encoding,
+            errors,
+            what=f"artifact {artifact_id}",
+        )
 
     def load_bytes(self, uri: PathLike) -> bytes:
         """Bytes by URI: ``satchel://<id>[/<path>]``, this store's URIs, or a local path."""
         return self._core.load_bytes(uri)
 
-    def load_text(self, uri: PathLike, *, encoding: str = "utf-8",
-                  errors: str = "strict") -> str:
+    def load_text(self, uri: PathLike, *, encoding: str = "utf-8", errors: str = "strict") -> str:
         """Text by URI."""
         return self._core.decode_text(self._core.load_bytes(uri), encoding, errors)
 
-    def load_json(self, uri: PathLike, *, encoding: str = "utf-8",
-                  errors: str = "strict") -> Any:
+    def load_json(self, uri: PathLike, *, encoding: str = "utf-8", errors: str = "strict") -> Any:
         """Parsed JSON by URI."""
-        return self._core.decode_json(self._core.load_bytes(uri), encoding, errors,
-                                      what=str(uri))
+        return self._core.decode_json(self._core.load_bytes(uri), encoding, errors, what=str(uri))
 
     # Helpers
-    def as_local_file(self, artifact_or_uri: Artifact | PathLike, *,
-                      must_exist: bool = True) -> str:
+    def as_local_file(
+        self, artifact_or_uri: Artifact | PathLike, *, must_exist: bool = True
+    ) -> str:
         """A verified local copy of a file artifact (or the local path given)."""
         return self._core.as_local_file(artifact_or_uri, must_exist=must_exist)
 
-    def as_local_dir(self, artifact_or_uri: Artifact | PathLike, *,
-                     must_exist: bool = True) -> str:
+    def as_local_dir(self, artifact_or_uri: Artifact | PathLike, *, must_exist: bool = True) -> str:
         """A verified local copy of a directory artifact, byte-identical at the same paths."""
         return self._core.as_local_dir(artifact_or_uri, must_exist=must_exist)

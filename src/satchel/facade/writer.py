@@ -19,17 +19,25 @@ __all__ = ["ArtifactWriter", "SyncArtifactWriter"]
 
 
 class _WriterBase:
-    def __init__(self, core: FacadeCore, *, kind: str, planned_ext: str | None, pin: bool,
-                 name: str | None, labels: Mapping[str, Any] | None,
-                 metrics: Mapping[str, Any] | None, tags: Iterable[str] | None,
-                 mime: str | None) -> None:
+    def __init__(
+        self,
+        core: FacadeCore,
+        *,
+        kind: str,
+        planned_ext: str | None,
+        pin: bool,
+        name: str | None,
+        labels: Mapping[str, Any] | None,
+        metrics: Mapping[str, Any] | None,
+        tags: Iterable[str] | None,
+        mime: str | None,
+    ) -> None:
         from satchel.validation import validate_extension  # noqa: PLC0415
 
         self._core = core
         self._ext = validate_extension(planned_ext or "")
         # Validate up front so a bad argument fails before any byte is written.
-        self._spec_args: dict[str, Any] = {"kind": kind, "name": name, "pin": pin,
-                                           "mime": mime}
+        self._spec_args: dict[str, Any] = {"kind": kind, "name": name, "pin": pin, "mime": mime}
         core.spec(kind=kind, name=name, pin=pin, mime=mime)
         self._labels = validate_labels(labels)
         self._metrics = validate_metrics(metrics)
@@ -66,11 +74,13 @@ class _WriterBase:
 
     def _finish(self) -> Artifact:
         self._closed = True
-        spec = self._core.spec(labels=self._labels, metrics=self._metrics, tags=self._tags,
-                               **self._spec_args)
+        spec = self._core.spec(
+            labels=self._labels, metrics=self._metrics, tags=self._tags, **self._spec_args
+        )
         blob = self._blob.finish()
         artifact, write = self._core.build_file_write(
-            spec, blob, fallback_key=f"{spec.kind or 'artifact'}{self._ext}")
+            spec, blob, fallback_key=f"{spec.kind or 'artifact'}{self._ext}"
+        )
         self.artifact = self._core.commit(artifact, write)
         return self.artifact
 

@@ -15,8 +15,20 @@ MetricOrder = Literal["max", "min"]
 
 #: Columns a query may compare for equality (None compares as IS NULL).
 EQUALITY_COLUMNS = frozenset(
-    {"run_id", "session_id", "user_id", "org_id", "graph_id", "node_id", "kind",
-     "client_id", "app_id", "tool_name", "model_id", "status"}
+    {
+        "run_id",
+        "session_id",
+        "user_id",
+        "org_id",
+        "graph_id",
+        "node_id",
+        "kind",
+        "client_id",
+        "app_id",
+        "tool_name",
+        "model_id",
+        "status",
+    }
 )
 
 

@@ -21,11 +21,21 @@ __all__ = ["build_select", "label_row"]
 def label_row(artifact_id: str, key: str, value: LabelValue) -> dict[str, Any]:
     """The typed row that stores one label."""
     if isinstance(value, bool):
-        return {"artifact_id": artifact_id, "key": key, "vtype": "b", "vstr": None,
-                "vnum": 1.0 if value else 0.0}
+        return {
+            "artifact_id": artifact_id,
+            "key": key,
+            "vtype": "b",
+            "vstr": None,
+            "vnum": 1.0 if value else 0.0,
+        }
     if isinstance(value, int | float):
-        return {"artifact_id": artifact_id, "key": key, "vtype": "n", "vstr": None,
-                "vnum": float(value)}
+        return {
+            "artifact_id": artifact_id,
+            "key": key,
+            "vtype": "n",
+            "vstr": None,
+            "vnum": float(value),
+        }
     return {"artifact_id": artifact_id, "key": key, "vtype": "s", "vstr": value, "vnum": None}
 
 
@@ -55,8 +65,9 @@ def build_select(query: ArtifactQuery) -> Select[Any]:
     if not query.include_pending:
         conditions.append(artifacts.c.status == "completed")
     conditions.extend(
-        exists().where(artifact_tags.c.artifact_id == artifacts.c.artifact_id,
-                       artifact_tags.c.tag == tag)
+        exists().where(
+            artifact_tags.c.artifact_id == artifacts.c.artifact_id, artifact_tags.c.tag == tag
+        )
         for tag in query.tags_all
     )
     conditions.extend(_label_condition(key, value) for key, value in query.labels.items())
@@ -68,8 +79,13 @@ def build_select(query: ArtifactQuery) -> Select[Any]:
         metric_value = artifact_metrics.c.value
         statement = (
             select(artifacts)
-            .join(artifact_metrics, and_(artifact_metrics.c.artifact_id == artifacts.c.artifact_id,
-                                         artifact_metrics.c.name == query.metric))
+            .join(
+                artifact_metrics,
+                and_(
+                    artifact_metrics.c.artifact_id == artifacts.c.artifact_id,
+                    artifact_metrics.c.name == query.metric,
+                ),
+            )
             .where(*conditions)
             .order_by(
                 metric_value.desc() if query.metric_order == "max" else metric_value.asc(),

@@ -117,8 +117,9 @@ artifact_files = Table(
 artifact_labels = Table(
     "artifact_labels",
     metadata,
-    Column("artifact_id", ID, ForeignKey("artifacts.artifact_id", ondelete="CASCADE"),
-           primary_key=True),
+    Column(
+        "artifact_id", ID, ForeignKey("artifacts.artifact_id", ondelete="CASCADE"), primary_key=True
+    ),
     Column("key", Text, primary_key=True),
     Column("vtype", String(1), nullable=False),  # s: string, n: number, b: boolean
     Column("vstr", Text),
@@ -130,8 +131,9 @@ artifact_labels = Table(
 artifact_metrics = Table(
     "artifact_metrics",
     metadata,
-    Column("artifact_id", ID, ForeignKey("artifacts.artifact_id", ondelete="CASCADE"),
-           primary_key=True),
+    Column(
+        "artifact_id", ID, ForeignKey("artifacts.artifact_id", ondelete="CASCADE"), primary_key=True
+    ),
     Column("name", Text, primary_key=True),
     Column("value", Float, nullable=False),
     Index("ix_artifact_metrics_value", "name", "value"),
@@ -140,8 +142,9 @@ artifact_metrics = Table(
 artifact_tags = Table(
     "artifact_tags",
     metadata,
-    Column("artifact_id", ID, ForeignKey("artifacts.artifact_id", ondelete="CASCADE"),
-           primary_key=True),
+    Column(
+        "artifact_id", ID, ForeignKey("artifacts.artifact_id", ondelete="CASCADE"), primary_key=True
+    ),
     Column("tag", Text, primary_key=True),
     Index("ix_artifact_tags_tag", "tag"),
 )

@@ -195,8 +195,8 @@ class SqlIndex:
     @contextmanager
     def _write(self) -> Iterator[Connection]:
         try:
-            with self._engine.connect() as conn:
-                conn = conn.execution_options(**self._write_options)
+            with self._engine.connect() as raw:
+                conn = raw.execution_options(**self._write_options)
                 with conn.begin():
                     yield conn
         except SQLAlchemyError as exc:
@@ -220,8 +220,15 @@ class SqlIndex:
             aid = artifact.artifact_id
             artifact_rows.append(_artifact_row(artifact))
             file_rows.extend(
-                {"artifact_id": aid, "path": f.path, "sha256": f.sha256, "bytes": f.bytes,
-                 "mime": f.mime, "status": f.status, "inline": f.sha256 in write.inline_blobs}
+                {
+                    "artifact_id": aid,
+                    "path": f.path,
+                    "sha256": f.sha256,
+                    "bytes": f.bytes,
+                    "mime": f.mime,
+                    "status": f.status,
+                    "inline": f.sha256 in write.inline_blobs,
+                }
                 for f in artifact.files
             )
             label_rows.extend(label_row(aid, k, v) for k, v in artifact.labels.items())
@@ -236,8 +243,13 @@ class SqlIndex:
                 run_rows[write.run.run_id] = _run_row(write.run)
             assert artifact.created_at is not None
             occurrence_rows.append(
-                {"artifact_id": aid, "run_id": artifact.run_id, "node_id": artifact.node_id,
-                 "event": "produced", "at": format_time(artifact.created_at)}
+                {
+                    "artifact_id": aid,
+                    "run_id": artifact.run_id,
+                    "node_id": artifact.node_id,
+                    "event": "produced",
+                    "at": format_time(artifact.created_at),
+                }
             )
         with self._write() as conn:
             if run_rows:
@@ -245,9 +257,13 @@ class SqlIndex:
             if blob_rows:
                 conn.execute(self._insert_ignore(inline_blobs), list(blob_rows.values()))
             conn.execute(artifacts.insert(), artifact_rows)
-            for table, rows in ((artifact_files, file_rows), (artifact_labels, label_rows),
-                                (artifact_metrics, metric_rows), (artifact_tags, tag_rows),
-                                (occurrences, occurrence_rows)):
+            for table, rows in (
+                (artifact_files, file_rows),
+                (artifact_labels, label_rows),
+                (artifact_metrics, metric_rows),
+                (artifact_tags, tag_rows),
+                (occurrences, occurrence_rows),
+            ):
                 if rows:
                     conn.execute(table.insert(), rows)
             _faults.point("index.before_commit")
@@ -257,8 +273,7 @@ class SqlIndex:
         with self._write() as conn:
             result = conn.execute(
                 update(artifacts)
-                .where(artifacts.c.artifact_id == artifact_id,
-                       artifacts.c.status == "completed")
+                .where(artifacts.c.artifact_id == artifact_id, artifacts.c.status == "completed")
                 .values(pinned=pinned, updated_at=updated_at)
             )
             return bool(result.rowcount)
@@ -270,8 +285,7 @@ class SqlIndex:
     def set_run_status(self, run_id: str, status: RunStatus, *, ended_at: str | None) -> bool:
         with self._write() as conn:
             result = conn.execute(
-                update(runs).where(runs.c.run_id == run_id).values(status=status,
-                                                                   ended_at=ended_at)
+                update(runs).where(runs.c.run_id == run_id).values(status=status, ended_at=ended_at)
             )
             return bool(result.rowcount)
 
@@ -281,8 +295,16 @@ class SqlIndex:
         with self._write() as conn:
             conn.execute(
                 occurrences.insert(),
-                [{"artifact_id": o.artifact_id, "run_id": o.run_id, "node_id": o.node_id,
-                  "event": o.event, "at": format_time(o.at)} for o in items],
+                [
+                    {
+                        "artifact_id": o.artifact_id,
+                        "run_id": o.run_id,
+                        "node_id": o.node_id,
+                        "event": o.event,
+                        "at": format_time(o.at),
+                    }
+                    for o in items
+                ],
             )
 
     # -- reads --------------------------------------------------------------------------
@@ -290,7 +312,7 @@ class SqlIndex:
     def _files_of(self, conn: Connection, ids: list[str]) -> dict[str, list[ArtifactFile]]:
         found: dict[str, list[ArtifactFile]] = {aid: [] for aid in ids}
         for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
+            chunk = ids[start : start + 500]
             rows = conn.execute(
                 select(artifact_files)
                 .where(artifact_files.c.artifact_id.in_(chunk))
@@ -298,16 +320,22 @@ class SqlIndex:
             )
             for row in rows:
                 found[row.artifact_id].append(
-                    ArtifactFile(path=row.path, sha256=row.sha256, bytes=row.bytes,
-                                 mime=row.mime, status=row.status)
+                    ArtifactFile(
+                        path=row.path,
+                        sha256=row.sha256,
+                        bytes=row.bytes,
+                        mime=row.mime,
+                        status=row.status,
+                    )
                 )
         return found
 
     def get(self, artifact_id: str) -> Artifact | None:
         with self._read() as conn:
             row = conn.execute(
-                select(artifacts).where(artifacts.c.artifact_id == artifact_id,
-                                        artifacts.c.status == "completed")
+                select(artifacts).where(
+                    artifacts.c.artifact_id == artifact_id, artifacts.c.status == "completed"
+                )
             ).first()
             if row is None:
                 return None
@@ -332,8 +360,12 @@ class SqlIndex:
         if row is None:
             return None
         return Run(
-            run_id=row.run_id, name=row.name, parent_run_id=row.parent_run_id,
-            org_id=row.org_id, user_id=row.user_id, session_id=row.session_id,
+            run_id=row.run_id,
+            name=row.name,
+            parent_run_id=row.parent_run_id,
+            org_id=row.org_id,
+            user_id=row.user_id,
+            session_id=row.session_id,
             status=row.status,
             started_at=parse_time(row.started_at) if row.started_at else None,
             ended_at=parse_time(row.ended_at) if row.ended_at else None,
@@ -342,12 +374,18 @@ class SqlIndex:
     def occurrences(self, artifact_id: str) -> list[Occurrence]:
         with self._read() as conn:
             rows = conn.execute(
-                select(occurrences).where(occurrences.c.artifact_id == artifact_id)
+                select(occurrences)
+                .where(occurrences.c.artifact_id == artifact_id)
                 .order_by(occurrences.c.occurrence_id)
             ).all()
         return [
-            Occurrence(artifact_id=r.artifact_id, run_id=r.run_id, node_id=r.node_id,
-                       event=r.event, at=parse_time(r.at))
+            Occurrence(
+                artifact_id=r.artifact_id,
+                run_id=r.run_id,
+                node_id=r.node_id,
+                event=r.event,
+                at=parse_time(r.at),
+            )
             for r in rows
         ]
 

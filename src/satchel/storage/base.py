@@ -22,7 +22,7 @@ __all__ = ["BlobReader", "BlobSink", "BlobStore", "LocalBlobPaths"]
 class BlobSink(Protocol):
     """A blob being written; exactly one of ``commit`` or ``abort`` ends it."""
 
-    def write(self, data: bytes | memoryview, /) -> None:
+    def write(self, data: bytes | bytearray | memoryview, /) -> None:
         """Append bytes; raises ``StorageError`` on an I/O failure (disk full...)."""
 
     def commit(self, digest: Digest) -> bool:

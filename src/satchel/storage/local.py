@@ -54,7 +54,7 @@ class _LocalSink:
             raise _storage_error("creating a temporary blob file", exc) from exc
         self._first = True
 
-    def write(self, data: bytes | memoryview, /) -> None:
+    def write(self, data: bytes | bytearray | memoryview, /) -> None:
         fd = self._require_open()
         view = memoryview(data)
         try:

@@ -18,7 +18,7 @@ class _MemorySink:
         self._store = store
         self._buffer: io.BytesIO | None = io.BytesIO()
 
-    def write(self, data: bytes | memoryview, /) -> None:
+    def write(self, data: bytes | bytearray | memoryview, /) -> None:
         if self._buffer is None:
             raise StorageError("blob sink is closed")
         self._buffer.write(data)

@@ -125,6 +125,14 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("occurrences", "inline_blobs", "artifact_tags", "artifact_metrics",
-                  "artifact_labels", "artifact_files", "artifacts", "runs"):
+    for table in (
+        "occurrences",
+        "inline_blobs",
+        "artifact_tags",
+        "artifact_metrics",
+        "artifact_labels",
+        "artifact_files",
+        "artifacts",
+        "runs",
+    ):
         op.drop_table(table)

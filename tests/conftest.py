@@ -1,0 +1,161 @@
+"""Shared fixtures: every backend and both facade twins through one parametrised set.
+
+* ``blob_store``: each BlobStore backend (memory, local; S3 joins with the scale issue).
+* ``index``: each Index backend (SQLite; PostgreSQL joins with the scale issue).
+* ``context``: a ``satchel.Context`` over each store/index pair.
+* ``arts``: the facade under test, as an async API: the async ``ArtifactFacade`` itself, and
+  the blocking ``SyncArtifactFacade`` driven through ``SyncAsAsync`` so that one test body
+  covers both twins (and, later, the remote client).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import itertools
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import satchel
+from satchel.config import Settings
+from satchel.index import Index, open_index
+from satchel.storage import BlobStore
+from satchel.storage.local import LocalBlobStore
+from satchel.storage.memory import MemoryBlobStore
+
+_names = itertools.count()
+
+BLOB_BACKENDS = ["memory", "local"]
+INDEX_BACKENDS = ["sqlite"]
+STORE_BACKENDS = ["local", "memory+sqlite"]
+FACADES = ["async", "sync"]
+
+
+@pytest.fixture(params=BLOB_BACKENDS)
+def blob_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BlobStore]:
+    store: BlobStore
+    if request.param == "memory":
+        store = MemoryBlobStore()
+    else:
+        store = LocalBlobStore(tmp_path / "blobs-root")
+    yield store
+    store.close()
+
+
+@pytest.fixture(params=INDEX_BACKENDS)
+def index(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Index]:
+    idx = open_index(f"sqlite:///{tmp_path / 'index.db'}")
+    yield idx
+    idx.close()
+
+
+def make_settings(kind: str, tmp_path: Path) -> Settings:
+    """Settings for one store/index pair, rooted in ``tmp_path``."""
+    if kind == "local":
+        return Settings.load(environ={}, home=str(tmp_path / "home"), store=str(tmp_path / "store"))
+    if kind == "memory+sqlite":
+        return Settings.load(
+            environ={},
+            home=str(tmp_path / "home"),
+            store=f"memory://test-{next(_names)}",
+            index=f"sqlite:///{tmp_path / 'index.db'}",
+        )
+    raise ValueError(kind)
+
+
+@pytest.fixture(params=STORE_BACKENDS)
+def store_kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def settings(store_kind: str, tmp_path: Path) -> Settings:
+    return make_settings(store_kind, tmp_path)
+
+
+CONTEXT_FIELDS: dict[str, Any] = {
+    "org_id": "o1",
+    "user_id": "u1",
+    "session_id": "s1",
+    "run_id": "r1",
+    "graph_id": "g1",
+    "node_id": "n1",
+    "tool_name": "train",
+    "tool_version": "1.0",
+}
+
+
+@pytest.fixture
+def context(settings: Settings) -> Iterator[satchel.Context]:
+    ctx = satchel.Context(settings=settings, **CONTEXT_FIELDS)
+    yield ctx
+    ctx.close()
+
+
+@pytest.fixture
+def open_context(settings: Settings) -> Iterator[Callable[..., satchel.Context]]:
+    """Open more contexts on the same store (other runs, users, orgs); closed at teardown."""
+    opened: list[satchel.Context] = []
+
+    def _open(**fields: Any) -> satchel.Context:
+        ctx = satchel.Context(settings=settings, **fields)
+        opened.append(ctx)
+        return ctx
+
+    yield _open
+    for ctx in opened:
+        ctx.close()
+
+
+class SyncAsAsync:
+    """Drive a ``SyncArtifactFacade`` through the async API, call for call, in a thread."""
+
+    def __init__(self, facade: satchel.SyncArtifactFacade) -> None:
+        self._facade = facade
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._facade, name)
+
+        @functools.wraps(method)
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            return await asyncio.to_thread(method, *args, **kwargs)
+
+        return call
+
+    @asynccontextmanager
+    async def writer(self, **kwargs: Any) -> AsyncIterator[Any]:
+        manager = self._facade.writer(**kwargs)
+        w = await asyncio.to_thread(manager.__enter__)
+
+        class _AsyncWrite:
+            def __getattr__(self, name: str) -> Any:
+                return getattr(w, name)
+
+            async def write(self, data: bytes) -> None:
+                await asyncio.to_thread(w.write, data)
+
+        try:
+            yield _AsyncWrite()
+        except BaseException as exc:
+            await asyncio.to_thread(manager.__exit__, type(exc), exc, exc.__traceback__)
+            raise
+        await asyncio.to_thread(manager.__exit__, None, None, None)
+
+
+@pytest.fixture(params=FACADES)
+def facade_kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def facade_of(ctx: satchel.Context, kind: str) -> Any:
+    """The facade of a context as an async API, for either twin."""
+    return ctx.artifacts() if kind == "async" else SyncAsAsync(ctx.sync_artifacts())
+
+
+@pytest.fixture
+def arts(context: satchel.Context, facade_kind: str) -> Any:
+    return facade_of(context, facade_kind)

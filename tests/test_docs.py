@@ -1,0 +1,62 @@
+"""The documentation's examples run, and every error code is documented.
+
+Each Markdown file's ```python blocks run in order in one namespace, with top-level ``await``,
+in a fresh working directory with ``SATCHEL_HOME`` pointing at a fresh store.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import types
+from pathlib import Path
+
+import pytest
+
+import satchel
+from satchel.errors import SatchelError
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
+
+
+def python_blocks(path: Path) -> list[str]:
+    return BLOCK.findall(path.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("doc", [d for d in DOCS if python_blocks(d)], ids=lambda p: p.name)
+async def test_doc_examples_run(doc: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SATCHEL_HOME", str(tmp_path / "home"))
+    for name in ("SATCHEL_STORE", "SATCHEL_INDEX"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    namespace: dict[str, object] = {"__name__": f"doc_{doc.stem}"}
+    for number, block in enumerate(python_blocks(doc)):
+        code = compile(
+            block, f"{doc.name}[block {number}]", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+        )
+        result = types.FunctionType(code, namespace)()
+        if result is not None:
+            await result
+
+
+def error_classes() -> list[type[SatchelError]]:
+    found = [SatchelError]
+    for cls in found:
+        found.extend(c for c in cls.__subclasses__() if c not in found)
+    return found
+
+
+def test_every_error_code_is_documented() -> None:
+    table = (ROOT / "docs" / "errors.md").read_text(encoding="utf-8")
+    for cls in error_classes():
+        assert f"| `{cls.__name__}` |" in table, cls.__name__
+        assert f"| `{cls.code}` |" in table, cls.code
+
+
+def test_every_public_facade_method_is_documented() -> None:
+    sdk = (ROOT / "docs" / "sdk.md").read_text(encoding="utf-8")
+    for name in dir(satchel.ArtifactFacade):
+        if not name.startswith("_"):
+            assert f"`{name}" in sdk, name

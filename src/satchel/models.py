@@ -7,6 +7,7 @@ microseconds in JSON and in storage (fixed width, so text order is time order).
 from __future__ import annotations
 
 import os
+import random
 import threading
 import time
 from dataclasses import dataclass, field, fields
@@ -65,12 +66,24 @@ _CROCKFORD: Final = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
 class _UlidFactory:
-    """ULIDs (48-bit millisecond time, 80 random bits), monotonic within a process."""
+    """ULIDs (48-bit millisecond time, 80 random bits), monotonic within a process.
+
+    The random part comes from a generator seeded from ``os.urandom`` once per process (and
+    again in a forked child), not a system call per id: ids must be unique, not secret.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._last_ms = -1
         self._last_rand = 0
+        self._random = random.Random(os.urandom(32))
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self._reseed)
+
+    def _reseed(self) -> None:
+        self._lock = threading.Lock()
+        self._random = random.Random(os.urandom(32))
+        self._last_ms = -1
 
     def __call__(self) -> str:
         with self._lock:
@@ -80,10 +93,10 @@ class _UlidFactory:
                 self._last_rand += 1
                 if self._last_rand >= 1 << 80:
                     ms += 1
-                    self._last_rand = int.from_bytes(os.urandom(10), "big") >> 1
+                    self._last_rand = self._random.getrandbits(79)
             else:
                 # Half the random space leaves room to count up within one millisecond.
-                self._last_rand = int.from_bytes(os.urandom(10), "big") >> 1
+                self._last_rand = self._random.getrandbits(79)
             self._last_ms = ms
             value = (ms << 80) | self._last_rand
         chars = []

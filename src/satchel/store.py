@@ -9,6 +9,7 @@ directory fsync) before the index commit that makes the artifact visible.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import stat
@@ -289,9 +290,13 @@ class ArtifactStore:
         """Queue an artifact for the next group commit; the future resolves when durable."""
         return self._committer.submit(write)
 
+    def submit_async(self, write: ArtifactWrite) -> asyncio.Future[None]:
+        """``submit`` for async callers: await the returned future on the running loop."""
+        return self._committer.submit_async(write)
+
     def commit(self, write: ArtifactWrite) -> None:
         """Commit one artifact and wait until it is durable."""
-        self.submit(write).result()
+        self._committer.run(write)
 
     # -- reading ------------------------------------------------------------------------
 

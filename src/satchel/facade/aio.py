@@ -49,7 +49,7 @@ class ArtifactFacade:
         artifact, write = core.build_file_write(
             spec, core.store.put_bytes(data), fallback_key=fallback_key
         )
-        await asyncio.wrap_future(core.store.submit(write))
+        await core.store.submit_async(write)
         return artifact
 
     # 1. Save API

@@ -16,6 +16,7 @@ from sqlalchemy import Engine, Insert, Table, create_engine, event
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from satchel.errors import IndexBackendError
+from satchel.index.rawwrite import RawWriter
 from satchel.index.sql import SqlIndex
 
 __all__ = ["BUSY_TIMEOUT_S", "open_sqlite_index"]
@@ -61,9 +62,16 @@ def open_sqlite_index(path: str | Path) -> SqlIndex:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise IndexBackendError(f"cannot create the index directory {path.parent}: {exc}") from exc
+    engine = _engine(path)
     return SqlIndex(
-        _engine(path),
+        engine,
         url=f"sqlite:///{path}",
         insert_ignore=_insert_ignore,
         write_options={"sqlite_begin": "IMMEDIATE"},
+        raw_writer=RawWriter(
+            engine,
+            begin_sql="BEGIN IMMEDIATE",
+            placeholder=lambda c: f":{c}",
+            errors=(sqlite3.Error,),
+        ),
     )

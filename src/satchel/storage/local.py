@@ -1,9 +1,10 @@
 """Blobs as read-only files in a local directory.
 
 Write protocol (P2, "acknowledged means durable"): bytes go to ``tmp/<id>.part``; commit
-fsyncs the file, makes it read-only, renames it to ``blobs/<key>`` unless that exists, and
-fsyncs the fan-out directory. A crash before the rename leaves only a temp file, which is
-garbage for ``satchel gc``. A failed write or fsync is raised, never reported as success.
+fsyncs the file, makes it read-only, hard-links it to ``blobs/<key>`` unless that exists
+(put-if-absent), fsyncs the fan-out directory and removes the temp name. A crash before
+the link leaves only a temp file, which is garbage for ``satchel gc``. A failed write or
+fsync is raised, never reported as success.
 """
 
 from __future__ import annotations
@@ -84,8 +85,20 @@ class _LocalSink:
             if final.exists():
                 self._path.unlink()
                 return False
-            os.rename(self._path, final)
+            # A hard link fails when the key exists, so of many writers of the same bytes
+            # exactly one stores them; a rename would silently replace (put-if-absent).
+            try:
+                os.link(self._path, final)
+            except FileExistsError:
+                self._path.unlink()
+                return False
+            except OSError as exc:
+                if exc.errno not in (errno_codes.EPERM, errno_codes.ENOTSUP):
+                    raise
+                os.rename(self._path, final)  # no hard links here: the last writer wins
             fsync_dir(final.parent)
+            with contextlib.suppress(FileNotFoundError):
+                self._path.unlink()
         except OSError as exc:
             with contextlib.suppress(OSError):
                 self._path.unlink()

@@ -1,0 +1,323 @@
+"""Run satchel's benchmarks against their peers and report every figure (``bash bench/run``).
+
+Every figure is measured in this one run, on this machine, each in its own child process.
+Data lives in a temporary directory under /tmp, removed at the end. Results are printed one
+line per figure (figure | peer | ratio | target) and written to ``.bench-out/results.json``.
+Benchmarks report; they never assert: a missed target is printed as ``MISSED``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib.metadata
+import json
+import os
+import platform
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from _util import GIB, MIB, RESULT_PREFIX, make_file, median
+
+BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+OUT_DIR = ROOT / ".bench-out"
+
+FULL = {"large": 1 * GIB, "ops": 1000, "huge": 4 * GIB, "runs": 3, "reps": 3}
+QUICK = {"large": 256 * MIB, "ops": 200, "huge": 1 * GIB, "runs": 3, "reps": 3}
+
+COPY_RATIO_TARGET = 0.8
+DEDUP_SPEEDUP_TARGET = 3.0
+SEQ_RATIO_TARGET = 2.0
+GATHER_RATIO_TARGET = 10.0
+RSS_BUDGET_MIB = 150.0
+
+
+class ChildFailed(Exception):
+    pass
+
+
+def log(message: str) -> None:
+    print(f"  .. {message}", file=sys.stderr, flush=True)
+
+
+def size_label(size: int) -> str:
+    return f"{size // GIB} GiB" if size % GIB == 0 else f"{size // MIB} MiB"
+
+
+def child(script: str, *args: str, env: dict[str, str]) -> dict[str, Any]:
+    """Run ``bench/<script>`` in a fresh interpreter and return its ``BENCH-RESULT``."""
+    cmd = [sys.executable, str(BENCH_DIR / script), *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    for line in proc.stdout.splitlines():
+        if line.startswith(RESULT_PREFIX):
+            return json.loads(line[len(RESULT_PREFIX) :])
+    sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-4000:])
+    raise ChildFailed(f"{script} exited {proc.returncode} without a result")
+
+
+def versions() -> dict[str, str]:
+    def dist(*names: str) -> str:
+        for name in names:
+            try:
+                return f"{importlib.metadata.version(name)} ({name})"
+            except importlib.metadata.PackageNotFoundError:
+                continue
+        return "not installed"
+
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(ROOT), "describe", "--always", "--dirty"],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+    except OSError:
+        commit = ""
+    return {
+        "python": platform.python_version(),
+        "mlflow": dist("mlflow", "mlflow-skinny"),
+        "sqlite": sqlite3.sqlite_version,
+        "sqlalchemy": dist("sqlalchemy"),
+        "satchel": f"{dist('satchel')} git {commit or '?'}",
+        "machine": f"{os.cpu_count()} cores, {platform.system()} {platform.release()}",
+    }
+
+
+class Report:
+    """Collects the figures, prints one line each, and writes the JSON."""
+
+    def __init__(self, mode: str, meta: dict[str, Any]) -> None:
+        self.figures: dict[str, dict[str, Any]] = {}
+        self.raw: dict[str, Any] = {}
+        self.errors: list[str] = []
+        self.meta = {"mode": mode, **meta}
+
+    def figure(self, key: str, line: str, met: bool, **data: Any) -> None:
+        verdict = "met" if met else "MISSED"
+        print(f"{line}  [{verdict}]", flush=True)
+        self.figures[key] = {"line": line, "met": met, **data}
+
+    def error(self, key: str, message: str) -> None:
+        print(f"{key}: ERROR {message}", flush=True)
+        self.errors.append(f"{key}: {message}")
+
+    def write(self) -> Path:
+        OUT_DIR.mkdir(exist_ok=True)
+        path = OUT_DIR / "results.json"
+        payload = {
+            "meta": self.meta,
+            "figures": self.figures,
+            "raw": self.raw,
+            "errors": self.errors,
+        }
+        path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+        return path
+
+
+def bench_large(report: Report, work: Path, cfg: dict[str, int], env: dict[str, str]) -> None:
+    size = cfg["large"]
+    label = size_label(size)
+    source = work / "large.bin"
+    log(f"writing a {label} file of random bytes")
+    digest = make_file(str(source), size)
+    log(f"figures 1-2: copyfile+fsync vs save_file, best of {cfg['runs']} each")
+    try:
+        res = child(
+            "large_file.py",
+            "--file",
+            str(source),
+            "--sha256",
+            digest,
+            "--work",
+            str(work),
+            "--runs",
+            str(cfg["runs"]),
+            env=env,
+        )
+    finally:
+        source.unlink()
+    report.raw["large_file"] = res
+    peer_s = min(res["copyfile_fsync_s"])
+    first_s = min(res["save_file_first_s"])
+    again_s = min(res["save_file_again_s"])
+    peer_gbs = size / peer_s / 1e9
+    ours_gbs = size / first_s / 1e9
+    ratio = ours_gbs / peer_gbs
+    check = "" if res["digest_verified"] else " (WARNING: digest mismatch)"
+    report.figure(
+        "save_file_throughput",
+        f"save_file {label}: {ours_gbs:.2f} GB/s | copyfile+fsync {peer_gbs:.2f} GB/s | "
+        f"ratio {ratio:.2f}x (target >= {COPY_RATIO_TARGET}x){check}",
+        ratio >= COPY_RATIO_TARGET,
+        value=ours_gbs,
+        peer=peer_gbs,
+        unit="GB/s",
+        ratio=ratio,
+        target=f">= {COPY_RATIO_TARGET}x",
+    )
+    speedup = first_s / again_s
+    report.figure(
+        "save_file_dedup",
+        f"save_file {label} again (dedup): {again_s * 1e3:.1f} ms | first save "
+        f"{first_s * 1e3:.0f} ms | ratio {speedup:.1f}x faster "
+        f"(target >= {DEDUP_SPEEDUP_TARGET:.0f}x faster)",
+        speedup >= DEDUP_SPEEDUP_TARGET,
+        value=again_s,
+        peer=first_s,
+        unit="s",
+        ratio=speedup,
+        target=f">= {DEDUP_SPEEDUP_TARGET}x faster",
+    )
+
+
+def bench_small(report: Report, work: Path, cfg: dict[str, int], env: dict[str, str]) -> None:
+    ops = cfg["ops"]
+    common = ["--ops", str(ops), "--reps", str(cfg["reps"]), "--work", str(work)]
+    log(f"figures 3-4: MLflow log_text x{ops}, median of {cfg['reps']}")
+    peer = child("mlflow_peer.py", *common, env=env)
+    report.raw["mlflow_log_text"] = peer
+    peer_ops = ops / median(peer["seconds"])
+    peer_text = f"mlflow log_text {peer_ops:,.0f} ops/s (sequential, no fsync)"
+    cases = (
+        ("sync", "save_text_sequential_sync", "sequential, sync facade", SEQ_RATIO_TARGET),
+        ("async-seq", "save_text_sequential_async", "sequential, async facade", SEQ_RATIO_TARGET),
+        ("async-gather", "save_text_concurrent", "concurrent, asyncio.gather", GATHER_RATIO_TARGET),
+    )
+    for mode, key, what, target in cases:
+        log(f"figures 3-4: satchel save_text x{ops} {what}, median of {cfg['reps']}")
+        try:
+            res = child("small_saves.py", "--mode", mode, *common, env=env)
+        except ChildFailed as exc:
+            report.error(key, str(exc))
+            continue
+        report.raw[key] = res
+        ours = ops / median(res["seconds"])
+        ratio = ours / peer_ops
+        check = "" if res["all_landed"] and peer["all_landed"] else " (WARNING: missing saves)"
+        report.figure(
+            key,
+            f"save_text x{ops} {what}, durable: {ours:,.0f} ops/s | {peer_text} | "
+            f"ratio {ratio:.1f}x (target >= {target:.0f}x){check}",
+            ratio >= target,
+            value=ours,
+            peer=peer_ops,
+            unit="ops/s",
+            ratio=ratio,
+            target=f">= {target}x",
+        )
+
+
+def bench_rss(report: Report, work: Path, cfg: dict[str, int], env: dict[str, str]) -> None:
+    size = cfg["huge"]
+    label = size_label(size)
+    free = shutil.disk_usage(work).free
+    if free < 3 * size:
+        report.error("peak_rss", f"skipped: {free // GIB} GiB free, need {3 * size // GIB} GiB")
+        return
+    source = work / "huge.bin"
+    log(f"writing a {label} file (one random 64 MiB block repeated)")
+    digest = make_file(str(source), size, repeat_block=True)
+    log(f"figure 5: peak RSS of a child process saving {label}")
+    try:
+        res = child(
+            "peak_rss.py",
+            "--file",
+            str(source),
+            "--sha256",
+            digest,
+            "--store",
+            str(work / "rss-store"),
+            env=env,
+        )
+    finally:
+        source.unlink()
+        shutil.rmtree(work / "rss-store", ignore_errors=True)
+    report.raw["peak_rss"] = res
+    before = res["rss_before_kib"]
+    if res["vmhwm_reset"] and res["vmhwm_after_kib"] is not None and before is not None:
+        increase_mib = (res["vmhwm_after_kib"] - before) / 1024
+        how = "VmHWM (reset before the save) - VmRSS before"
+    else:
+        increase_mib = (res["maxrss_after_kib"] - res["maxrss_before_kib"]) / 1024
+        how = "ru_maxrss after - before"
+    maxrss_delta = (res["maxrss_after_kib"] - res["maxrss_before_kib"]) / 1024
+    check = "" if res["digest_verified"] else " (WARNING: digest mismatch)"
+    report.figure(
+        "peak_rss",
+        f"peak RSS increase saving {label}: {increase_mib:.1f} MiB ({how}; ru_maxrss delta "
+        f"{maxrss_delta:.1f} MiB; {size / res['seconds'] / 1e9:.2f} GB/s) | no peer | "
+        f"budget used {increase_mib / RSS_BUDGET_MIB:.2f}x (target < {RSS_BUDGET_MIB:.0f} MiB)"
+        f"{check}",
+        increase_mib < RSS_BUDGET_MIB,
+        value=increase_mib,
+        unit="MiB",
+        ratio=increase_mib / RSS_BUDGET_MIB,
+        target=f"< {RSS_BUDGET_MIB} MiB",
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, fewer operations")
+    args = parser.parse_args()
+    cfg = QUICK if args.quick else FULL
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+    started = time.perf_counter()
+    meta = versions()
+    report = Report("quick" if args.quick else "full", {**meta, "config": cfg})
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    print(f"satchel benchmarks ({report.meta['mode']} run, {stamp})")
+    print(
+        f"python {meta['python']} | mlflow {meta['mlflow']} | sqlite {meta['sqlite']} | "
+        f"sqlalchemy {meta['sqlalchemy']}"
+    )
+    print(f"satchel {meta['satchel']} | {meta['machine']}")
+    print(
+        "notes: figure 1 reads a warm file on both sides (nothing dropped from the page "
+        "cache); GB = 1e9 bytes; satchel fsyncs every save (SQLite WAL synchronous=FULL, "
+        "blobs fsynced + renamed + dir fsynced); MLflow log_text does not fsync; large file: "
+        "best of runs, small saves: median of repetitions, 10 untimed warm-up saves each side"
+    )
+    print(flush=True)
+
+    work = Path(tempfile.mkdtemp(prefix="satchel-bench-", dir="/tmp"))
+    env = {
+        **os.environ,
+        "SATCHEL_HOME": str(work / "home"),
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "DO_NOT_TRACK": "true",
+        "PYTHONUNBUFFERED": "1",
+    }
+    try:
+        for name, step in (("large", bench_large), ("small", bench_small), ("rss", bench_rss)):
+            try:
+                step(report, work, cfg, env)
+            except ChildFailed as exc:
+                report.error(name, str(exc))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    elapsed = time.perf_counter() - started
+    report.meta["bench_seconds"] = elapsed
+    path = report.write()
+    missed = [key for key, fig in report.figures.items() if not fig["met"]]
+    print()
+    print(
+        f"{len(report.figures) - len(missed)}/{len(report.figures)} targets met"
+        + (f"; missed: {', '.join(missed)}" if missed else "")
+        + (f"; {len(report.errors)} errors" if report.errors else "")
+    )
+    print(f"results: {path.relative_to(ROOT)} | benchmarks took {elapsed:.0f} s")
+    return 1 if report.errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -79,8 +79,11 @@ class Settings:
         settings = replace(settings, **converted)
         if settings.chunk_size < 64 * KIB or settings.chunk_size > 256 * MIB:
             raise ConfigError(
-                f"chunk_size must be between 64 KiB and 256 MiB: {settings.chunk_size}"
+                "chunk_size (SATCHEL_CHUNK_SIZE) must be between 64 KiB and 256 MiB: "
+                f"{settings.chunk_size}"
             )
         if settings.inline_max > 1 * MIB:
-            raise ConfigError(f"inline_max must be at most 1 MiB: {settings.inline_max}")
+            raise ConfigError(
+                f"inline_max (SATCHEL_INLINE_MAX) must be at most 1 MiB: {settings.inline_max}"
+            )
         return settings

@@ -45,8 +45,10 @@ class Digest:
     @classmethod
     def parse(cls, text: str) -> Digest:
         """Read ``sha256:<hex>`` or a bare 64-character hex digest."""
-        algorithm, _, value = text.rpartition(":")
-        return cls(hexdigest=value.lower(), algorithm=algorithm or ALGORITHM)
+        algorithm, colon, value = text.rpartition(":")
+        # ":<hex>" names an empty algorithm, which __post_init__ refuses; only no colon at
+        # all means the default.
+        return cls(hexdigest=value.lower(), algorithm=algorithm if colon else ALGORITHM)
 
     def __str__(self) -> str:
         return f"{self.algorithm}:{self.hexdigest}"
@@ -70,11 +72,12 @@ class HashingSink:
         self.size = 0
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
-        self._hash.update(data)
-        self.size += len(data)
+        view = memoryview(data).cast("B")  # count bytes, not items (array("i"), numpy)
+        self._hash.update(view)
+        self.size += len(view)
         if self._sink is not None:
-            self._sink.write(data)
-        return len(data)
+            self._sink.write(view)
+        return len(view)
 
     def digest(self) -> Digest:
         return Digest(hexdigest=self._hash.hexdigest())

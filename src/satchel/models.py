@@ -48,7 +48,9 @@ def format_time(value: datetime) -> str:
     """RFC 3339 UTC with ``Z`` and six fractional digits; refuses naive datetimes."""
     if value.tzinfo is None:
         raise ValidationError("naive datetime: satchel times must be timezone-aware")
-    return value.astimezone(UTC).strftime(_TIME_FORMAT)
+    value = value.astimezone(UTC)
+    # strftime does not zero-pad years before 1000 on every libc; the width must be fixed.
+    return f"{value.year:04d}" + value.strftime(_TIME_FORMAT[2:])
 
 
 def parse_time(text: str) -> datetime:

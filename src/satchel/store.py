@@ -318,6 +318,11 @@ class ArtifactStore:
         if file.bytes <= INLINE_LOOKUP_MAX:
             data = self.index.inline_blob(file.sha256)
             if data is not None:
+                if len(data) != file.bytes:
+                    raise IntegrityError(
+                        f"integrity check failed for {what}: {len(data)} bytes "
+                        f"stored, {file.bytes} recorded"
+                    )
                 verify(expected, digest_bytes(data), what=what)
                 write(memoryview(data))
                 return

@@ -8,6 +8,7 @@ are parametrised onto the local backend alone.
 
 from __future__ import annotations
 
+import array
 import hashlib
 import os
 import stat
@@ -90,6 +91,21 @@ def test_sink_accepts_bytes_bytearray_and_memoryview(blob_store: BlobStore) -> N
         sink.write(part)
     assert sink.commit(digest) is True
     assert read_all(blob_store, digest) == data
+
+
+def test_sink_counts_bytes_of_wide_item_buffers(blob_store: BlobStore) -> None:
+    # A memoryview of 4-byte ints has len() == items; the blob is its bytes.
+    items = array.array("i", range(-500, 500))
+    data = items.tobytes()
+    digest = digest_of(data)
+    sink = blob_store.open_sink()
+    sink.write(memoryview(items))
+    sink.write(memoryview(items)[10:20])
+    expected = data + items[10:20].tobytes()
+    assert sink.commit(digest_of(expected)) is True
+    assert blob_store.stat(digest_of(expected)) == len(expected)
+    assert read_all(blob_store, digest_of(expected)) == expected
+    assert blob_store.stat(digest) is None
 
 
 def test_many_writes_make_one_blob_in_order(blob_store: BlobStore) -> None:
@@ -297,41 +313,48 @@ def test_blob_uri(blob_store: BlobStore) -> None:
 # -- concurrency ------------------------------------------------------------------------------
 
 
+def race_commits(store: BlobStore, data: bytes, threads_count: int) -> list[bool]:
+    """Many threads write the same bytes, then all commit at once; the commit results."""
+    digest = digest_of(data)
+    barrier = threading.Barrier(threads_count)
+    results: list[bool] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        try:
+            sink = store.open_sink()
+            for start in range(0, len(data), 16 * 1024):
+                sink.write(data[start : start + 16 * 1024])
+            barrier.wait()
+            created = sink.commit(digest)
+            with lock:
+                results.append(created)
+        except BaseException as exc:
+            with lock:
+                errors.append(exc)
+            barrier.abort()
+
+    threads = [threading.Thread(target=worker) for _ in range(threads_count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    return results
+
+
 def test_threads_committing_same_digest_store_it_once(blob_store: BlobStore) -> None:
     threads_count = 12
-    for _ in range(4):  # a few rounds: a check-then-act race shows up only now and then
+    rounds = 4  # a check-then-act race shows up only now and then: try a few times
+    for _ in range(rounds):
         data = os.urandom(100_000)
-        digest = digest_of(data)
-        barrier = threading.Barrier(threads_count)
-        results: list[bool] = []
-        errors: list[BaseException] = []
-        lock = threading.Lock()
-
-        def worker(data: bytes = data, digest: Digest = digest, barrier=barrier) -> None:
-            try:
-                sink = blob_store.open_sink()
-                for start in range(0, len(data), 16 * 1024):
-                    sink.write(data[start : start + 16 * 1024])
-                barrier.wait()
-                created = sink.commit(digest)
-                with lock:
-                    results.append(created)
-            except BaseException as exc:
-                with lock:
-                    errors.append(exc)
-                barrier.abort()
-
-        threads = [threading.Thread(target=worker) for _ in range(threads_count)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        assert errors == []
+        results = race_commits(blob_store, data, threads_count)
         assert len(results) == threads_count
         assert results.count(True) == 1, f"put-if-absent: exactly one commit stores: {results}"
-        assert listed(blob_store)[digest] == len(data)
-        assert read_all(blob_store, digest) == data
-    assert len(listed(blob_store)) == 4
+        assert listed(blob_store)[digest_of(data)] == len(data)
+        assert read_all(blob_store, digest_of(data)) == data
+    assert len(listed(blob_store)) == rounds
 
 
 # -- local-only: the on-disk layout of LocalBlobStore ------------------------------------------
@@ -370,7 +393,7 @@ def test_local_no_temp_files_left(blob_store: BlobStore) -> None:
     aborted.write(b"abort")
     aborted.abort()
     assert list(blob_store.iter_temp_files()) == []
-    assert [p for p in blob_store.tmp_dir.iterdir()] == []
+    assert list(blob_store.tmp_dir.iterdir()) == []
 
 
 @local_only

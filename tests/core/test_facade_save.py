@@ -97,6 +97,9 @@ async def test_save_text_returns_durable_artifact_equal_to_get_by_id(arts, conte
     assert a.created_at is not None
     assert a.created_at.utcoffset() == timedelta(0)
     assert await arts.load_text_by_id(a.artifact_id) == "Experiment results"
+    # The id is a record id, never the content hash (seeds/README.md).
+    assert a.artifact_id != a.sha256
+    assert a.sha256 not in a.artifact_id
 
 
 async def test_save_json_round_trip(arts):
@@ -109,36 +112,28 @@ async def test_save_json_round_trip(arts):
     assert json.loads(await arts.load_bytes_by_id(a.artifact_id)) == payload
 
 
-async def test_artifact_ids_are_record_ids_not_content_hashes(arts):
-    a = await arts.save_text("same")
-    assert a.artifact_id != a.sha256
-    assert a.sha256 is not None
-    assert a.sha256 not in a.artifact_id
+UNSERIALISABLE_JSON = [
+    {"x": math.nan},
+    {"x": math.inf},
+    [-math.inf],
+    {"x": object()},
+    {"x": {1, 2}},
+    b"bytes",
+    {("tuple", "key"): 1},
+]
 
 
-@pytest.mark.parametrize(
-    "payload",
-    [
-        {"x": math.nan},
-        {"x": math.inf},
-        [-math.inf],
-        {"x": object()},
-        {"x": {1, 2}},
-        b"bytes",
-        {("tuple", "key"): 1},
-    ],
-    ids=["nan", "inf", "-inf", "object", "set", "bytes", "tuple-key"],
-)
-async def test_save_json_refuses_unserialisable_payloads_and_saves_nothing(arts, payload):
-    with pytest.raises(ValidationError):
-        await arts.save_json(payload)
+async def test_save_json_refuses_unserialisable_payloads_and_saves_nothing(arts):
+    for payload in UNSERIALISABLE_JSON:
+        with pytest.raises(ValidationError):
+            await arts.save_json(payload)
     assert await everything(arts) == []
 
 
-@pytest.mark.parametrize("payload", [b"bytes", 3, None, ["a"]], ids=["bytes", "int", "none", "list"])
-async def test_save_text_refuses_non_str(arts, payload):
-    with pytest.raises(ValidationError):
-        await arts.save_text(payload)
+async def test_save_text_refuses_non_str(arts):
+    for payload in (b"bytes", 3, None, ["a"]):
+        with pytest.raises(ValidationError):
+            await arts.save_text(payload)
     assert await everything(arts) == []
 
 
@@ -211,24 +206,19 @@ async def test_save_file_keeps_the_callers_file_by_default(arts, tmp_path):
     assert await arts.get_by_id(a.artifact_id) == a
     assert await arts.load_bytes_by_id(a.artifact_id) == b"keep me"
     assert a.labels == {"category": "logs"}
+    by_str = await arts.save_file(str(src), kind="text")
+    assert by_str.name == "output.txt"
+    assert await arts.load_bytes_by_id(by_str.artifact_id) == b"keep me"
+    assert src.read_bytes() == b"keep me"
 
 
-async def test_save_file_accepts_str_paths(arts, tmp_path):
-    src = tmp_path / "output.txt"
-    src.write_bytes(b"str path")
-    a = await arts.save_file(str(src), kind="text")
-    assert a.name == "output.txt"
-    assert await arts.load_bytes_by_id(a.artifact_id) == b"str path"
-
-
-@pytest.mark.parametrize("large", [False, True], ids=["inline", "blob"])
-async def test_save_file_cleanup_deletes_the_file_once_saved(arts, context, tmp_path, large):
-    data = big_payload(context).encode() if large else b"delete me"
-    src = tmp_path / "output.bin"
-    src.write_bytes(data)
-    a = await arts.save_file(src, kind="blob", cleanup=True)
-    assert not src.exists()
-    assert await arts.load_bytes_by_id(a.artifact_id) == data
+async def test_save_file_cleanup_deletes_the_file_once_saved(arts, context, tmp_path):
+    for data in (b"delete me", big_payload(context).encode()):  # inline, then a real blob
+        src = tmp_path / "output.bin"
+        src.write_bytes(data)
+        a = await arts.save_file(src, kind="blob", cleanup=True)
+        assert not src.exists()
+        assert await arts.load_bytes_by_id(a.artifact_id) == data
 
 
 async def test_save_file_of_missing_file_or_directory_saves_nothing(arts, tmp_path):
@@ -265,22 +255,18 @@ async def test_save_file_name_derivation(arts, tmp_path):
         assert await arts.get_by_id(a.artifact_id) == a
         assert await arts.load_bytes_by_id(a.artifact_id) == b"w"
 
+    text = await arts.save_text("t", suggested_uri="file:///logs/run1/train.log")
+    assert text.name == "train.log"
+    assert text.files[0].path == "train.log"
+    assert text.labels["suggested_uri"] == "file:///logs/run1/train.log"
 
-async def test_save_text_name_from_suggested_uri(arts):
-    a = await arts.save_text("t", suggested_uri="file:///logs/run1/train.log")
-    assert a.name == "train.log"
-    assert a.files[0].path == "train.log"
-    assert a.labels["suggested_uri"] == "file:///logs/run1/train.log"
-
-
-async def test_names_with_special_characters_are_data(arts):
     # seeds/001: "%", "&" and other characters break Grid's sync; satchel names are data.
-    name = "50% of a&b #1?.txt"
-    a = await arts.save_text("special", name=name)
-    got = await arts.get_by_id(a.artifact_id)
+    special = "50% of a&b #1?.txt"
+    odd = await arts.save_text("special", name=special)
+    got = await arts.get_by_id(odd.artifact_id)
     assert got is not None
-    assert got.name == name
-    assert await arts.load_text_by_id(a.artifact_id) == "special"
+    assert got.name == special
+    assert await arts.load_text_by_id(odd.artifact_id) == "special"
 
 
 async def test_mime_inferred_from_name_and_overridable(arts, tmp_path):
@@ -323,13 +309,11 @@ async def test_payload_larger_than_inline_max_round_trips(arts, context, store_k
         # The URI names the durable blob itself.
         assert Path(unquote(parts.path)).read_bytes() == text.encode()
 
-
-async def test_payload_exactly_inline_max_round_trips(arts, context):
-    text = "z" * inline_max(context)
-    a = await arts.save_text(text)
-    assert await arts.load_text_by_id(a.artifact_id) == text
-    b = await arts.save_text(text + "z")
-    assert await arts.load_text_by_id(b.artifact_id) == text + "z"
+    # The boundary: exactly inline_max bytes, and one more.
+    exact = "z" * inline_max(context)
+    for payload in (exact, exact + "z"):
+        b = await arts.save_text(payload)
+        assert await arts.load_text_by_id(b.artifact_id) == payload
 
 
 # -- identical bytes: two records, one blob -------------------------------------------------
@@ -376,6 +360,16 @@ async def test_identical_bytes_are_two_artifacts_sharing_one_blob(arts, context)
     assert await arts.load_text_by_id(second.artifact_id) == text
     assert len(await everything(arts)) == 2
 
+    # Small payloads (kept inline) are separate records too.
+    a = await arts.save_text("tiny", labels={"who": "a"})
+    b = await arts.save_text("tiny", labels={"who": "b"}, pin=True)
+    assert a.artifact_id != b.artifact_id
+    assert a.sha256 == b.sha256
+    assert (await arts.get_by_id(a.artifact_id)).labels == {"who": "a"}
+    assert (await arts.get_by_id(a.artifact_id)).pinned is False
+    assert (await arts.get_by_id(b.artifact_id)).labels == {"who": "b"}
+    assert (await arts.get_by_id(b.artifact_id)).pinned is True
+
 
 async def test_identical_bytes_through_every_save_path_share_one_blob(arts, context, tmp_path):
     data = big_payload(context, extra=5000).encode()
@@ -398,16 +392,6 @@ async def test_identical_bytes_through_every_save_path_share_one_blob(arts, cont
     assert stored_blob_digests(context) - before == {saved[0].sha256}
     for a in saved:
         assert await arts.load_bytes_by_id(a.artifact_id) == data
-
-
-async def test_identical_small_payloads_are_separate_records(arts):
-    a = await arts.save_text("tiny", labels={"who": "a"})
-    b = await arts.save_text("tiny", labels={"who": "b"}, pin=True)
-    assert a.artifact_id != b.artifact_id
-    assert (await arts.get_by_id(a.artifact_id)).labels == {"who": "a"}
-    assert (await arts.get_by_id(a.artifact_id)).pinned is False
-    assert (await arts.get_by_id(b.artifact_id)).labels == {"who": "b"}
-    assert (await arts.get_by_id(b.artifact_id)).pinned is True
 
 
 # -- writer ---------------------------------------------------------------------------------
@@ -467,12 +451,10 @@ async def test_writer_labels_tags_metrics_pin_and_planned_ext(arts):
     assert got.mime == "text/plain"
     assert await arts.load_bytes_by_id(a.artifact_id) == b"Log entry 1\n"
 
-
-async def test_writer_planned_ext_without_dot(arts):
-    async with arts.writer(kind="dataset", planned_ext="csv") as w:
-        await w.write(b"a,b\n")
-    assert w.artifact.files[0].path.endswith(".csv")
-    assert w.artifact.mime == "text/csv"
+    async with arts.writer(kind="dataset", planned_ext="csv") as w2:
+        await w2.write(b"a,b\n")
+    assert w2.artifact.files[0].path.endswith(".csv")
+    assert w2.artifact.mime == "text/csv"
 
 
 async def test_writer_refuses_bad_arguments_before_writing(arts):
@@ -482,10 +464,7 @@ async def test_writer_refuses_bad_arguments_before_writing(arts):
     with pytest.raises(ValidationError):
         async with arts.writer(kind="log", labels={"x": [1]}) as w:
             await w.write(b"never")
-    assert await everything(arts) == []
 
-
-async def test_writer_refuses_invalid_labels_and_metrics_inside_the_block(arts):
     with pytest.raises(InvalidMetadataError):
         async with arts.writer(kind="log") as w:
             await w.write(b"data")
@@ -497,21 +476,20 @@ async def test_writer_refuses_invalid_labels_and_metrics_inside_the_block(arts):
     assert await everything(arts) == []
 
 
-@pytest.mark.parametrize("large", [False, True], ids=["inline", "blob"])
-async def test_writer_exception_discards_everything_and_reraises(arts, context, large):
+class Boom(Exception):
+    pass
+
+
+async def test_writer_exception_discards_everything_and_reraises(arts, context):
     before = stored_blob_digests(context)
-    payload = os.urandom(inline_max(context) * 2 if large else 100)
-
-    class Boom(Exception):
-        pass
-
-    with pytest.raises(Boom, match="mid-write"):
-        async with arts.writer(kind="checkpoint", planned_ext=".pt") as w:
-            await w.write(payload[: len(payload) // 2])
-            w.add_labels({"epoch": 3})
-            await w.write(payload[len(payload) // 2 :])
-            raise Boom("mid-write")
-    assert w.artifact is None
+    for payload in (os.urandom(100), os.urandom(inline_max(context) * 2)):  # inline, spilled
+        with pytest.raises(Boom, match="mid-write"):
+            async with arts.writer(kind="checkpoint", planned_ext=".pt") as w:
+                await w.write(payload[: len(payload) // 2])
+                w.add_labels({"epoch": 3})
+                await w.write(payload[len(payload) // 2 :])
+                raise Boom("mid-write")
+        assert w.artifact is None
     assert await everything(arts) == []
     assert await arts.list(level="org", include_node=False) == []
     assert stored_blob_digests(context) == before

@@ -251,8 +251,18 @@ class FacadeCore:
         )
 
     def commit(self, artifact: Artifact, write: ArtifactWrite) -> Artifact:
-        self.store.commit(write)
+        try:
+            self.store.commit(write)
+        except BaseException:
+            self.write_failed(write)
+            raise
         return artifact
+
+    def write_failed(self, write: ArtifactWrite) -> None:
+        """A write that carried the run record failed: the next write must carry it again."""
+        if write.run is not None:
+            with self._lock:
+                self._run_recorded = False
 
     # -- saves --------------------------------------------------------------------------
 

@@ -49,7 +49,11 @@ class ArtifactFacade:
         artifact, write = core.build_file_write(
             spec, core.store.put_bytes(data), fallback_key=fallback_key
         )
-        await core.store.submit_async(write)
+        try:
+            await core.store.submit_async(write)
+        except BaseException:
+            core.write_failed(write)
+            raise
         return artifact
 
     # 1. Save API

@@ -14,6 +14,7 @@ from sqlalchemy import Select, and_, exists, select
 from satchel.errors import ValidationError
 from satchel.index.base import EQUALITY_COLUMNS, ArtifactQuery, LabelValue
 from satchel.index.schema import artifact_labels, artifact_metrics, artifact_tags, artifacts
+from satchel.models import format_time, parse_time
 
 __all__ = ["build_select", "label_row"]
 
@@ -72,7 +73,9 @@ def build_select(query: ArtifactQuery) -> Select[Any]:
     )
     conditions.extend(_label_condition(key, value) for key, value in query.labels.items())
     if query.created_since is not None:
-        conditions.append(artifacts.c.created_at >= query.created_since)
+        # Stored times are fixed-width text; normalise so "…17Z" or "+01:00" compare as times.
+        since = format_time(parse_time(query.created_since))
+        conditions.append(artifacts.c.created_at >= since)
 
     statement: Select[Any]
     if query.metric is not None and query.metric_order is not None:

@@ -19,7 +19,7 @@ from satchel.index.schema import (
     inline_blobs,
     runs,
 )
-from satchel.models import Artifact, ArtifactFile, Run, format_time, parse_time
+from satchel.models import Artifact, ArtifactFile, Run, format_time, parse_time, utcnow
 
 __all__ = ["BatchRows", "artifact_from_row", "artifact_row", "rows_for_writes", "run_row"]
 
@@ -108,7 +108,7 @@ def run_row(run: Run) -> dict[str, Any]:
         "user_id": run.user_id,
         "session_id": run.session_id,
         "status": run.status,
-        "started_at": format_time(run.started_at) if run.started_at else None,
+        "started_at": format_time(run.started_at or utcnow()),
         "ended_at": format_time(run.ended_at) if run.ended_at else None,
     }
 

@@ -59,7 +59,11 @@ class SqlIndex:
         self._insert_ignore = insert_ignore
         self._write_options = write_options
         self._raw = raw_writer
-        self.upgrade()
+        try:
+            self.upgrade()
+        except BaseException:
+            self.close()
+            raise
 
     @property
     def url(self) -> str:
@@ -86,6 +90,7 @@ class SqlIndex:
             return
         from alembic import command  # noqa: PLC0415 - Alembic only when a migration runs
         from alembic.config import Config  # noqa: PLC0415
+        from alembic.util import CommandError  # noqa: PLC0415
 
         config = Config()
         config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
@@ -95,6 +100,11 @@ class SqlIndex:
                 command.upgrade(config, "head")
         except SQLAlchemyError as exc:
             raise IndexBackendError(f"migrating the index at {self._url} failed: {exc}") from exc
+        except CommandError as exc:  # e.g. a revision unknown here: a newer satchel wrote it
+            raise IndexBackendError(
+                f"the index at {self._url} has a schema this satchel does not know "
+                f"(written by a newer version?): {exc}"
+            ) from exc
 
     # -- transactions -------------------------------------------------------------------
 
@@ -235,7 +245,7 @@ class SqlIndex:
             rows = conn.execute(
                 select(occurrences)
                 .where(occurrences.c.artifact_id == artifact_id)
-                .order_by(occurrences.c.occurrence_id)
+                .order_by(occurrences.c.at, occurrences.c.occurrence_id)
             ).all()
         # "produced" is the artifact row itself; only uses are recorded separately.
         found = []

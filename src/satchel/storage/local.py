@@ -57,7 +57,7 @@ class _LocalSink:
 
     def write(self, data: bytes | bytearray | memoryview, /) -> None:
         fd = self._require_open()
-        view = memoryview(data)
+        view = memoryview(data).cast("B")  # os.write counts bytes: slice by bytes too
         try:
             while view:
                 written = os.write(fd, view)
@@ -84,6 +84,9 @@ class _LocalSink:
         try:
             if final.exists():
                 self._path.unlink()
+                # Its name may not be durable yet (a concurrent writer, or an earlier
+                # commit whose directory fsync failed): never acknowledge before it is.
+                fsync_dir(final.parent)
                 return False
             # A hard link fails when the key exists, so of many writers of the same bytes
             # exactly one stores them; a rename would silently replace (put-if-absent).
@@ -91,6 +94,7 @@ class _LocalSink:
                 os.link(self._path, final)
             except FileExistsError:
                 self._path.unlink()
+                fsync_dir(final.parent)
                 return False
             except OSError as exc:
                 if exc.errno not in (errno_codes.EPERM, errno_codes.ENOTSUP):

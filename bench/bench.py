@@ -40,7 +40,7 @@ GATHER_RATIO_TARGET = 10.0
 RSS_BUDGET_MIB = 150.0
 
 
-class ChildFailed(Exception):
+class ChildFailedError(Exception):
     pass
 
 
@@ -60,7 +60,7 @@ def child(script: str, *args: str, env: dict[str, str]) -> dict[str, Any]:
         if line.startswith(RESULT_PREFIX):
             return json.loads(line[len(RESULT_PREFIX) :])
     sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-4000:])
-    raise ChildFailed(f"{script} exited {proc.returncode} without a result")
+    raise ChildFailedError(f"{script} exited {proc.returncode} without a result")
 
 
 def versions() -> dict[str, str]:
@@ -195,7 +195,7 @@ def bench_small(report: Report, work: Path, cfg: dict[str, int], env: dict[str, 
         log(f"figures 3-4: satchel save_text x{ops} {what}, median of {cfg['reps']}")
         try:
             res = child("small_saves.py", "--mode", mode, *common, env=env)
-        except ChildFailed as exc:
+        except ChildFailedError as exc:
             report.error(key, str(exc))
             continue
         report.raw[key] = res
@@ -300,7 +300,7 @@ def main() -> int:
         for name, step in (("large", bench_large), ("small", bench_small), ("rss", bench_rss)):
             try:
                 step(report, work, cfg, env)
-            except ChildFailed as exc:
+            except ChildFailedError as exc:
                 report.error(name, str(exc))
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -16,9 +16,8 @@ import os
 import shutil
 import time
 
-from _util import emit, read_whole
-
 import satchel
+from _util import emit, read_whole
 
 
 def copy_and_fsync(src: str, dst: str) -> float:

@@ -19,8 +19,9 @@ import os
 import time
 
 import mlflow
-from _util import emit, small_text
 from mlflow.tracking import MlflowClient
+
+from _util import emit, small_text
 
 WARMUP = 10
 

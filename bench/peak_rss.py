@@ -14,9 +14,8 @@ import argparse
 import asyncio
 import time
 
-from _util import emit, maxrss_kib, proc_status_kib, reset_peak_rss
-
 import satchel
+from _util import emit, maxrss_kib, proc_status_kib, reset_peak_rss
 
 
 async def main() -> None:

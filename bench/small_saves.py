@@ -17,9 +17,8 @@ import asyncio
 import os
 import time
 
-from _util import emit, small_text
-
 import satchel
+from _util import emit, small_text
 
 WARMUP = 10
 

@@ -3,7 +3,8 @@
 Rules: regular files are taken; a symlink whose target is a regular file inside the
 directory is taken as a copy of that file; a symlink that leaves the directory, a symlink
 to a directory, FIFOs, sockets and devices are refused with ``UnsupportedEntryError``.
-Empty directories are not recorded (an artifact is a set of files). ``include`` and
+Empty directories are not recorded (an artifact is a set of files). Entries left out by
+``include``/``exclude`` are never opened, validated or refused. ``include`` and
 ``exclude`` are glob patterns: ``*`` and ``?`` stay inside one path segment, ``**`` crosses
 segments, and a pattern without ``/`` matches the file name at any depth (as in
 ``.gitignore``).
@@ -14,7 +15,7 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -100,21 +101,31 @@ def walk_directory(
         raise ArtifactNotDirectoryError(f"{base} is not a directory")
     real_root = Path(os.path.realpath(base))
     inc, exc_ = compile_patterns(include), compile_patterns(exclude)
-    entries = [e for e in _walk(real_root, real_root, "") if _selected(e.key, inc, exc_)]
+
+    def selected(key: str) -> bool:
+        return _selected(key, inc, exc_)
+
+    entries = list(_walk(real_root, real_root, "", selected))
     entries.sort(key=lambda e: e.key.encode("utf-8", "surrogateescape"))
     return entries
 
 
-def _walk(real_root: Path, directory: Path, prefix: str) -> Iterator[DirEntry]:
+def _walk(
+    real_root: Path, directory: Path, prefix: str, selected: Callable[[str], bool]
+) -> Iterator[DirEntry]:
     with os.scandir(directory) as scan:
         items = sorted(scan, key=lambda e: e.name)
     for item in items:
-        key = validate_file_key(prefix + item.name)
         path = Path(item.path)
+        if item.is_dir(follow_symlinks=False):
+            yield from _walk(real_root, path, prefix + item.name + "/", selected)
+            continue
+        # Excluded entries are never opened, validated or refused: only selected ones are.
+        if not selected(prefix + item.name):
+            continue
+        key = validate_file_key(prefix + item.name)
         if item.is_symlink():
             yield _resolve_link(real_root, path, key)
-        elif item.is_dir(follow_symlinks=False):
-            yield from _walk(real_root, path, key + "/")
         elif item.is_file(follow_symlinks=False):
             yield DirEntry(key, path)
         else:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from satchel.errors import InvalidURIError
 from satchel.validation import validate_file_key
@@ -29,8 +29,8 @@ class ParsedURI:
 
 
 def artifact_uri(artifact_id: str, file_path: str | None = None) -> str:
-    """``satchel://<artifact_id>[/<file path>]``."""
-    return f"satchel://{artifact_id}" + (f"/{file_path}" if file_path else "")
+    """``satchel://<artifact_id>[/<file path>]``, the path percent-encoded."""
+    return f"satchel://{artifact_id}" + (f"/{quote(file_path, safe='/')}" if file_path else "")
 
 
 def parse_uri(uri: str | os.PathLike[str]) -> ParsedURI:
@@ -41,16 +41,17 @@ def parse_uri(uri: str | os.PathLike[str]) -> ParsedURI:
         raise InvalidURIError(f"not a URI or path: {uri!r}")
     if "\x00" in uri:
         raise InvalidURIError("a URI must not contain NUL")
-    parts = urlsplit(uri)
-    scheme = parts.scheme.lower()
-    if scheme == "satchel":
-        artifact_id = parts.netloc
+    if uri[:10].lower() == "satchel://":
+        # Split by hand: a file key may hold "?" or "#", which are not query or fragment here.
+        artifact_id, _, raw_path = uri[10:].partition("/")
         if not artifact_id:
             raise InvalidURIError(f"satchel URI without an artifact id: {uri!r}")
-        path = unquote(parts.path.lstrip("/")) if parts.path not in ("", "/") else None
+        path = unquote(raw_path) if raw_path else None
         if path is not None:
             validate_file_key(path)
         return ParsedURI(uri, artifact_id=artifact_id, file_path=path)
+    parts = urlsplit(uri)
+    scheme = parts.scheme.lower()
     if scheme == "file":
         if parts.netloc not in ("", "localhost"):
             raise InvalidURIError(f"file URI with a remote host: {uri!r}")

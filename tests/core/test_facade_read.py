@@ -18,9 +18,9 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from conftest import facade_of
 
 import satchel
+from conftest import facade_of
 from satchel import (
     ArtifactIsDirectoryError,
     ArtifactNotDirectoryError,
@@ -315,9 +315,7 @@ async def test_as_local_file_materialises_a_verified_copy_named_by_the_file_key(
     assert await arts.load_bytes_by_id(a.artifact_id) == b"weights"
 
 
-async def test_as_local_file_of_a_large_artifact_and_of_a_directory_member(
-    arts, context, tmp_path
-):
+async def test_as_local_file_of_a_large_artifact_and_of_a_directory_member(arts, context, tmp_path):
     data = big_bytes(context)
     a = await save_bytes(arts, tmp_path, data, "big.bin")
     path = await arts.as_local_file(a)
@@ -377,9 +375,7 @@ async def test_must_exist_for_local_paths(arts, tmp_path):
     missing_dir = tmp_path / "missing-dir"
     with pytest.raises(FileNotFoundError):
         await arts.as_local_dir(str(missing_dir))
-    assert await arts.as_local_dir(str(missing_dir), must_exist=False) == str(
-        missing_dir.resolve()
-    )
+    assert await arts.as_local_dir(str(missing_dir), must_exist=False) == str(missing_dir.resolve())
     assert not missing_dir.exists()
 
 

@@ -185,12 +185,26 @@ def _wait_for(path: Path, limit_s: float = 120.0) -> None:
 
 
 async def _crash(cfg: dict[str, Any]) -> None:
-    """Acknowledged saves, then one more save that SIGKILLs itself at ``cfg["point"]``."""
+    """Acknowledged saves, then one more save that SIGKILLs itself at ``cfg["point"]``.
+
+    ``cfg["twin"]`` picks the facade: ``"async"`` or ``"sync"`` (whose blocking saves
+    commit on the caller's thread instead of the group committer's).
+    """
     ctx = satchel.Context(store=cfg["store"], run_id=cfg["run_id"])
-    arts = ctx.artifacts()
+    if cfg["twin"] == "async":
+        arts = ctx.artifacts()
+
+        async def save(payload: Any, labels: Any) -> Any:
+            return await save_async(arts, payload, labels)
+    else:
+        sync_arts = ctx.sync_artifacts()
+
+        async def save(payload: Any, labels: Any) -> Any:
+            return save_sync(sync_arts, payload, labels)
+
     with open(cfg["ack"], "a") as ack:
         for seq, payload in cfg["acked"]:
-            art = await save_async(arts, payload, {"seq": seq})
+            art = await save(payload, {"seq": seq})
             record(ack, {"seq": seq, "id": art.artifact_id})
     point = cfg["point"]
 
@@ -199,7 +213,7 @@ async def _crash(cfg: dict[str, Any]) -> None:
             _kill_self()
 
     _faults.set_hook(hook)
-    await save_async(arts, cfg["final"], {"seq": "final"})
+    await save(cfg["final"], {"seq": "final"})
     _faults.set_hook(None)
     await ctx.aclose()
     sys.exit(EXIT_POINT_NOT_REACHED)

@@ -44,7 +44,11 @@ PASSES = {
     "dir": (*BLOB_POINTS, "dir.file_stored", *INDEX_POINTS),
     "writer": BLOB_POINTS + INDEX_POINTS,
 }
-MATRIX = [(kind, point) for kind, points in PASSES.items() for point in points]
+MATRIX = [
+    *[("async", kind, point) for kind, points in PASSES.items() for point in points],
+    # The blocking twin commits on the caller's thread: its own path to the index.
+    *[("sync", kind, point) for kind in ("text", "file") for point in INDEX_POINTS],
+]
 RUN_ID = "crash-run"
 
 
@@ -123,19 +127,20 @@ def _expected_garbage(point: str, payload: dict[str, Any]) -> tuple[int, set[str
 
 
 def test_matrix_covers_every_named_point() -> None:
-    assert {point for _, point in MATRIX} == set(_faults.POINTS)
+    assert {point for _, _, point in MATRIX} == set(_faults.POINTS)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("kind", "point"), MATRIX)
+@pytest.mark.parametrize(("twin", "kind", "point"), MATRIX)
 def test_sigkill_at_named_point(
-    kind: str, point: str, inputs: Inputs, empty_store: Path, tmp_path: Path
+    twin: str, kind: str, point: str, inputs: Inputs, empty_store: Path, tmp_path: Path
 ) -> None:
     store = shutil.copytree(empty_store, tmp_path / "store")
     ack = tmp_path / "ack.jsonl"
     final = inputs.finals[kind]
     cfg = {
         "mode": "crash",
+        "twin": twin,
         "store": str(store),
         "run_id": RUN_ID,
         "ack": str(ack),
@@ -182,7 +187,6 @@ def test_sigkill_at_named_point(
 def _kill_loop_round(cfg: dict[str, Any], tmp: Path, acks_before_kill: int, delay: float) -> str:
     """Start a saving loop, SIGKILL it after some acknowledged saves; returns its stderr."""
     log = Path(cfg["log"])
-    prefix = f"{cfg['round']}-"
     with subprocess.Popen(
         child_command(tmp, cfg),
         stdout=subprocess.DEVNULL,
@@ -192,7 +196,7 @@ def _kill_loop_round(cfg: dict[str, Any], tmp: Path, acks_before_kill: int, dela
     ) as proc:
         deadline = time.monotonic() + 60
         while proc.poll() is None and time.monotonic() < deadline:
-            acked = [r for r in read_records(log) if r.get("ack", "").startswith(prefix)]
+            acked = [r for r in read_records(log) if "ack" in r]
             if len(acked) >= acks_before_kill:
                 break
             time.sleep(0.005)
@@ -208,9 +212,11 @@ def test_sigkill_at_random_moments(tmp_path: Path) -> None:
     seed = random.randrange(1 << 32)
     rnd = random.Random(seed)
     store = tmp_path / "store"
-    log = tmp_path / "log.jsonl"
     run_id = "loop-run"
+    records: list[dict[str, Any]] = []
     for round_no in range(4):
+        # One log per round: a line torn by the kill stays the last line of its file.
+        log = tmp_path / f"log-{round_no}.jsonl"
         cfg = {
             "mode": "loop",
             "store": str(store),
@@ -227,7 +233,7 @@ def test_sigkill_at_random_moments(tmp_path: Path) -> None:
             stderr = _kill_loop_round(cfg, tmp_path / "cfg", rnd.randint(1, 12), rnd.random() / 20)
         assert stderr == "", f"seed {seed}: {stderr}"
 
-        records = read_records(log)
+        records += read_records(log)
         intents = {r["intent"]: r["expect"] for r in records if "intent" in r}
         acks = {r["ack"]: r["id"] for r in records if "ack" in r}
         in_flight = {s for s in intents if s not in acks and s.startswith(f"{round_no}-")}

@@ -22,13 +22,14 @@ from typing import Any, Final, Literal
 from satchel.errors import (
     ArtifactIsDirectoryError,
     ArtifactNotDirectoryError,
+    IntegrityError,
     InvalidJSONError,
     InvalidMetadataError,
     InvalidURIError,
     NotFoundError,
     ValidationError,
 )
-from satchel.hashing import tree_digest
+from satchel.hashing import Digest, tree_digest
 from satchel.index import ArtifactQuery, ArtifactWrite
 from satchel.ingest import walk_directory
 from satchel.models import (
@@ -42,7 +43,7 @@ from satchel.models import (
     utcnow,
 )
 from satchel.storage import LocalBlobPaths
-from satchel.storage.layout import digest_from_key
+from satchel.storage.layout import blob_key, digest_from_key
 from satchel.store import ArtifactStore, StoredBlob
 from satchel.uris import ParsedURI, parse_uri
 from satchel.validation import (
@@ -516,6 +517,9 @@ class FacadeCore:
             ) from exc
 
     def load_bytes(self, uri: str | os.PathLike[str]) -> bytes:
+        blob = self._own_blob(uri)
+        if blob is not None:
+            return self.store.read_file(blob, what=f"blob {blob.sha256}")
         target = parse_uri(uri)
         if target.artifact_id is not None:
             artifact = self.require(target.artifact_id)
@@ -523,9 +527,6 @@ class FacadeCore:
             self._note_use(artifact)
             return data
         assert target.local_path is not None
-        blob = self._store_blob(target)
-        if blob is not None:
-            return self.store.read_file(blob, what=f"blob {blob.sha256}")
         try:
             return target.local_path.read_bytes()
         except FileNotFoundError as exc:
@@ -533,23 +534,39 @@ class FacadeCore:
         except IsADirectoryError as exc:
             raise ArtifactIsDirectoryError(f"{target.local_path} is a directory") from exc
 
-    def _store_blob(self, target: ParsedURI) -> ArtifactFile | None:
-        """When a local path is a blob of this store, the file record to verify it by."""
+    def _own_blob(self, uri: str | os.PathLike[str]) -> ArtifactFile | None:
+        """When ``uri`` names a blob of this store, the record to verify it by; else None.
+
+        Accepted: the store's own blob URLs (what ``blob_uri`` gives: ``file://``,
+        ``memory://``, later ``s3://``) and, for a local store, paths to its blob files.
+        """
         blobs = self.store.blobs
-        if not isinstance(blobs, LocalBlobPaths) or target.local_path is None:
-            return None
-        path = Path(os.path.abspath(target.local_path))
-        base = blobs.root / "blobs"
-        if base not in path.parents:
+        key: str | None = None
+        if isinstance(uri, str):
+            zero = Digest(hexdigest="0" * 64)
+            prefix = blobs.blob_uri(zero)[: -len(blob_key(zero))]
+            if uri.startswith(prefix):
+                key = uri[len(prefix) :]
+        if key is None and isinstance(blobs, LocalBlobPaths):
+            target = parse_uri(uri)
+            if target.local_path is not None:
+                path = Path(os.path.abspath(target.local_path))
+                base = blobs.root / "blobs"
+                if base in path.parents:
+                    key = path.relative_to(base).as_posix()
+        if key is None:
             return None
         try:
-            digest = digest_from_key(path.relative_to(base).as_posix())
+            digest = digest_from_key(key)
         except ValidationError as exc:
-            raise InvalidURIError(
-                f"{target.original!r} is inside the store but is not a blob"
-            ) from exc
+            raise InvalidURIError(f"{uri!s} is inside the store but is not a blob") from exc
         size = blobs.stat(digest)
         if size is None:
+            if self.store.index.blob_referenced(digest.hexdigest):
+                raise IntegrityError(
+                    f"integrity check failed: blob {digest} is referenced by the index but "
+                    f"missing from the store"
+                )
             raise NotFoundError(f"no blob {digest} in this store")
         return ArtifactFile(path=digest.hexdigest, sha256=digest.hexdigest, bytes=size)
 
@@ -568,6 +585,13 @@ class FacadeCore:
     def as_local_file(
         self, artifact_or_uri: Artifact | str | os.PathLike[str], *, must_exist: bool
     ) -> str:
+        if not isinstance(artifact_or_uri, Artifact):
+            blob = self._own_blob(artifact_or_uri)
+            if blob is not None:
+                dest = self.store.local_dir / "sha256" / blob.sha256
+                if not self.store.local_copy_matches(blob, dest):
+                    self.store.materialise(blob, dest, what=f"blob {blob.sha256}")
+                return str(dest)
         artifact, file_path, target = self._artifact_target(artifact_or_uri)
         if artifact is not None:
             file = self.single_file(artifact, file_path)
@@ -579,12 +603,6 @@ class FacadeCore:
             self._note_use(artifact)
             return str(dest)
         assert target is not None and target.local_path is not None
-        blob = self._store_blob(target)
-        if blob is not None:
-            dest = self.store.local_dir / "sha256" / blob.sha256
-            if not self.store.local_copy_matches(blob, dest):
-                self.store.materialise(blob, dest, what=f"blob {blob.sha256}")
-            return str(dest)
         path = target.local_path.resolve()
         if path.is_dir():
             raise ArtifactIsDirectoryError(f"{path} is a directory, not a file")

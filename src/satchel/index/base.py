@@ -82,6 +82,9 @@ class Index(Protocol):
     def inline_blob(self, sha256: str) -> bytes | None:
         """The bytes of a small blob kept inline, or None."""
 
+    def blob_referenced(self, sha256: str) -> bool:
+        """Whether any artifact file (complete or pending) references this digest."""
+
     def get_run(self, run_id: str) -> Run | None:
         """A run, or None."""
 

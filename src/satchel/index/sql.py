@@ -218,6 +218,15 @@ class SqlIndex:
             ).first()
             return None if row is None else bytes(row[0])
 
+    def blob_referenced(self, sha256: str) -> bool:
+        with self._read() as conn:
+            row = conn.execute(
+                select(artifact_files.c.artifact_id)
+                .where(artifact_files.c.sha256 == sha256)
+                .limit(1)
+            ).first()
+            return row is not None
+
     def get_run(self, run_id: str) -> Run | None:
         with self._read() as conn:
             row = conn.execute(select(runs).where(runs.c.run_id == run_id)).first()

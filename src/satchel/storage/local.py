@@ -54,6 +54,7 @@ class _LocalSink:
         except OSError as exc:
             raise _storage_error("creating a temporary blob file", exc) from exc
         self._first = True
+        self._size = 0
 
     def write(self, data: bytes | bytearray | memoryview, /) -> None:
         fd = self._require_open()
@@ -62,6 +63,7 @@ class _LocalSink:
             while view:
                 written = os.write(fd, view)
                 view = view[written:]
+                self._size += written
         except OSError as exc:
             self.abort()
             raise _storage_error("writing a blob", exc) from exc
@@ -82,20 +84,18 @@ class _LocalSink:
         _faults.point("blob.fsynced")
         final = self._store.blob_path(digest)
         try:
-            if final.exists():
-                self._path.unlink()
-                # Its name may not be durable yet (a concurrent writer, or an earlier
-                # commit whose directory fsync failed): never acknowledge before it is.
-                fsync_dir(final.parent)
-                return False
+            settled = self._settle_existing(final)
+            if settled is not None:
+                return settled
             # A hard link fails when the key exists, so of many writers of the same bytes
             # exactly one stores them; a rename would silently replace (put-if-absent).
             try:
                 os.link(self._path, final)
             except FileExistsError:
-                self._path.unlink()
-                fsync_dir(final.parent)
-                return False
+                settled = self._settle_existing(final)
+                if settled is None:
+                    raise
+                return settled
             except OSError as exc:
                 if exc.errno not in (errno_codes.EPERM, errno_codes.ENOTSUP):
                     raise
@@ -109,6 +109,26 @@ class _LocalSink:
             raise _storage_error("storing a blob", exc) from exc
         _faults.point("blob.committed")
         return True
+
+    def _settle_existing(self, final: Path) -> bool | None:
+        """Settle a blob already stored under this key; None when there is none.
+
+        A stored blob of the right size is kept (its name may not be durable yet, if a
+        concurrent writer or an earlier failed directory fsync left it so: fsync before
+        acknowledging): returns False. One of the wrong size is damage; the new copy replaces
+        it: returns True.
+        """
+        try:
+            existing = final.stat().st_size
+        except FileNotFoundError:
+            return None
+        if existing != self._size:
+            os.replace(self._path, final)
+            fsync_dir(final.parent)
+            return True
+        self._path.unlink()
+        fsync_dir(final.parent)
+        return False
 
     def abort(self) -> None:
         if self._fd is not None:

@@ -119,13 +119,27 @@ class Context:
         self._core.finish_run(status)
 
     def close(self, *, status: Literal["done", "crashed", "failed"] | None = None) -> None:
-        """Finish pending saves, record a fresh run's status, release the store."""
+        """Finish pending saves, record the run's status, release the store.
+
+        ``status`` records that status for the run whatever it is. Without it, a fresh run
+        (no ``run_id`` given) that saved anything is marked ``done``.
+        """
+        self._close(status=status, fresh_status="done")
+
+    def _close(
+        self,
+        *,
+        status: Literal["done", "crashed", "failed"] | None,
+        fresh_status: Literal["done", "crashed", "failed"],
+    ) -> None:
         if self._closed:
             return
         self._closed = True
         try:
-            if status is not None or (self._owns_run and self._core.store.get_run(self.run_id)):
-                self._core.finish_run(status or "done")
+            if status is not None:
+                self._core.finish_run(status)
+            elif self._owns_run and self._core.store.get_run(self.run_id) is not None:
+                self._core.finish_run(fresh_status)
         finally:
             self.store.close()
 
@@ -142,7 +156,7 @@ class Context:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.close(status="failed" if exc_type is not None and self._owns_run else None)
+        self._close(status=None, fresh_status="failed" if exc_type is not None else "done")
 
     async def __aenter__(self) -> Context:
         return self
@@ -153,4 +167,7 @@ class Context:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        await self.aclose(status="failed" if exc_type is not None and self._owns_run else None)
+        fresh: Literal["done", "crashed", "failed"] = "failed" if exc_type else "done"
+        await asyncio.get_running_loop().run_in_executor(
+            None, lambda: self._close(status=None, fresh_status=fresh)
+        )

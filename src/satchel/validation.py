@@ -25,6 +25,7 @@ __all__ = [
     "MAX_LABEL_VALUE_BYTES",
     "MAX_NAME_BYTES",
     "guess_mime",
+    "guess_text_mime",
     "validate_file_key",
     "validate_labels",
     "validate_metrics",
@@ -177,7 +178,10 @@ def validate_metrics(metrics: Mapping[str, Any] | None) -> dict[str, float]:
         validate_token(key, what="metric name")
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise InvalidMetadataError(f"metric {key!r}: {value!r} is not a number")
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError as exc:
+            raise InvalidMetadataError(f"metric {key!r}: {value!r} is not a finite number") from exc
         if not math.isfinite(number):
             raise InvalidMetadataError(f"metric {key!r}: {value!r} is not a finite number")
         out[key] = number
@@ -235,3 +239,24 @@ def guess_mime(name: str | None, default: str = "application/octet-stream") -> s
         if mime:
             return mime
     return default
+
+
+_TEXT_APPLICATION: Final = frozenset(
+    {
+        "application/json",
+        "application/jsonl",
+        "application/x-ndjson",
+        "application/yaml",
+        "application/toml",
+        "application/xml",
+        "application/javascript",
+    }
+)
+
+
+def guess_text_mime(name: str | None) -> str:
+    """MIME type for saved text: a textual type the name implies, else ``text/plain``."""
+    mime = guess_mime(name.rstrip("/").rsplit("/", 1)[-1] if name else None, default="")
+    if mime.startswith("text/") or mime in _TEXT_APPLICATION or mime.endswith(("+json", "+xml")):
+        return mime
+    return "text/plain"

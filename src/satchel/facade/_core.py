@@ -96,6 +96,15 @@ class SaveSpec:
     model_version: str | None = None
 
 
+def _same_label(a: Any, b: Any) -> bool:
+    """Label equality with types: True is not 1, 3 is 3.0, "3" is not 3."""
+    return (
+        isinstance(a, bool) == isinstance(b, bool)
+        and isinstance(a, str) == isinstance(b, str)
+        and a == b
+    )
+
+
 def _last_segment(text: str | None) -> str | None:
     if not text:
         return None
@@ -397,10 +406,11 @@ class FacadeCore:
         filters: Mapping[str, Any] | None = None,
         kind: str | None = None,
         limit: int | None = None,
-    ) -> ArtifactQuery:
-        """The structured query for a scope level plus filters."""
+    ) -> ArtifactQuery | None:
+        """The structured query for a scope level plus filters; None when nothing can match."""
         ctx = self.context
-        level = level or "run"
+        if level is None:
+            level = "run"
         equals: dict[str, str | None] = {}
         labels = validate_labels(filters)
         if level == "run":
@@ -417,7 +427,9 @@ class FacadeCore:
                     "level='scope' needs scope labels on the context (Context(scope={...}))"
                 )
             for key, value in ctx.scope.items():
-                labels.setdefault(key, value)
+                if key in labels and not _same_label(labels[key], value):
+                    return None  # a filter contradicting the scope: nothing can match
+                labels[key] = value
         else:
             raise ValidationError(f"unknown scope level {level!r}; use one of {SCOPE_LEVELS}")
         if (include_graph or include_node) and ctx.graph_id is not None:
@@ -441,11 +453,10 @@ class FacadeCore:
         filters: Mapping[str, Any] | None,
         limit: int | None,
     ) -> builtins.list[Artifact]:
-        return self.store.query(
-            self.scope_query(
-                level=level, include_node=include_node, tags=tags, filters=filters, limit=limit
-            )
+        query = self.scope_query(
+            level=level, include_node=include_node, tags=tags, filters=filters, limit=limit
         )
+        return [] if query is None else self.store.query(query)
 
     def pin(self, artifact_id: str, pinned: bool) -> None:
         if not self.store.index.set_pinned(

@@ -20,6 +20,7 @@ from satchel.facade._core import FacadeCore, SaveSpec, ScopeLevel
 from satchel.facade.sync import PathLike, dump_json
 from satchel.facade.writer import ArtifactWriter
 from satchel.models import Artifact, Occurrence
+from satchel.validation import guess_text_mime
 
 __all__ = ["ArtifactFacade"]
 
@@ -134,7 +135,7 @@ class ArtifactFacade:
             metrics=metrics,
             tags=tags,
             pin=pin,
-            mime=mime or "text/plain",
+            mime=mime or guess_text_mime(name or suggested_uri),
             suggested_uri=suggested_uri,
         )
         return await self._save_bytes(payload.encode("utf-8"), spec, "artifact.txt")

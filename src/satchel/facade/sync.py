@@ -13,6 +13,7 @@ from satchel.errors import ValidationError
 from satchel.facade._core import FacadeCore, ScopeLevel
 from satchel.facade.writer import SyncArtifactWriter
 from satchel.models import Artifact, Occurrence
+from satchel.validation import guess_text_mime
 
 __all__ = ["SyncArtifactFacade"]
 
@@ -89,7 +90,7 @@ class SyncArtifactFacade:
             metrics=metrics,
             tags=tags,
             pin=pin,
-            mime=mime or "text/plain",
+            mime=mime or guess_text_mime(name or suggested_uri),
             suggested_uri=suggested_uri,
         )
         return self._core.save_bytes(payload.encode("utf-8"), spec, fallback_key="artifact.txt")

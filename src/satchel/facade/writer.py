@@ -38,7 +38,7 @@ class _WriterBase:
         self._ext = validate_extension(planned_ext or "")
         # Validate up front so a bad argument fails before any byte is written.
         self._spec_args: dict[str, Any] = {"kind": kind, "name": name, "pin": pin, "mime": mime}
-        core.spec(kind=kind, name=name, pin=pin, mime=mime)
+        core.spec(kind=kind, name=name, pin=pin, mime=mime, labels=labels)
         self._labels = validate_labels(labels)
         self._metrics = validate_metrics(metrics)
         self._tags = set(validate_tags(tags))
@@ -52,11 +52,17 @@ class _WriterBase:
         return self._blob.size
 
     def add_labels(self, labels: Mapping[str, Any]) -> None:
-        """Attach labels; a ``"tags"`` entry holding a list of strings adds tags instead."""
+        """Attach labels; a ``"tags"`` entry holding a list of strings adds tags instead.
+
+        A label that conflicts with the context's scope labels is refused here, before the
+        rest of the stream is written.
+        """
         labels = dict(labels)
         if "tags" in labels and not isinstance(labels["tags"], str | int | float | bool):
             self.add_tags(labels.pop("tags"))
-        self._labels.update(validate_labels(labels))
+        merged = {**self._labels, **validate_labels(labels)}
+        self._core.spec(kind=self._spec_args["kind"], labels=merged)
+        self._labels = merged
 
     def add_metrics(self, metrics: Mapping[str, Any]) -> None:
         """Record metrics (finite numbers)."""
@@ -74,9 +80,13 @@ class _WriterBase:
 
     def _finish(self) -> Artifact:
         self._closed = True
-        spec = self._core.spec(
-            labels=self._labels, metrics=self._metrics, tags=self._tags, **self._spec_args
-        )
+        try:
+            spec = self._core.spec(
+                labels=self._labels, metrics=self._metrics, tags=self._tags, **self._spec_args
+            )
+        except BaseException:
+            self._blob.abort()
+            raise
         blob = self._blob.finish()
         artifact, write = self._core.build_file_write(
             spec, blob, fallback_key=f"{spec.kind or 'artifact'}{self._ext}"

@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import shutil
-import tarfile
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -22,14 +21,13 @@ from typing import Any, Final, Literal
 from satchel.errors import (
     ArtifactIsDirectoryError,
     ArtifactNotDirectoryError,
-    IntegrityError,
     InvalidJSONError,
     InvalidMetadataError,
-    InvalidURIError,
     NotFoundError,
     ValidationError,
 )
-from satchel.hashing import Digest, tree_digest
+from satchel.facade import _local
+from satchel.hashing import tree_digest
 from satchel.index import ArtifactQuery, ArtifactWrite
 from satchel.ingest import walk_directory
 from satchel.models import (
@@ -42,8 +40,6 @@ from satchel.models import (
     new_id,
     utcnow,
 )
-from satchel.storage import LocalBlobPaths
-from satchel.storage.layout import blob_key, digest_from_key
 from satchel.store import ArtifactStore, StoredBlob
 from satchel.uris import ParsedURI, parse_uri
 from satchel.validation import (
@@ -341,20 +337,7 @@ class FacadeCore:
         return artifact
 
     def _ingest_archive(self, entries: Sequence[Any], spec: SaveSpec) -> Artifact:
-        writer = self.store.blob_writer()
-        try:
-            with tarfile.open(fileobj=writer, mode="w|", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
-                for entry in entries:
-                    info = tarfile.TarInfo(entry.key)
-                    info.size = entry.source.stat().st_size
-                    info.mode = 0o644
-                    info.mtime = 0
-                    with entry.source.open("rb") as fh:
-                        tar.addfile(info, fh)
-            blob = writer.finish()
-        except BaseException:
-            writer.abort()
-            raise
+        blob = _local.write_archive(self.store, entries)
         named = spec if spec.name else replace(spec, name="archive.tar")
         key = _last_segment(named.name) or "archive.tar"
         if not key.endswith(".tar"):
@@ -528,7 +511,7 @@ class FacadeCore:
             ) from exc
 
     def load_bytes(self, uri: str | os.PathLike[str]) -> bytes:
-        blob = self._own_blob(uri)
+        blob = _local.own_blob(self.store, uri)
         if blob is not None:
             return self.store.read_file(blob, what=f"blob {blob.sha256}")
         target = parse_uri(uri)
@@ -544,42 +527,6 @@ class FacadeCore:
             raise NotFoundError(f"no such file: {target.local_path}") from exc
         except IsADirectoryError as exc:
             raise ArtifactIsDirectoryError(f"{target.local_path} is a directory") from exc
-
-    def _own_blob(self, uri: str | os.PathLike[str]) -> ArtifactFile | None:
-        """When ``uri`` names a blob of this store, the record to verify it by; else None.
-
-        Accepted: the store's own blob URLs (what ``blob_uri`` gives: ``file://``,
-        ``memory://``, later ``s3://``) and, for a local store, paths to its blob files.
-        """
-        blobs = self.store.blobs
-        key: str | None = None
-        if isinstance(uri, str):
-            zero = Digest(hexdigest="0" * 64)
-            prefix = blobs.blob_uri(zero)[: -len(blob_key(zero))]
-            if uri.startswith(prefix):
-                key = uri[len(prefix) :]
-        if key is None and isinstance(blobs, LocalBlobPaths):
-            target = parse_uri(uri)
-            if target.local_path is not None:
-                path = Path(os.path.abspath(target.local_path))
-                base = blobs.root / "blobs"
-                if base in path.parents:
-                    key = path.relative_to(base).as_posix()
-        if key is None:
-            return None
-        try:
-            digest = digest_from_key(key)
-        except ValidationError as exc:
-            raise InvalidURIError(f"{uri!s} is inside the store but is not a blob") from exc
-        size = blobs.stat(digest)
-        if size is None:
-            if self.store.index.blob_referenced(digest.hexdigest):
-                raise IntegrityError(
-                    f"integrity check failed: blob {digest} is referenced by the index but "
-                    f"missing from the store"
-                )
-            raise NotFoundError(f"no blob {digest} in this store")
-        return ArtifactFile(path=digest.hexdigest, sha256=digest.hexdigest, bytes=size)
 
     # -- materialising ------------------------------------------------------------------
 
@@ -597,7 +544,7 @@ class FacadeCore:
         self, artifact_or_uri: Artifact | str | os.PathLike[str], *, must_exist: bool
     ) -> str:
         if not isinstance(artifact_or_uri, Artifact):
-            blob = self._own_blob(artifact_or_uri)
+            blob = _local.own_blob(self.store, artifact_or_uri)
             if blob is not None:
                 dest = self.store.local_dir / "sha256" / blob.sha256
                 if not self.store.local_copy_matches(blob, dest):
@@ -635,12 +582,12 @@ class FacadeCore:
             return str(path)
         dest = self.store.local_dir / artifact.artifact_id
         if artifact.is_dir:
-            if not self._tree_matches(artifact, dest):
-                self._materialise_tree(artifact, dest)
+            if not _local.tree_matches(self.store, artifact, dest):
+                _local.materialise_tree(self.store, artifact, dest)
         elif artifact.mime == TAR_MIME:
             marker = self.store.local_dir / f".{artifact.artifact_id}.extracted"
             if not (marker.is_file() and dest.is_dir()):
-                self._extract_archive(artifact, dest)
+                _local.extract_archive(self.store, artifact, self.single_file(artifact), dest)
                 marker.write_text(artifact.sha256 or "")
         else:
             raise ArtifactNotDirectoryError(
@@ -648,53 +595,6 @@ class FacadeCore:
             )
         self._note_use(artifact)
         return str(dest)
-
-    def _tree_matches(self, artifact: Artifact, dest: Path) -> bool:
-        if not dest.is_dir():
-            return False
-        present = {p.relative_to(dest).as_posix() for p in dest.rglob("*") if not p.is_dir()}
-        if present != {f.path for f in artifact.files}:
-            return False
-        return all(self.store.local_copy_matches(f, dest / f.path) for f in artifact.files)
-
-    def _materialise_tree(self, artifact: Artifact, dest: Path) -> None:
-        staging = self.store.local_dir / f".{new_id()}.tree"
-        try:
-            for file in artifact.files:
-                self.store.materialise(
-                    file,
-                    staging / file.path,
-                    what=f"artifact {artifact.artifact_id} file {file.path!r}",
-                )
-            staging.mkdir(parents=True, exist_ok=True)
-            self._swap_into_place(staging, dest)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-
-    def _swap_into_place(self, staging: Path, dest: Path) -> None:
-        old = self.store.local_dir / f".{new_id()}.old"
-        if dest.exists():
-            dest.rename(old)
-        staging.rename(dest)
-        shutil.rmtree(old, ignore_errors=True)
-
-    def _extract_archive(self, artifact: Artifact, dest: Path) -> None:
-        file = self.single_file(artifact)
-        archive = self.store.local_dir / f".{new_id()}.tar"
-        staging = self.store.local_dir / f".{new_id()}.tree"
-        try:
-            self.store.materialise(file, archive, what=f"artifact {artifact.artifact_id}")
-            staging.mkdir(parents=True)
-            with tarfile.open(archive, mode="r:") as tar:
-                for member in tar.getmembers():
-                    validate_file_key(member.name)
-                    if not member.isfile():
-                        raise ValidationError(f"archive member {member.name!r} is not a file")
-                tar.extractall(staging, filter="data")
-            self._swap_into_place(staging, dest)
-        finally:
-            archive.unlink(missing_ok=True)
-            shutil.rmtree(staging, ignore_errors=True)
 
     # -- runs ---------------------------------------------------------------------------
 

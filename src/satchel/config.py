@@ -31,7 +31,7 @@ class Settings:
             local store).
         inline_max: files up to this many bytes are kept inline in the index, so a small
             save is one durable transaction (``SATCHEL_INLINE_MAX``, default 16 KiB).
-        chunk_size: streaming chunk size (``SATCHEL_CHUNK_SIZE``, default 4 MiB).
+        chunk_size: streaming chunk size (``SATCHEL_CHUNK_SIZE``, default 8 MiB).
         io_threads: worker threads for blocking I/O under the async API
             (``SATCHEL_IO_THREADS``, default 32).
     """
@@ -40,7 +40,7 @@ class Settings:
     store: str | None = None
     index: str | None = None
     inline_max: int = 16 * KIB
-    chunk_size: int = 4 * MIB
+    chunk_size: int = 8 * MIB
     io_threads: int = 32
 
     @classmethod

@@ -28,7 +28,7 @@ __all__ = [
 
 ALGORITHM: Final = "sha256"
 _HEX64 = re.compile(r"[0-9a-f]{64}")
-CHUNK_SIZE: Final = 4 * 1024 * 1024
+CHUNK_SIZE: Final = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

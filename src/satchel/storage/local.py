@@ -13,6 +13,7 @@ import contextlib
 import errno as errno_codes
 import os
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from io import FileIO
 from pathlib import Path
 from typing import Final
@@ -27,6 +28,11 @@ __all__ = ["LocalBlobStore", "fsync_dir"]
 
 BLOBS_DIR: Final = "blobs"
 TMP_DIR: Final = "tmp"
+#: Start writeback in the background every this many bytes, so that the fsync at commit
+#: has only the tail left to flush and disk writes overlap hashing.
+FLUSH_EVERY: Final = 32 * 1024 * 1024
+
+_flusher = ThreadPoolExecutor(max_workers=4, thread_name_prefix="satchel-flush")
 
 
 def _storage_error(action: str, exc: OSError) -> StorageError:
@@ -55,6 +61,8 @@ class _LocalSink:
             raise _storage_error("creating a temporary blob file", exc) from exc
         self._first = True
         self._size = 0
+        self._unflushed = 0
+        self._flush: Future[None] | None = None
 
     def write(self, data: bytes | bytearray | memoryview, /) -> None:
         fd = self._require_open()
@@ -64,15 +72,33 @@ class _LocalSink:
                 written = os.write(fd, view)
                 view = view[written:]
                 self._size += written
+                self._unflushed += written
         except OSError as exc:
             self.abort()
             raise _storage_error("writing a blob", exc) from exc
         if self._first:
             self._first = False
             _faults.point("blob.chunk_written")
+        if self._unflushed >= FLUSH_EVERY and (self._flush is None or self._flush.done()):
+            self._settle_flush()
+            self._unflushed = 0
+            self._flush = _flusher.submit(os.fdatasync, fd)
+
+    def _settle_flush(self) -> None:
+        """Wait for the background flush; a failed one fails the blob (fsyncgate: the
+        kernel may have dropped the pages, so a later fsync succeeding proves nothing)."""
+        flush, self._flush = self._flush, None
+        if flush is None:
+            return
+        try:
+            flush.result()
+        except OSError as exc:
+            self.abort()
+            raise _storage_error("fsync of a blob", exc) from exc
 
     def commit(self, digest: Digest) -> bool:
         fd = self._require_open()
+        self._settle_flush()
         try:
             os.fsync(fd)
             os.fchmod(fd, 0o444)
@@ -131,6 +157,11 @@ class _LocalSink:
         return False
 
     def abort(self) -> None:
+        flush, self._flush = self._flush, None
+        if flush is not None:
+            # The descriptor must not be closed (and reused) under a running fdatasync.
+            with contextlib.suppress(OSError):
+                flush.result()
         if self._fd is not None:
             with contextlib.suppress(OSError):
                 os.close(self._fd)

@@ -35,7 +35,6 @@ ArtifactStatus = Literal["pending", "completed", "failed"]
 FileStatus = Literal["pending", "completed"]
 RunStatus = Literal["running", "done", "crashed", "failed"]
 
-_TIME_FORMAT: Final = "%Y-%m-%dT%H:%M:%S.%fZ"
 DIRECTORY_MIME: Final = "inode/directory"
 
 
@@ -49,8 +48,11 @@ def format_time(value: datetime) -> str:
     if value.tzinfo is None:
         raise ValidationError("naive datetime: satchel times must be timezone-aware")
     value = value.astimezone(UTC)
-    # strftime does not zero-pad years before 1000 on every libc; the width must be fixed.
-    return f"{value.year:04d}" + value.strftime(_TIME_FORMAT[2:])
+    # Fixed width (strftime does not zero-pad years before 1000 on every libc).
+    return (
+        f"{value.year:04d}-{value.month:02d}-{value.day:02d}T{value.hour:02d}:"
+        f"{value.minute:02d}:{value.second:02d}.{value.microsecond:06d}Z"
+    )
 
 
 def parse_time(text: str) -> datetime:

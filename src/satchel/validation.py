@@ -11,6 +11,7 @@ import math
 import mimetypes
 import unicodedata
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from typing import Any, Final
 
 from satchel.errors import (
@@ -233,12 +234,17 @@ def guess_mime(name: str | None, default: str = "application/octet-stream") -> s
     """MIME type from a file name's extension (with common ML formats added)."""
     if name:
         dot = name.rfind(".")
-        if dot >= 0 and name[dot:].lower() in _EXTRA_MIME:
-            return _EXTRA_MIME[name[dot:].lower()]
-        mime, _ = mimetypes.guess_type(name, strict=False)
-        if mime:
-            return mime
+        if dot > name.rfind("/"):
+            return _mime_for_extension(name[dot:].lower()) or default
     return default
+
+
+@lru_cache(maxsize=1024)
+def _mime_for_extension(ext: str) -> str | None:
+    if ext in _EXTRA_MIME:
+        return _EXTRA_MIME[ext]
+    mime, _ = mimetypes.guess_type("file" + ext, strict=False)
+    return mime
 
 
 _TEXT_APPLICATION: Final = frozenset(

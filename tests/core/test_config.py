@@ -29,7 +29,7 @@ def test_defaults(tmp_path: Path) -> None:
     assert s.store is None
     assert s.index is None
     assert s.inline_max == 16 * KIB
-    assert s.chunk_size == 4 * MIB
+    assert s.chunk_size == 8 * MIB
     assert s.io_threads == 32
 
 

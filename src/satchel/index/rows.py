@@ -28,12 +28,18 @@ BatchRows = list[tuple[Table, bool, list[dict[str, Any]]]]
 
 
 def _dumps(value: Any) -> str:
+    if not value:  # the common case on the save path: no tags, labels or metrics
+        return "[]" if isinstance(value, list) else "{}"
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
 def artifact_row(artifact: Artifact) -> dict[str, Any]:
     assert artifact.created_at is not None
     assert artifact.updated_at is not None
+    created = format_time(artifact.created_at)
+    updated = (
+        created if artifact.updated_at == artifact.created_at else format_time(artifact.updated_at)
+    )
     return {
         "artifact_id": artifact.artifact_id,
         "name": artifact.name,
@@ -49,8 +55,8 @@ def artifact_row(artifact: Artifact) -> dict[str, Any]:
         "sha256": artifact.sha256,
         "bytes": artifact.bytes,
         "mime": artifact.mime,
-        "created_at": format_time(artifact.created_at),
-        "updated_at": format_time(artifact.updated_at),
+        "created_at": created,
+        "updated_at": updated,
         "tags": _dumps(artifact.tags),
         "labels": _dumps(artifact.labels),
         "metrics": _dumps(artifact.metrics),

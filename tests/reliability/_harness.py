@@ -63,7 +63,7 @@ def write_tree(root: Path, files: Mapping[str, bytes]) -> Path:
 
 
 def json_bytes(value: Any) -> bytes:
-    """The bytes ``save_json`` stores (the facades' ``dump_json``)."""
+    """The bytes ``save_json`` stores (compact JSON, UTF-8, no NaN)."""
     return json.dumps(value, ensure_ascii=False, allow_nan=False).encode("utf-8")
 
 

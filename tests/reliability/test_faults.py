@@ -8,6 +8,7 @@ never reported as success.
 from __future__ import annotations
 
 import errno
+import json
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -20,7 +21,6 @@ from _harness import KIB, check_layout, random_bytes, read_index, sha, stored_bl
 import satchel
 import satchel.storage.local as local_module
 from satchel.config import Settings
-from satchel.facade.sync import dump_json
 from satchel.hashing import Digest
 
 CHUNK = 64 * KIB
@@ -118,7 +118,7 @@ def make_saves(arts: Any, tmp_path: Path) -> dict[str, tuple[Save, dict[str, str
     big = random_bytes(5 * CHUNK + 123, "faults-file")
     (tmp_path / "big.bin").write_bytes(big)
     doc = {"values": list(range(8000))}
-    doc_bytes = dump_json(doc)
+    doc_bytes = json.dumps(doc, ensure_ascii=False, allow_nan=False).encode("utf-8")
     stream = random_bytes(4 * CHUNK + 77, "faults-stream")
     tree = {
         "a.bin": random_bytes(2 * CHUNK + 5, "faults-a"),

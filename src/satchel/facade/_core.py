@@ -44,6 +44,7 @@ from satchel.store import ArtifactStore, StoredBlob
 from satchel.uris import ParsedURI, parse_uri
 from satchel.validation import (
     guess_mime,
+    guess_text_mime,
     validate_extension,
     validate_file_key,
     validate_labels,
@@ -179,6 +180,9 @@ class FacadeCore:
             if self._run_recorded:
                 return None
             self._run_recorded = True
+        return self._new_run()
+
+    def _new_run(self) -> Run:
         ctx = self.context
         return Run(
             run_id=ctx.run_id,
@@ -269,6 +273,35 @@ class FacadeCore:
         if write.run is not None:
             with self._lock:
                 self._run_recorded = False
+
+    def text_save(
+        self, payload: str, *, mime: str | None, **meta: Any
+    ) -> tuple[bytes, SaveSpec, str]:
+        """Bytes, spec and fallback file key of a ``save_text``."""
+        if not isinstance(payload, str):
+            raise ValidationError(f"save_text takes a str, not {type(payload).__name__}")
+        name = meta.get("name") or meta.get("suggested_uri")
+        spec = self.spec(mime=mime or guess_text_mime(name), **meta)
+        return payload.encode("utf-8"), spec, "artifact.txt"
+
+    def json_save(
+        self, payload: Any, *, mime: str | None, **meta: Any
+    ) -> tuple[bytes, SaveSpec, str]:
+        """Bytes, spec and fallback file key of a ``save_json``."""
+        try:
+            data = json.dumps(payload, ensure_ascii=False, allow_nan=False).encode("utf-8")
+        except (TypeError, ValueError) as exc:
+            raise ValidationError(f"payload is not JSON-serialisable: {exc}") from exc
+        return data, self.spec(mime=mime or "application/json", **meta), "artifact.json"
+
+    def file_spec(self, path: str | os.PathLike[str], **meta: Any) -> SaveSpec:
+        """The spec of a ``save_file``: named after the file unless told otherwise."""
+        return self.spec(default_name=os.path.basename(os.fspath(path)) or None, **meta)
+
+    def dir_spec(self, staged_dir: str | os.PathLike[str], **meta: Any) -> SaveSpec:
+        """The spec of an ``ingest_dir``: named after the directory unless told otherwise."""
+        default = os.path.basename(os.path.normpath(os.fspath(staged_dir))) or None
+        return self.spec(default_name=default, **meta)
 
     # -- saves --------------------------------------------------------------------------
 
@@ -601,14 +634,5 @@ class FacadeCore:
     def finish_run(self, status: Literal["done", "crashed", "failed"]) -> None:
         ctx = self.context
         if self.store.get_run(ctx.run_id) is None:
-            self.store.index.ensure_run(
-                Run(
-                    run_id=ctx.run_id,
-                    org_id=ctx.org_id,
-                    user_id=ctx.user_id,
-                    session_id=ctx.session_id,
-                    status="running",
-                    started_at=utcnow(),
-                )
-            )
+            self.store.index.ensure_run(self._new_run())
         self.store.set_run_status(ctx.run_id, status, ended_at=format_time(utcnow()))

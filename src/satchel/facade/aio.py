@@ -10,17 +10,14 @@ from __future__ import annotations
 import asyncio
 import builtins
 import functools
-import os
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
-from satchel.errors import ValidationError
 from satchel.facade._core import FacadeCore, SaveSpec, ScopeLevel
-from satchel.facade.sync import PathLike, dump_json
+from satchel.facade.sync import PathLike
 from satchel.facade.writer import ArtifactWriter
 from satchel.models import Artifact, Occurrence
-from satchel.validation import guess_text_mime
 
 __all__ = ["ArtifactFacade"]
 
@@ -97,7 +94,8 @@ class ArtifactFacade:
         Returns:
             The saved artifact, durable when this returns.
         """
-        spec = self._core.spec(
+        spec = self._core.file_spec(
+            path,
             kind=kind,
             name=name,
             labels=labels,
@@ -106,7 +104,6 @@ class ArtifactFacade:
             pin=pin,
             mime=mime,
             suggested_uri=suggested_uri,
-            default_name=os.path.basename(os.fspath(path)) or None,
             model_id=model_id,
             model_version=model_version,
         )
@@ -126,19 +123,18 @@ class ArtifactFacade:
         mime: str | None = None,
     ) -> Artifact:
         """Save text (encoded as UTF-8) as an artifact of kind ``"text"``."""
-        if not isinstance(payload, str):
-            raise ValidationError(f"save_text takes a str, not {type(payload).__name__}")
-        spec = self._core.spec(
+        data, spec, key = self._core.text_save(
+            payload,
             kind=kind,
             name=name,
             labels=labels,
             metrics=metrics,
             tags=tags,
             pin=pin,
-            mime=mime or guess_text_mime(name or suggested_uri),
+            mime=mime,
             suggested_uri=suggested_uri,
         )
-        return await self._save_bytes(payload.encode("utf-8"), spec, "artifact.txt")
+        return await self._save_bytes(data, spec, key)
 
     async def save_json(
         self,
@@ -154,18 +150,18 @@ class ArtifactFacade:
         mime: str | None = None,
     ) -> Artifact:
         """Save a JSON-serialisable payload (NaN and infinities are refused)."""
-        data = dump_json(payload)
-        spec = self._core.spec(
+        data, spec, key = self._core.json_save(
+            payload,
             kind=kind,
             name=name,
             labels=labels,
             metrics=metrics,
             tags=tags,
             pin=pin,
-            mime=mime or "application/json",
+            mime=mime,
             suggested_uri=suggested_uri,
         )
-        return await self._save_bytes(data, spec, "artifact.json")
+        return await self._save_bytes(data, spec, key)
 
     @asynccontextmanager
     async def writer(
@@ -262,7 +258,8 @@ class ArtifactFacade:
         blobs for trees of many small files); ``as_local_dir`` unpacks it. A directory in
         the staging area is removed once saved.
         """
-        spec = self._core.spec(
+        spec = self._core.dir_spec(
+            staged_dir,
             kind=kind,
             name=name,
             labels=labels,
@@ -270,7 +267,6 @@ class ArtifactFacade:
             tags=tags,
             pin=pin,
             suggested_uri=suggested_uri,
-            default_name=os.path.basename(os.path.normpath(os.fspath(staged_dir))) or None,
         )
         return await self._run(
             self._core.ingest_dir,

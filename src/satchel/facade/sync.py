@@ -3,29 +3,18 @@
 from __future__ import annotations
 
 import builtins
-import json
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from satchel.errors import ValidationError
 from satchel.facade._core import FacadeCore, ScopeLevel
 from satchel.facade.writer import SyncArtifactWriter
 from satchel.models import Artifact, Occurrence
-from satchel.validation import guess_text_mime
 
 __all__ = ["SyncArtifactFacade"]
 
 PathLike = str | os.PathLike[str]
-
-
-def dump_json(payload: Any) -> bytes:
-    """JSON text of a payload; NaN, infinities and unserialisable values are refused."""
-    try:
-        return json.dumps(payload, ensure_ascii=False, allow_nan=False).encode("utf-8")
-    except (TypeError, ValueError) as exc:
-        raise ValidationError(f"payload is not JSON-serialisable: {exc}") from exc
 
 
 class SyncArtifactFacade:
@@ -52,7 +41,8 @@ class SyncArtifactFacade:
         model_version: str | None = None,
     ) -> Artifact:
         """Save a copy of a file; the caller's file is kept unless ``cleanup=True``."""
-        spec = self._core.spec(
+        spec = self._core.file_spec(
+            path,
             kind=kind,
             name=name,
             labels=labels,
@@ -61,7 +51,6 @@ class SyncArtifactFacade:
             pin=pin,
             mime=mime,
             suggested_uri=suggested_uri,
-            default_name=os.path.basename(os.fspath(path)) or None,
             model_id=model_id,
             model_version=model_version,
         )
@@ -81,19 +70,18 @@ class SyncArtifactFacade:
         mime: str | None = None,
     ) -> Artifact:
         """Save text (UTF-8) as an artifact."""
-        if not isinstance(payload, str):
-            raise ValidationError(f"save_text takes a str, not {type(payload).__name__}")
-        spec = self._core.spec(
+        data, spec, key = self._core.text_save(
+            payload,
             kind=kind,
             name=name,
             labels=labels,
             metrics=metrics,
             tags=tags,
             pin=pin,
-            mime=mime or guess_text_mime(name or suggested_uri),
+            mime=mime,
             suggested_uri=suggested_uri,
         )
-        return self._core.save_bytes(payload.encode("utf-8"), spec, fallback_key="artifact.txt")
+        return self._core.save_bytes(data, spec, fallback_key=key)
 
     def save_json(
         self,
@@ -109,18 +97,18 @@ class SyncArtifactFacade:
         mime: str | None = None,
     ) -> Artifact:
         """Save a JSON-serialisable payload as an artifact."""
-        data = dump_json(payload)
-        spec = self._core.spec(
+        data, spec, key = self._core.json_save(
+            payload,
             kind=kind,
             name=name,
             labels=labels,
             metrics=metrics,
             tags=tags,
             pin=pin,
-            mime=mime or "application/json",
+            mime=mime,
             suggested_uri=suggested_uri,
         )
-        return self._core.save_bytes(data, spec, fallback_key="artifact.json")
+        return self._core.save_bytes(data, spec, fallback_key=key)
 
     @contextmanager
     def writer(
@@ -206,7 +194,8 @@ class SyncArtifactFacade:
         suggested_uri: str | None = None,
     ) -> Artifact:
         """Save a directory, every file kept; staged directories are removed once saved."""
-        spec = self._core.spec(
+        spec = self._core.dir_spec(
+            staged_dir,
             kind=kind,
             name=name,
             labels=labels,
@@ -214,7 +203,6 @@ class SyncArtifactFacade:
             tags=tags,
             pin=pin,
             suggested_uri=suggested_uri,
-            default_name=os.path.basename(os.path.normpath(os.fspath(staged_dir))) or None,
         )
         return self._core.ingest_dir(
             staged_dir,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from satchel.facade._core import ContextInfo, FacadeCore, ScopeLevel
+from satchel.facade._core import FacadeCore
+from satchel.facade._scope import ContextInfo, ScopeLevel
 from satchel.facade.aio import ArtifactFacade
 from satchel.facade.sync import SyncArtifactFacade
 from satchel.facade.writer import ArtifactWriter, SyncArtifactWriter

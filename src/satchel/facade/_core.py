@@ -14,7 +14,7 @@ import os
 import shutil
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Final, Literal
 
@@ -27,8 +27,9 @@ from satchel.errors import (
     ValidationError,
 )
 from satchel.facade import _local
+from satchel.facade._scope import ContextInfo, ScopeLevel, scope_query
 from satchel.hashing import tree_digest
-from satchel.index import ArtifactQuery, ArtifactWrite
+from satchel.index import ArtifactWrite
 from satchel.ingest import walk_directory
 from satchel.models import (
     DIRECTORY_MIME,
@@ -56,26 +57,7 @@ from satchel.validation import (
 
 __all__ = ["ContextInfo", "FacadeCore", "SaveSpec", "ScopeLevel"]
 
-ScopeLevel = Literal["run", "session", "user", "org", "scope"]
-SCOPE_LEVELS: Final = ("run", "session", "user", "org", "scope")
 TAR_MIME: Final = "application/x-tar"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ContextInfo:
-    """The execution context stamped on every artifact a facade saves."""
-
-    run_id: str
-    graph_id: str | None = None
-    node_id: str | None = None
-    tool_name: str | None = None
-    tool_version: str | None = None
-    org_id: str | None = None
-    user_id: str | None = None
-    client_id: str | None = None
-    app_id: str | None = None
-    session_id: str | None = None
-    scope: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -91,15 +73,6 @@ class SaveSpec:
     mime: str | None
     model_id: str | None = None
     model_version: str | None = None
-
-
-def _same_label(a: Any, b: Any) -> bool:
-    """Label equality with types: True is not 1, 3 is 3.0, "3" is not 3."""
-    return (
-        isinstance(a, bool) == isinstance(b, bool)
-        and isinstance(a, str) == isinstance(b, str)
-        and a == b
-    )
 
 
 def _last_segment(text: str | None) -> str | None:
@@ -412,54 +385,6 @@ class FacadeCore:
             raise NotFoundError(f"no artifact with id {artifact_id!r}")
         return artifact
 
-    def scope_query(
-        self,
-        *,
-        level: str | None,
-        include_graph: bool = False,
-        include_node: bool = False,
-        tags: Iterable[str] | None = None,
-        filters: Mapping[str, Any] | None = None,
-        kind: str | None = None,
-        limit: int | None = None,
-    ) -> ArtifactQuery | None:
-        """The structured query for a scope level plus filters; None when nothing can match."""
-        ctx = self.context
-        if level is None:
-            level = "run"
-        equals: dict[str, str | None] = {}
-        labels = validate_labels(filters)
-        if level == "run":
-            equals["run_id"] = ctx.run_id
-        elif level == "session":
-            equals["session_id"] = ctx.session_id
-        elif level == "user":
-            equals["user_id"] = ctx.user_id
-        elif level == "org":
-            equals["org_id"] = ctx.org_id
-        elif level == "scope":
-            if not ctx.scope:
-                raise ValidationError(
-                    "level='scope' needs scope labels on the context (Context(scope={...}))"
-                )
-            for key, value in ctx.scope.items():
-                if key in labels and not _same_label(labels[key], value):
-                    return None  # a filter contradicting the scope: nothing can match
-                labels[key] = value
-        else:
-            raise ValidationError(f"unknown scope level {level!r}; use one of {SCOPE_LEVELS}")
-        if (include_graph or include_node) and ctx.graph_id is not None:
-            equals["graph_id"] = ctx.graph_id
-        if include_node and ctx.node_id is not None:
-            equals["node_id"] = ctx.node_id
-        if kind is not None:
-            equals["kind"] = validate_token(kind, what="kind")
-        if limit is not None and (not isinstance(limit, int) or limit < 0):
-            raise ValidationError(f"limit must be a non-negative integer, got {limit!r}")
-        return ArtifactQuery(
-            equals=equals, tags_all=tuple(validate_tags(tags)), labels=labels, limit=limit
-        )
-
     def list(
         self,
         *,
@@ -469,8 +394,13 @@ class FacadeCore:
         filters: Mapping[str, Any] | None,
         limit: int | None,
     ) -> builtins.list[Artifact]:
-        query = self.scope_query(
-            level=level, include_node=include_node, tags=tags, filters=filters, limit=limit
+        query = scope_query(
+            self.context,
+            level=level,
+            include_node=include_node,
+            tags=tags,
+            filters=filters,
+            limit=limit,
         )
         return [] if query is None else self.store.query(query)
 

@@ -14,7 +14,8 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
-from satchel.facade._core import FacadeCore, SaveSpec, ScopeLevel
+from satchel.facade._core import FacadeCore, SaveSpec
+from satchel.facade._scope import ScopeLevel
 from satchel.facade.sync import PathLike
 from satchel.facade.writer import ArtifactWriter
 from satchel.models import Artifact, Occurrence

@@ -8,7 +8,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from satchel.facade._core import FacadeCore, ScopeLevel
+from satchel.facade._core import FacadeCore
+from satchel.facade._scope import ScopeLevel
 from satchel.facade.writer import SyncArtifactWriter
 from satchel.models import Artifact, Occurrence
 

@@ -1,0 +1,94 @@
+"""Scope levels: which artifacts ``list`` (and search) see from a context.
+
+``run`` ⊂ ``session`` ⊂ ``user`` ⊂ ``org``: each keeps the artifacts whose field equals the
+context's. ``scope`` keeps the artifacts carrying the context's scope labels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
+
+from satchel.errors import ValidationError
+from satchel.index import ArtifactQuery
+from satchel.validation import validate_labels, validate_tags, validate_token
+
+__all__ = ["SCOPE_LEVELS", "ContextInfo", "ScopeLevel", "scope_query"]
+
+ScopeLevel = Literal["run", "session", "user", "org", "scope"]
+SCOPE_LEVELS: Final = ("run", "session", "user", "org", "scope")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContextInfo:
+    """The execution context stamped on every artifact a facade saves."""
+
+    run_id: str
+    graph_id: str | None = None
+    node_id: str | None = None
+    tool_name: str | None = None
+    tool_version: str | None = None
+    org_id: str | None = None
+    user_id: str | None = None
+    client_id: str | None = None
+    app_id: str | None = None
+    session_id: str | None = None
+    scope: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _same_label(a: Any, b: Any) -> bool:
+    """Label equality with types: True is not 1, 3 is 3.0, "3" is not 3."""
+    return (
+        isinstance(a, bool) == isinstance(b, bool)
+        and isinstance(a, str) == isinstance(b, str)
+        and a == b
+    )
+
+
+def scope_query(
+    ctx: ContextInfo,
+    *,
+    level: str | None,
+    include_graph: bool = False,
+    include_node: bool = False,
+    tags: Iterable[str] | None = None,
+    filters: Mapping[str, Any] | None = None,
+    kind: str | None = None,
+    limit: int | None = None,
+) -> ArtifactQuery | None:
+    """The structured query for a scope level plus filters; None when nothing can match."""
+    if level is None:
+        level = "run"
+    equals: dict[str, str | None] = {}
+    labels = validate_labels(filters)
+    if level == "run":
+        equals["run_id"] = ctx.run_id
+    elif level == "session":
+        equals["session_id"] = ctx.session_id
+    elif level == "user":
+        equals["user_id"] = ctx.user_id
+    elif level == "org":
+        equals["org_id"] = ctx.org_id
+    elif level == "scope":
+        if not ctx.scope:
+            raise ValidationError(
+                "level='scope' needs scope labels on the context (Context(scope={...}))"
+            )
+        for key, value in ctx.scope.items():
+            if key in labels and not _same_label(labels[key], value):
+                return None  # a filter contradicting the scope: nothing can match
+            labels[key] = value
+    else:
+        raise ValidationError(f"unknown scope level {level!r}; use one of {SCOPE_LEVELS}")
+    if (include_graph or include_node) and ctx.graph_id is not None:
+        equals["graph_id"] = ctx.graph_id
+    if include_node and ctx.node_id is not None:
+        equals["node_id"] = ctx.node_id
+    if kind is not None:
+        equals["kind"] = validate_token(kind, what="kind")
+    if limit is not None and (not isinstance(limit, int) or limit < 0):
+        raise ValidationError(f"limit must be a non-negative integer, got {limit!r}")
+    return ArtifactQuery(
+        equals=equals, tags_all=tuple(validate_tags(tags)), labels=labels, limit=limit
+    )

@@ -326,3 +326,11 @@ async def test_writer_scope_conflict_found_at_exit_leaves_nothing_behind(
         assert leftover_temp_files(context) == [], how
     assert await arts.list(level="scope") == []
     assert await arts.list(level="run") == []
+
+
+async def test_scope_conflict_is_typed(open_context, facade_kind):
+    ctx = open_context(run_id="typed-scope", scope={"flag": 1})
+    arts = facade_of(ctx, facade_kind)
+    with pytest.raises(satchel.InvalidMetadataError):
+        await arts.save_text("x", labels={"flag": True})
+    assert (await arts.save_text("y", labels={"flag": 1.0})).labels["flag"] == 1

@@ -27,7 +27,7 @@ from satchel.errors import (
     ValidationError,
 )
 from satchel.facade import _local
-from satchel.facade._scope import ContextInfo, ScopeLevel, scope_query
+from satchel.facade._scope import ContextInfo, ScopeLevel, same_label, scope_query
 from satchel.hashing import tree_digest
 from satchel.index import ArtifactWrite
 from satchel.ingest import walk_directory
@@ -117,7 +117,7 @@ class FacadeCore:
             validate_token(kind, what="kind")
         merged = validate_labels(labels)
         for key, value in self.context.scope.items():
-            if key in merged and merged[key] != value:
+            if key in merged and not same_label(merged[key], value):
                 raise InvalidMetadataError(
                     f"label {key!r}={merged[key]!r} conflicts with the context's scope label "
                     f"{key!r}={value!r}"

@@ -14,7 +14,7 @@ from satchel.errors import ValidationError
 from satchel.index import ArtifactQuery
 from satchel.validation import validate_labels, validate_tags, validate_token
 
-__all__ = ["SCOPE_LEVELS", "ContextInfo", "ScopeLevel", "scope_query"]
+__all__ = ["SCOPE_LEVELS", "ContextInfo", "ScopeLevel", "same_label", "scope_query"]
 
 ScopeLevel = Literal["run", "session", "user", "org", "scope"]
 SCOPE_LEVELS: Final = ("run", "session", "user", "org", "scope")
@@ -37,7 +37,7 @@ class ContextInfo:
     scope: Mapping[str, Any] = field(default_factory=dict)
 
 
-def _same_label(a: Any, b: Any) -> bool:
+def same_label(a: Any, b: Any) -> bool:
     """Label equality with types: True is not 1, 3 is 3.0, "3" is not 3."""
     return (
         isinstance(a, bool) == isinstance(b, bool)
@@ -76,7 +76,7 @@ def scope_query(
                 "level='scope' needs scope labels on the context (Context(scope={...}))"
             )
         for key, value in ctx.scope.items():
-            if key in labels and not _same_label(labels[key], value):
+            if key in labels and not same_label(labels[key], value):
                 return None  # a filter contradicting the scope: nothing can match
             labels[key] = value
     else:

@@ -32,7 +32,13 @@ from satchel.errors import (
     UnsupportedEntryError,
     ValidationError,
 )
-from satchel.facade import ArtifactFacade, ArtifactWriter, SyncArtifactFacade, SyncArtifactWriter
+from satchel.facade import (
+    ArtifactFacade,
+    ArtifactWriter,
+    SearchPage,
+    SyncArtifactFacade,
+    SyncArtifactWriter,
+)
 from satchel.models import Artifact, ArtifactFile, Occurrence, Run
 
 __version__ = "0.1.0"
@@ -59,6 +65,7 @@ __all__ = [
     "Occurrence",
     "Run",
     "SatchelError",
+    "SearchPage",
     "Settings",
     "StorageError",
     "SyncArtifactFacade",

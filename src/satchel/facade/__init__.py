@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from satchel.facade._core import FacadeCore
+from satchel.facade._paging import SearchPage
 from satchel.facade._scope import ContextInfo, ScopeLevel
 from satchel.facade.aio import ArtifactFacade
 from satchel.facade.sync import SyncArtifactFacade
@@ -14,6 +15,7 @@ __all__ = [
     "ContextInfo",
     "FacadeCore",
     "ScopeLevel",
+    "SearchPage",
     "SyncArtifactFacade",
     "SyncArtifactWriter",
 ]

@@ -27,6 +27,13 @@ from satchel.errors import (
     ValidationError,
 )
 from satchel.facade import _local
+from satchel.facade._paging import (
+    MAX_PAGE,
+    SearchPage,
+    decode_cursor,
+    encode_cursor,
+    window_start,
+)
 from satchel.facade._scope import ContextInfo, ScopeLevel, same_label, scope_query
 from satchel.hashing import tree_digest
 from satchel.index import ArtifactWrite
@@ -403,6 +410,44 @@ class FacadeCore:
             limit=limit,
         )
         return [] if query is None else self.store.query(query)
+
+    def search_page(
+        self,
+        *,
+        query: str | None,
+        mode: str | None,
+        cursor: str | None,
+        limit: int | None,
+        time_window: str | None,
+        paged: bool,
+        **filters: Any,
+    ) -> SearchPage:
+        """One page of a search; ``limit`` None means every match on one page."""
+        if query:
+            raise ValidationError(
+                "text search (lexical, semantic, hybrid) is not available in this version; "
+                "search with structured filters (kind, tags, labels, metric, level, "
+                "time_window) instead"
+            )
+        if mode not in (None, "structured"):
+            raise ValidationError(f"search mode {mode!r} needs a query")
+        if limit is not None and (not isinstance(limit, int) or limit < 0):
+            raise ValidationError(f"limit must be a non-negative integer, got {limit!r}")
+        if paged and (limit is None or not 1 <= limit <= MAX_PAGE):
+            raise ValidationError(f"a page's limit must be from 1 to {MAX_PAGE}: {limit!r}")
+        base = scope_query(
+            self.context, created_since=window_start(time_window), limit=None, **filters
+        )
+        if base is None:
+            return SearchPage()
+        if cursor is not None:
+            base = decode_cursor(base, cursor)
+        if limit is None:
+            return SearchPage(items=self.store.query(base))
+        rows = self.store.query(replace(base, limit=limit + 1))
+        if len(rows) <= limit or limit == 0:
+            return SearchPage(items=rows[:limit])
+        return SearchPage(items=rows[:limit], next_cursor=encode_cursor(base, rows[limit - 1]))
 
     def pin(self, artifact_id: str, pinned: bool) -> None:
         if not self.store.index.set_pinned(

@@ -56,8 +56,16 @@ def scope_query(
     filters: Mapping[str, Any] | None = None,
     kind: str | None = None,
     limit: int | None = None,
+    extra_scope_labels: Mapping[str, Any] | None = None,
+    created_since: str | None = None,
+    metric: str | None = None,
+    metric_mode: str | None = None,
 ) -> ArtifactQuery | None:
-    """The structured query for a scope level plus filters; None when nothing can match."""
+    """The structured query for a scope level plus filters; None when nothing can match.
+
+    ``extra_scope_labels`` narrow further, like filters. ``metric`` ranks by that metric
+    (``metric_mode`` "max", the default, or "min") and leaves out artifacts without it.
+    """
     if level is None:
         level = "run"
     equals: dict[str, str | None] = {}
@@ -81,6 +89,10 @@ def scope_query(
             labels[key] = value
     else:
         raise ValidationError(f"unknown scope level {level!r}; use one of {SCOPE_LEVELS}")
+    for key, value in validate_labels(extra_scope_labels).items():
+        if key in labels and not same_label(labels[key], value):
+            return None
+        labels[key] = value
     if (include_graph or include_node) and ctx.graph_id is not None:
         equals["graph_id"] = ctx.graph_id
     if include_node and ctx.node_id is not None:
@@ -89,6 +101,18 @@ def scope_query(
         equals["kind"] = validate_token(kind, what="kind")
     if limit is not None and (not isinstance(limit, int) or limit < 0):
         raise ValidationError(f"limit must be a non-negative integer, got {limit!r}")
+    if metric_mode is not None and metric_mode not in ("max", "min"):
+        raise ValidationError(f"metric_mode must be 'max' or 'min', not {metric_mode!r}")
+    if metric is None and metric_mode is not None:
+        raise ValidationError("metric_mode needs a metric to rank by")
+    if metric is not None:
+        validate_token(metric, what="metric")
     return ArtifactQuery(
-        equals=equals, tags_all=tuple(validate_tags(tags)), labels=labels, limit=limit
+        equals=equals,
+        tags_all=tuple(validate_tags(tags)),
+        labels=labels,
+        limit=limit,
+        created_since=created_since,
+        metric=metric,
+        metric_order=None if metric is None else ("min" if metric_mode == "min" else "max"),
     )

@@ -12,9 +12,10 @@ import builtins
 import functools
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from satchel.facade._core import FacadeCore, SaveSpec
+from satchel.facade._paging import SearchPage
 from satchel.facade._scope import ScopeLevel
 from satchel.facade.sync import PathLike
 from satchel.facade.writer import ArtifactWriter
@@ -307,6 +308,115 @@ class ArtifactFacade:
             filters=filters,
             limit=limit,
         )
+
+    async def search(
+        self,
+        *,
+        query: str | None = None,
+        kind: str | None = None,
+        tags: Iterable[str] | None = None,
+        labels: Mapping[str, Any] | None = None,
+        metric: str | None = None,
+        metric_mode: Literal["max", "min"] | None = None,
+        level: ScopeLevel | None = "run",
+        extra_scope_labels: Mapping[str, Any] | None = None,
+        limit: int | None = None,
+        include_graph: bool = False,
+        include_node: bool = False,
+        time_window: str | None = None,
+        mode: str | None = None,
+    ) -> builtins.list[Artifact]:
+        """Search artifacts with structured filters, newest first or ranked by a metric.
+
+        ``kind``, ``tags`` (all of them), ``labels`` (typed), ``level``,
+        ``extra_scope_labels``, ``include_graph``/``include_node`` and ``time_window``
+        (``30s``, ``15m``, ``2h``, ``7d``, ``4w``) all filter. ``metric`` ranks by that metric
+        (``metric_mode`` "max", the default, or "min") and leaves out artifacts without it.
+        Text ``query`` modes (lexical, semantic, hybrid) are not available in this version.
+        """
+        page = await self._run(
+            self._core.search_page,
+            cursor=None,
+            paged=False,
+            query=query,
+            mode=mode,
+            limit=limit,
+            time_window=time_window,
+            kind=kind,
+            tags=tags,
+            filters=labels,
+            metric=metric,
+            metric_mode=metric_mode,
+            level=level,
+            extra_scope_labels=extra_scope_labels,
+            include_graph=include_graph,
+            include_node=include_node,
+        )
+        return page.items
+
+    async def search_page(
+        self,
+        *,
+        query: str | None = None,
+        kind: str | None = None,
+        tags: Iterable[str] | None = None,
+        labels: Mapping[str, Any] | None = None,
+        metric: str | None = None,
+        metric_mode: Literal["max", "min"] | None = None,
+        level: ScopeLevel | None = "run",
+        extra_scope_labels: Mapping[str, Any] | None = None,
+        limit: int = 50,
+        include_graph: bool = False,
+        include_node: bool = False,
+        time_window: str | None = None,
+        mode: str | None = None,
+        cursor: str | None = None,
+    ) -> SearchPage:
+        """``search`` one page at a time: pass ``page.next_cursor`` back for the next page.
+
+        Pages are full until the results run out and stay stable while artifacts are
+        added (keyset paging); a cursor only works with the search that made it.
+        """
+        return await self._run(
+            self._core.search_page,
+            cursor=cursor,
+            paged=True,
+            query=query,
+            mode=mode,
+            limit=limit,
+            time_window=time_window,
+            kind=kind,
+            tags=tags,
+            filters=labels,
+            metric=metric,
+            metric_mode=metric_mode,
+            level=level,
+            extra_scope_labels=extra_scope_labels,
+            include_graph=include_graph,
+            include_node=include_node,
+        )
+
+    async def best(
+        self,
+        *,
+        kind: str,
+        metric: str,
+        metric_mode: Literal["max", "min"],
+        level: ScopeLevel | None = "run",
+        tags: Iterable[str] | None = None,
+        filters: Mapping[str, Any] | None = None,
+    ) -> Artifact | None:
+        """The artifact of ``kind`` with the highest (or lowest) ``metric``, or None."""
+        found = await self.search(
+            kind=kind,
+            metric=metric,
+            metric_mode=metric_mode,
+            level=level,
+            tags=tags,
+            labels=filters,
+            limit=1,
+        )
+        return found[0] if found else None
 
     async def pin(self, artifact_id: str, pinned: bool = True) -> None:
         """Pin (or unpin) an artifact for retention; unknown ids raise ``NotFoundError``."""

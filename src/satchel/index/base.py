@@ -8,7 +8,14 @@ from typing import Literal, Protocol
 
 from satchel.models import Artifact, Occurrence, Run, RunStatus
 
-__all__ = ["ArtifactQuery", "ArtifactWrite", "Index", "LabelValue", "MetricOrder"]
+__all__ = [
+    "ArtifactQuery",
+    "ArtifactWrite",
+    "Index",
+    "LabelValue",
+    "MetricOrder",
+    "QueryPosition",
+]
 
 LabelValue = str | int | float | bool
 MetricOrder = Literal["max", "min"]
@@ -42,6 +49,19 @@ class ArtifactWrite:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class QueryPosition:
+    """Where a page ended, for keyset paging: the last row's sort key.
+
+    The next page starts strictly after it, so rows inserted meanwhile (always newer) never
+    shift or repeat rows between pages.
+    """
+
+    created_at: str
+    artifact_id: str
+    metric_value: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ArtifactQuery:
     """A structured listing: equality, tags, typed labels, time, metric order, limit.
 
@@ -58,6 +78,7 @@ class ArtifactQuery:
     metric_order: MetricOrder | None = None
     limit: int | None = None
     include_pending: bool = False
+    after: QueryPosition | None = None
 
 
 class Index(Protocol):

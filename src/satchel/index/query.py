@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, select
+from sqlalchemy import Select, and_, exists, or_, select
 
 from satchel.errors import ValidationError
 from satchel.index.base import EQUALITY_COLUMNS, ArtifactQuery, LabelValue
@@ -55,6 +55,23 @@ def _label_condition(key: str, value: LabelValue) -> Any:
     )
 
 
+def _after(query: ArtifactQuery, ranked: bool) -> Any:
+    """Rows strictly after ``query.after`` in the query's order (keyset paging)."""
+    pos = query.after
+    assert pos is not None
+    created, aid = artifacts.c.created_at, artifacts.c.artifact_id
+    newer_first = or_(
+        created < pos.created_at, and_(created == pos.created_at, aid < pos.artifact_id)
+    )
+    if not ranked:
+        return newer_first
+    if pos.metric_value is None:
+        raise ValidationError("the cursor does not belong to a metric-ranked search")
+    value = artifact_metrics.c.value
+    beyond = value < pos.metric_value if query.metric_order == "max" else value > pos.metric_value
+    return or_(beyond, and_(value == pos.metric_value, newer_first))
+
+
 def build_select(query: ArtifactQuery) -> Select[Any]:
     """SELECT the artifact rows a query asks for, ordered and limited."""
     conditions: list[Any] = []
@@ -77,8 +94,12 @@ def build_select(query: ArtifactQuery) -> Select[Any]:
         since = format_time(parse_time(query.created_since))
         conditions.append(artifacts.c.created_at >= since)
 
+    ranked = query.metric is not None and query.metric_order is not None
+    if query.after is not None:
+        conditions.append(_after(query, ranked))
+
     statement: Select[Any]
-    if query.metric is not None and query.metric_order is not None:
+    if ranked:
         metric_value = artifact_metrics.c.value
         statement = (
             select(artifacts)

@@ -1,0 +1,93 @@
+"""Time windows and opaque page cursors for ``search_page``.
+
+A cursor carries the last row's sort key (keyset paging: pages stay full and stable while
+new artifacts arrive), the start of the time window (so every page sees the same window),
+and a digest of the query it belongs to (a cursor used with another query is refused).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from typing import Any, Final
+
+from satchel.errors import ValidationError
+from satchel.index import ArtifactQuery
+from satchel.index.base import QueryPosition
+from satchel.models import Artifact, format_time, utcnow
+
+__all__ = ["SearchPage", "decode_cursor", "encode_cursor", "window_start"]
+
+_WINDOW = re.compile(r"([1-9][0-9]{0,6})([smhdw])")
+_UNITS: Final = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+MAX_PAGE: Final = 1000
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SearchPage:
+    """One page of results and the cursor of the next page (None on the last page)."""
+
+    items: list[Artifact] = field(default_factory=list)
+    next_cursor: str | None = None
+
+
+def window_start(time_window: str | None) -> str | None:
+    """The start of a window like ``30s``, ``15m``, ``2h``, ``7d``, ``4w``, as stored time."""
+    if time_window is None:
+        return None
+    match = _WINDOW.fullmatch(time_window) if isinstance(time_window, str) else None
+    if match is None:
+        raise ValidationError(
+            f"time_window must be a positive count and a unit s, m, h, d or w "
+            f"(e.g. '30s', '15m', '2h', '7d', '4w'), not {time_window!r}"
+        )
+    delta = timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    return format_time(utcnow() - delta)
+
+
+def _query_digest(query: ArtifactQuery) -> str:
+    shape = {
+        "e": sorted(query.equals.items()),
+        "t": sorted(query.tags_all),
+        "l": sorted((k, type(v).__name__, v) for k, v in query.labels.items()),
+        "m": [query.metric, query.metric_order],
+    }
+    return hashlib.sha256(json.dumps(shape, default=str).encode()).hexdigest()[:16]
+
+
+def encode_cursor(query: ArtifactQuery, last: Artifact) -> str:
+    """The cursor of the page after ``last`` in ``query``'s order."""
+    assert last.created_at is not None
+    body: dict[str, Any] = {
+        "q": _query_digest(query),
+        "c": format_time(last.created_at),
+        "i": last.artifact_id,
+        "s": query.created_since,
+    }
+    if query.metric is not None:
+        body["m"] = last.metrics.get(query.metric)
+    raw = json.dumps(body, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(query: ArtifactQuery, cursor: str) -> ArtifactQuery:
+    """``query`` continued after the cursor's position; refuses foreign or broken cursors."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        body = json.loads(raw)
+        position = QueryPosition(
+            created_at=str(body["c"]),
+            artifact_id=str(body["i"]),
+            metric_value=None if body.get("m") is None else float(body["m"]),
+        )
+        since = body.get("s")
+    except (binascii.Error, ValueError, KeyError, TypeError) as exc:
+        raise ValidationError("not a valid cursor") from exc
+    if body.get("q") != _query_digest(query):
+        raise ValidationError("this cursor belongs to a different search")
+    return replace(query, after=position, created_since=since)

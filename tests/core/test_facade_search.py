@@ -117,12 +117,17 @@ async def test_time_window(arts):
             await arts.search(time_window=bad)
 
 
-async def test_text_query_is_refused_not_ignored(arts):
+async def test_unavailable_modes_are_refused_not_ignored(arts):
     await seed_models(arts)
-    with pytest.raises(satchel.ValidationError, match="not available"):
-        await arts.search(query="vision model")
+    for mode in ("semantic", "hybrid"):
+        with pytest.raises(satchel.ValidationError, match="not available"):
+            await arts.search(query="vision model", mode=mode)
     with pytest.raises(satchel.ValidationError):
-        await arts.search(mode="semantic")
+        await arts.search(query="vision", mode="fuzzy-magic")
+    with pytest.raises(satchel.ValidationError):
+        await arts.search(mode="lexical")  # a mode needs a query
+    with pytest.raises(satchel.ValidationError):
+        await arts.search_page(query="vision", limit=5)
 
 
 async def collect(arts: Any, **kwargs: Any) -> list[Any]:

@@ -37,6 +37,8 @@ from satchel.facade._paging import (
 from satchel.facade._scope import ContextInfo, ScopeLevel, same_label, scope_query
 from satchel.hashing import tree_digest
 from satchel.index import ArtifactWrite
+from satchel.index.base import LexicalSearch
+from satchel.index.fts import decode_content, is_text
 from satchel.ingest import walk_directory
 from satchel.models import (
     DIRECTORY_MIME,
@@ -65,6 +67,8 @@ from satchel.validation import (
 __all__ = ["ContextInfo", "FacadeCore", "SaveSpec", "ScopeLevel"]
 
 TAR_MIME: Final = "application/x-tar"
+#: Results of a text query when no ``limit`` is given.
+DEFAULT_TOP_K: Final = 50
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -190,6 +194,9 @@ class FacadeCore:
             mime=mime,
             uri=uri_holder,
             inline=inline,
+            content=(
+                decode_content(blob.inline) if blob.inline is not None and is_text(mime) else None
+            ),
         )
 
     def _build(
@@ -202,6 +209,7 @@ class FacadeCore:
         mime: str,
         uri: str | None,
         inline: dict[str, bytes],
+        content: str | None = None,
     ) -> tuple[Artifact, ArtifactWrite]:
         ctx = self.context
         now = utcnow()
@@ -237,7 +245,7 @@ class FacadeCore:
             files=files,
         )
         return artifact, ArtifactWrite(
-            artifact=artifact, inline_blobs=inline, run=self._run_for_write()
+            artifact=artifact, inline_blobs=inline, run=self._run_for_write(), content=content
         )
 
     def commit(self, artifact: Artifact, write: ArtifactWrite) -> Artifact:
@@ -423,11 +431,17 @@ class FacadeCore:
         **filters: Any,
     ) -> SearchPage:
         """One page of a search; ``limit`` None means every match on one page."""
-        if query:
-            raise ValidationError(
-                "text search (lexical, semantic, hybrid) is not available in this version; "
-                "search with structured filters (kind, tags, labels, metric, level, "
-                "time_window) instead"
+        if query is not None and not isinstance(query, str):
+            raise ValidationError(f"query must be a string, not {type(query).__name__}")
+        if query and query.strip():
+            return self._text_search(
+                query,
+                mode=mode,
+                cursor=cursor,
+                limit=limit,
+                paged=paged,
+                time_window=time_window,
+                **filters,
             )
         if mode not in (None, "structured"):
             raise ValidationError(f"search mode {mode!r} needs a query")
@@ -448,6 +462,42 @@ class FacadeCore:
         if len(rows) <= limit or limit == 0:
             return SearchPage(items=rows[:limit])
         return SearchPage(items=rows[:limit], next_cursor=encode_cursor(base, rows[limit - 1]))
+
+    def _text_search(
+        self,
+        text: str,
+        *,
+        mode: str | None,
+        cursor: str | None,
+        limit: int | None,
+        paged: bool,
+        time_window: str | None,
+        **filters: Any,
+    ) -> SearchPage:
+        if mode in ("semantic", "hybrid"):
+            raise ValidationError(
+                f"mode={mode!r} is not available in this version; use mode='lexical'"
+            )
+        if mode not in (None, "lexical"):
+            raise ValidationError(
+                f"unknown search mode {mode!r}; use 'lexical' (or no query for structured)"
+            )
+        if paged or cursor is not None:
+            raise ValidationError("search_page pages structured searches; give no query")
+        index = self.store.index
+        if not isinstance(index, LexicalSearch):
+            raise ValidationError(f"the index at {index.url} has no text search")
+        # Relevance orders a text search; a metric only requires that artifacts have it.
+        metric = filters.pop("metric", None)
+        filters.pop("metric_mode", None)
+        base = scope_query(self.context, created_since=window_start(time_window), **filters)
+        if base is None:
+            return SearchPage()
+        if metric is not None:
+            base = replace(base, has_metrics=(validate_token(metric, what="metric"),))
+        return SearchPage(
+            items=index.lexical(text, base, DEFAULT_TOP_K if limit is None else limit)
+        )
 
     def pin(self, artifact_id: str, pinned: bool) -> None:
         if not self.store.index.set_pinned(

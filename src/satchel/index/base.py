@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 from satchel.models import Artifact, Occurrence, Run, RunStatus
 
@@ -13,6 +13,7 @@ __all__ = [
     "ArtifactWrite",
     "Index",
     "LabelValue",
+    "LexicalSearch",
     "MetricOrder",
     "QueryPosition",
 ]
@@ -46,6 +47,8 @@ class ArtifactWrite:
     artifact: Artifact
     inline_blobs: Mapping[str, bytes] = field(default_factory=dict)
     run: Run | None = None
+    #: Text content to make searchable (text and JSON artifacts), if any.
+    content: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -79,6 +82,8 @@ class ArtifactQuery:
     limit: int | None = None
     include_pending: bool = False
     after: QueryPosition | None = None
+    #: Metrics an artifact must have (whatever the order).
+    has_metrics: Sequence[str] = ()
 
 
 class Index(Protocol):
@@ -123,3 +128,14 @@ class Index(Protocol):
 
     def close(self) -> None:
         """Release connections."""
+
+
+@runtime_checkable
+class LexicalSearch(Protocol):
+    """Optional ability: full-text search over the artifacts' documents."""
+
+    def lexical(self, text: str, query: ArtifactQuery, limit: int) -> list[Artifact]:
+        """Artifacts matching ``text`` and every filter of ``query``, most relevant first."""
+
+    def reindex(self) -> int:
+        """Rebuild the text indexes from the rows; returns how many artifacts were indexed."""

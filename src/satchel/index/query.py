@@ -16,7 +16,7 @@ from satchel.index.base import EQUALITY_COLUMNS, ArtifactQuery, LabelValue
 from satchel.index.schema import artifact_labels, artifact_metrics, artifact_tags, artifacts
 from satchel.models import format_time, parse_time
 
-__all__ = ["build_select", "label_row"]
+__all__ = ["build_select", "filter_conditions", "label_row"]
 
 
 def label_row(artifact_id: str, key: str, value: LabelValue) -> dict[str, Any]:
@@ -72,8 +72,8 @@ def _after(query: ArtifactQuery, ranked: bool) -> Any:
     return or_(beyond, and_(value == pos.metric_value, newer_first))
 
 
-def build_select(query: ArtifactQuery) -> Select[Any]:
-    """SELECT the artifact rows a query asks for, ordered and limited."""
+def filter_conditions(query: ArtifactQuery) -> list[Any]:
+    """The WHERE conditions of a query's filters (no order, no paging, no metric join)."""
     conditions: list[Any] = []
     for column_name, value in query.equals.items():
         if column_name not in EQUALITY_COLUMNS:
@@ -89,11 +89,23 @@ def build_select(query: ArtifactQuery) -> Select[Any]:
         for tag in query.tags_all
     )
     conditions.extend(_label_condition(key, value) for key, value in query.labels.items())
+    conditions.extend(
+        exists().where(
+            artifact_metrics.c.artifact_id == artifacts.c.artifact_id,
+            artifact_metrics.c.name == name,
+        )
+        for name in query.has_metrics
+    )
     if query.created_since is not None:
         # Stored times are fixed-width text; normalise so "…17Z" or "+01:00" compare as times.
         since = format_time(parse_time(query.created_since))
         conditions.append(artifacts.c.created_at >= since)
+    return conditions
 
+
+def build_select(query: ArtifactQuery) -> Select[Any]:
+    """SELECT the artifact rows a query asks for, ordered and limited."""
+    conditions = filter_conditions(query)
     ranked = query.metric is not None and query.metric_order is not None
     if query.after is not None:
         conditions.append(_after(query, ranked))

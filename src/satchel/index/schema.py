@@ -39,7 +39,7 @@ __all__ = [
 ]
 
 #: The newest migration revision; opening an index at this revision skips Alembic entirely.
-SCHEMA_HEAD: Final = "0001"
+SCHEMA_HEAD: Final = "0002"
 
 ID = String(64)
 TIME = String(32)

@@ -53,12 +53,14 @@ class SqlIndex:
         insert_ignore: InsertIgnore,
         write_options: dict[str, Any],
         raw_writer: RawWriter,
+        lexical: bool = False,
     ) -> None:
         self._engine = engine
         self._url = url
         self._insert_ignore = insert_ignore
         self._write_options = write_options
         self._raw = raw_writer
+        self._lexical = lexical
         try:
             self.upgrade()
         except BaseException:
@@ -131,7 +133,7 @@ class SqlIndex:
     def commit_writes(self, writes: Sequence[ArtifactWrite]) -> None:
         # The hot path: precompiled INSERTs on one DBAPI connection. SQLAlchemy's
         # per-statement overhead was more than the durable commit itself.
-        self._raw.write(rows_for_writes(writes))
+        self._raw.write(rows_for_writes(writes, fts=self._lexical))
 
     def set_pinned(self, artifact_id: str, pinned: bool, *, updated_at: str) -> bool:
         with self._write() as conn:
@@ -210,6 +212,41 @@ class SqlIndex:
             rows = conn.execute(build_select(query)).all()
             files = self._files_of(conn, [row.artifact_id for row in rows])
             return [artifact_from_row(row, files[row.artifact_id]) for row in rows]
+
+    def _in_order(self, conn: Connection, ids: list[str]) -> list[Artifact]:
+        if not ids:
+            return []
+        rows = {
+            row.artifact_id: row
+            for row in conn.execute(select(artifacts).where(artifacts.c.artifact_id.in_(ids)))
+        }
+        files = self._files_of(conn, [i for i in ids if i in rows])
+        return [artifact_from_row(rows[i], files[i]) for i in ids if i in rows]
+
+    def lexical(self, text: str, query: ArtifactQuery, limit: int) -> list[Artifact]:
+        if not self._lexical:
+            raise IndexBackendError(f"the index at {self._url} has no text search")
+        from satchel.index.fts import lexical_ids  # noqa: PLC0415
+
+        with self._read() as conn:
+            return self._in_order(conn, lexical_ids(conn, text, query, limit))
+
+    def reindex(self) -> int:
+        if not self._lexical:
+            raise IndexBackendError(f"the index at {self._url} has no text search")
+        from satchel.index.fts import FTS_TABLES, fts_rows, indexed_content  # noqa: PLC0415
+
+        with self._read() as conn:
+            rows = conn.execute(select(artifacts).where(artifacts.c.status == "completed")).all()
+            files = self._files_of(conn, [row.artifact_id for row in rows])
+            found = [artifact_from_row(row, files[row.artifact_id]) for row in rows]
+            docs = [r for a in found for r in fts_rows(a, indexed_content(conn, a))]
+        with self._write() as conn:
+            for table in FTS_TABLES:
+                conn.execute(table.delete())
+                if docs:
+                    conn.execute(table.insert(), docs)
+        return len(found)
 
     def inline_blob(self, sha256: str) -> bytes | None:
         with self._read() as conn:

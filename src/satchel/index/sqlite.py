@@ -74,4 +74,5 @@ def open_sqlite_index(path: str | Path) -> SqlIndex:
             placeholder=lambda c: f":{c}",
             errors=(sqlite3.Error,),
         ),
+        lexical=True,
     )

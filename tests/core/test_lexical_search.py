@@ -260,6 +260,7 @@ async def test_binary_content_is_not_indexed_but_names_are(arts, tmp_path):
 async def test_reindex_rebuilds_the_text_index(context, facade_kind):
     arts = facade_of(context, facade_kind)
     saved = await load_corpus(arts)
+    assert [a.name for a in await arts.search(query="radiology", limit=1)] == ["dataset-card.md"]
     db = context.store.index.url.removeprefix("sqlite:///")
     with sqlite3.connect(db) as conn:
         conn.execute("DELETE FROM artifact_fts")
@@ -267,3 +268,20 @@ async def test_reindex_rebuilds_the_text_index(context, facade_kind):
     assert await arts.search(query="radiology") == []
     assert context.store.index.reindex() == len(saved)
     assert [a.name for a in await arts.search(query="radiology", limit=1)] == ["dataset-card.md"]
+
+
+async def test_saves_are_searchable_as_soon_as_they_return(arts):
+    # Text indexing is not on the save path: the next search catches up first.
+    for i in range(3):
+        a = await arts.save_text(f"zeppelin log {i}", name=f"z{i}")
+        found = await arts.search(query="zeppelin", limit=10)
+        assert a.artifact_id in {x.artifact_id for x in found}
+        assert len(found) == i + 1
+
+
+async def test_another_context_sees_new_saves(open_context, facade_kind):
+    writer = facade_of(open_context(run_id="rw"), facade_kind)
+    reader = facade_of(open_context(run_id="rw"), facade_kind)
+    assert await reader.search(query="marmalade") == []
+    saved = await writer.save_text("marmalade recipe", name="m")
+    assert [a.artifact_id for a in await reader.search(query="marmalade")] == [saved.artifact_id]

@@ -38,7 +38,6 @@ from satchel.facade._scope import ContextInfo, ScopeLevel, same_label, scope_que
 from satchel.hashing import tree_digest
 from satchel.index import ArtifactWrite
 from satchel.index.base import LexicalSearch
-from satchel.index.fts import decode_content, is_text
 from satchel.ingest import walk_directory
 from satchel.models import (
     DIRECTORY_MIME,
@@ -194,9 +193,6 @@ class FacadeCore:
             mime=mime,
             uri=uri_holder,
             inline=inline,
-            content=(
-                decode_content(blob.inline) if blob.inline is not None and is_text(mime) else None
-            ),
         )
 
     def _build(
@@ -209,7 +205,6 @@ class FacadeCore:
         mime: str,
         uri: str | None,
         inline: dict[str, bytes],
-        content: str | None = None,
     ) -> tuple[Artifact, ArtifactWrite]:
         ctx = self.context
         now = utcnow()
@@ -245,7 +240,7 @@ class FacadeCore:
             files=files,
         )
         return artifact, ArtifactWrite(
-            artifact=artifact, inline_blobs=inline, run=self._run_for_write(), content=content
+            artifact=artifact, inline_blobs=inline, run=self._run_for_write()
         )
 
     def commit(self, artifact: Artifact, write: ArtifactWrite) -> Artifact:

@@ -47,8 +47,6 @@ class ArtifactWrite:
     artifact: Artifact
     inline_blobs: Mapping[str, bytes] = field(default_factory=dict)
     run: Run | None = None
-    #: Text content to make searchable (text and JSON artifacts), if any.
-    content: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -16,25 +16,39 @@ import re
 from collections.abc import Iterable
 from typing import Any, Final
 
-from sqlalchemy import Column, Connection, MetaData, Table, Text, func, literal_column, select
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ColumnClause,
+    Connection,
+    MetaData,
+    Table,
+    Text,
+    func,
+    literal_column,
+    select,
+)
 from sqlalchemy import text as sql_text
 
 from satchel.index.base import ArtifactQuery
 from satchel.index.query import filter_conditions
-from satchel.index.schema import artifacts, inline_blobs
-from satchel.models import Artifact
+from satchel.index.rows import artifact_from_row
+from satchel.index.schema import artifact_files, artifacts, inline_blobs, search_watermarks
+from satchel.models import Artifact, ArtifactFile
 
 __all__ = [
     "FTS_TABLES",
     "MAX_CONTENT",
     "artifact_fts",
     "artifact_trigram",
+    "catch_up",
     "decode_content",
     "document",
     "fts_rows",
-    "indexed_content",
+    "is_behind",
     "is_text",
     "lexical_ids",
+    "reset",
     "trigram_match",
     "word_match",
 ]
@@ -145,14 +159,87 @@ def decode_content(data: bytes) -> str:
     return data[: MAX_CONTENT * 4].decode("utf-8", "replace")[:MAX_CONTENT]
 
 
-def indexed_content(conn: Connection, artifact: Artifact) -> str | None:
-    """The content a reindex puts in an artifact's document: its inline text, if any."""
-    if artifact.is_dir or len(artifact.files) != 1 or not is_text(artifact.mime):
-        return None
+WATERMARK: Final = "lexical"
+_BATCH: Final = 2000
+_ROWID: ColumnClause[int] = literal_column("artifacts.rowid", BigInteger)
+
+
+def _position(conn: Connection) -> int:
     row = conn.execute(
-        select(inline_blobs.c.data).where(inline_blobs.c.sha256 == artifact.files[0].sha256)
+        select(search_watermarks.c.position).where(search_watermarks.c.name == WATERMARK)
     ).first()
-    return None if row is None else decode_content(bytes(row[0]))
+    return 0 if row is None else int(row[0])
+
+
+def is_behind(conn: Connection) -> bool:
+    """Whether artifacts were recorded after the text index was last brought up to date."""
+    newest = conn.execute(select(func.max(_ROWID)).select_from(artifacts)).scalar()
+    return newest is not None and int(newest) > _position(conn)
+
+
+def reset(conn: Connection) -> None:
+    """Empty the text indexes (inside a write transaction); the next catch-up rebuilds."""
+    for table in FTS_TABLES:
+        conn.execute(table.delete())
+    conn.execute(search_watermarks.delete().where(search_watermarks.c.name == WATERMARK))
+
+
+def catch_up(conn: Connection) -> int:
+    """Index every artifact row past the watermark (inside a write transaction).
+
+    Saves never wait for text indexing; the first search after them does it, in the same
+    transaction that moves the watermark, so two searchers never index a row twice.
+    Returns how many artifacts were indexed.
+    """
+    done = 0
+    position = _position(conn)
+    while True:
+        rows = conn.execute(
+            select(_ROWID.label("pos"), artifacts)
+            .where(position < _ROWID)
+            .order_by(_ROWID)
+            .limit(_BATCH)
+        ).all()
+        if not rows:
+            break
+        ids = [row.artifact_id for row in rows]
+        files: dict[str, list[ArtifactFile]] = {i: [] for i in ids}
+        for f in conn.execute(select(artifact_files).where(artifact_files.c.artifact_id.in_(ids))):
+            files[f.artifact_id].append(
+                ArtifactFile(path=f.path, sha256=f.sha256, bytes=f.bytes, mime=f.mime)
+            )
+        found = [artifact_from_row(row, files[row.artifact_id]) for row in rows]
+        texts = _inline_texts(conn, found)
+        docs = [r for a in found for r in fts_rows(a, texts.get(a.artifact_id))]
+        for table in FTS_TABLES:
+            conn.execute(table.insert(), docs)
+        position = int(rows[-1].pos)
+        done += len(rows)
+    if done:
+        conn.execute(search_watermarks.delete().where(search_watermarks.c.name == WATERMARK))
+        conn.execute(search_watermarks.insert().values(name=WATERMARK, position=position))
+    return done
+
+
+def _inline_texts(conn: Connection, found: list[Artifact]) -> dict[str, str]:
+    """Content of text and JSON artifacts whose single file is kept inline, by artifact id."""
+    wanted: dict[str, list[str]] = {}
+    for a in found:
+        if not a.is_dir and len(a.files) == 1 and is_text(a.mime):
+            wanted.setdefault(a.files[0].sha256, []).append(a.artifact_id)
+    if not wanted:
+        return {}
+    out: dict[str, str] = {}
+    rows = conn.execute(
+        select(inline_blobs.c.sha256, inline_blobs.c.data).where(
+            inline_blobs.c.sha256.in_(list(wanted))
+        )
+    )
+    for sha, data in rows:
+        text = decode_content(bytes(data))
+        for artifact_id in wanted[sha]:
+            out[artifact_id] = text
+    return out
 
 
 def fts_rows(artifact: Artifact, content: str | None) -> list[dict[str, Any]]:

@@ -119,11 +119,8 @@ def run_row(run: Run) -> dict[str, Any]:
     }
 
 
-def rows_for_writes(writes: Sequence[ArtifactWrite], *, fts: bool = False) -> BatchRows:
-    """Every row a batch of artifact writes inserts, grouped by table in insert order.
-
-    With ``fts`` the full-text tables get each artifact's document too (SQLite).
-    """
+def rows_for_writes(writes: Sequence[ArtifactWrite]) -> BatchRows:
+    """Every row a batch of artifact writes inserts, grouped by table in insert order."""
     artifact_rows: list[dict[str, Any]] = []
     file_rows: list[dict[str, Any]] = []
     label_rows: list[dict[str, Any]] = []
@@ -156,7 +153,7 @@ def rows_for_writes(writes: Sequence[ArtifactWrite], *, fts: bool = False) -> Ba
             blob_rows[sha] = {"sha256": sha, "bytes": len(data), "data": data}
         if write.run is not None:
             run_rows[write.run.run_id] = run_row(write.run)
-    batch: BatchRows = [
+    return [
         (runs, True, list(run_rows.values())),
         (inline_blobs, True, list(blob_rows.values())),
         (artifacts, False, artifact_rows),
@@ -165,9 +162,3 @@ def rows_for_writes(writes: Sequence[ArtifactWrite], *, fts: bool = False) -> Ba
         (artifact_metrics, False, metric_rows),
         (artifact_tags, False, tag_rows),
     ]
-    if fts:
-        from satchel.index.fts import FTS_TABLES, fts_rows  # noqa: PLC0415
-
-        docs = [row for w in writes for row in fts_rows(w.artifact, w.content)]
-        batch.extend((table, False, docs) for table in FTS_TABLES)
-    return batch

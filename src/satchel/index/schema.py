@@ -36,6 +36,7 @@ __all__ = [
     "metadata",
     "occurrences",
     "runs",
+    "search_watermarks",
 ]
 
 #: The newest migration revision; opening an index at this revision skips Alembic entirely.
@@ -155,6 +156,13 @@ inline_blobs = Table(
     Column("sha256", String(64), primary_key=True),
     Column("bytes", Integer, nullable=False),
     Column("data", LargeBinary, nullable=False),
+)
+
+search_watermarks = Table(
+    "search_watermarks",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("position", BigInteger, nullable=False),
 )
 
 occurrences = Table(

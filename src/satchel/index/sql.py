@@ -133,7 +133,7 @@ class SqlIndex:
     def commit_writes(self, writes: Sequence[ArtifactWrite]) -> None:
         # The hot path: precompiled INSERTs on one DBAPI connection. SQLAlchemy's
         # per-statement overhead was more than the durable commit itself.
-        self._raw.write(rows_for_writes(writes, fts=self._lexical))
+        self._raw.write(rows_for_writes(writes))
 
     def set_pinned(self, artifact_id: str, pinned: bool, *, updated_at: str) -> bool:
         with self._write() as conn:
@@ -226,27 +226,24 @@ class SqlIndex:
     def lexical(self, text: str, query: ArtifactQuery, limit: int) -> list[Artifact]:
         if not self._lexical:
             raise IndexBackendError(f"the index at {self._url} has no text search")
-        from satchel.index.fts import lexical_ids  # noqa: PLC0415
+        from satchel.index.fts import catch_up, is_behind, lexical_ids  # noqa: PLC0415
 
+        with self._read() as conn:
+            behind = is_behind(conn)
+        if behind:
+            with self._write() as conn:
+                catch_up(conn)
         with self._read() as conn:
             return self._in_order(conn, lexical_ids(conn, text, query, limit))
 
     def reindex(self) -> int:
         if not self._lexical:
             raise IndexBackendError(f"the index at {self._url} has no text search")
-        from satchel.index.fts import FTS_TABLES, fts_rows, indexed_content  # noqa: PLC0415
+        from satchel.index.fts import catch_up, reset  # noqa: PLC0415
 
-        with self._read() as conn:
-            rows = conn.execute(select(artifacts).where(artifacts.c.status == "completed")).all()
-            files = self._files_of(conn, [row.artifact_id for row in rows])
-            found = [artifact_from_row(row, files[row.artifact_id]) for row in rows]
-            docs = [r for a in found for r in fts_rows(a, indexed_content(conn, a))]
         with self._write() as conn:
-            for table in FTS_TABLES:
-                conn.execute(table.delete())
-                if docs:
-                    conn.execute(table.insert(), docs)
-        return len(found)
+            reset(conn)
+            return catch_up(conn)
 
     def inline_blob(self, sha256: str) -> bytes | None:
         with self._read() as conn:

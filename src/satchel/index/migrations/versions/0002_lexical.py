@@ -1,14 +1,15 @@
-"""Lexical search on SQLite: FTS5 word and trigram indexes, backfilled from the rows.
+"""Lexical search: FTS5 word and trigram indexes (SQLite) and the indexers' watermarks.
 
-The backfill indexes each artifact's id, name, kind, tags, labels and metric names; run
-``ArtifactStore.reindex()`` to add text content and file paths for older artifacts.
-Other dialects get their own lexical index with their backend.
+Text indexes are filled by catch-up, not on the save path: ``search_watermarks`` records up
+to which artifact row (by rowid) each index is built, and every text search first indexes
+the rows past it. An index created here starts empty and catches up on the first search.
 
 Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-23
 """
 
+import sqlalchemy as sa
 from alembic import op
 
 revision = "0002"
@@ -16,14 +17,13 @@ down_revision = "0001"
 branch_labels = None
 depends_on = None
 
-_BACKFILL = (
-    "INSERT INTO {table}(artifact_id, body) SELECT artifact_id, "
-    "artifact_id || ' ' || coalesce(name, '') || ' ' || coalesce(kind, '') || ' ' || tags "
-    "|| ' ' || labels || ' ' || metrics || ' ' || coalesce(run_id, '') FROM artifacts"
-)
-
 
 def upgrade() -> None:
+    op.create_table(
+        "search_watermarks",
+        sa.Column("name", sa.String(64), primary_key=True),
+        sa.Column("position", sa.BigInteger(), nullable=False),
+    )
     if op.get_bind().dialect.name != "sqlite":
         return
     op.execute(
@@ -34,12 +34,10 @@ def upgrade() -> None:
         "CREATE VIRTUAL TABLE artifact_trigram USING fts5("
         "artifact_id UNINDEXED, body, tokenize = 'trigram')"
     )
-    for table in ("artifact_fts", "artifact_trigram"):
-        op.execute(_BACKFILL.format(table=table))
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name != "sqlite":
-        return
-    op.execute("DROP TABLE artifact_trigram")
-    op.execute("DROP TABLE artifact_fts")
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute("DROP TABLE artifact_trigram")
+        op.execute("DROP TABLE artifact_fts")
+    op.drop_table("search_watermarks")

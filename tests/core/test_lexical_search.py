@@ -285,3 +285,27 @@ async def test_another_context_sees_new_saves(open_context, facade_kind):
     assert await reader.search(query="marmalade") == []
     saved = await writer.save_text("marmalade recipe", name="m")
     assert [a.artifact_id for a in await reader.search(query="marmalade")] == [saved.artifact_id]
+
+
+@pytest.mark.parametrize("level", ["run", "session", "user", "org"])
+async def test_another_orgs_artifacts_never_show(open_context, facade_kind, level):
+    shared = {"session_id": "s1", "user_id": "u1", "run_id": "r1"}
+    mine = facade_of(open_context(org_id="o1", **shared), facade_kind)
+    theirs = facade_of(open_context(org_id="o2", **{**shared, "user_id": "u2"}), facade_kind)
+    other_session = facade_of(
+        open_context(org_id="o2", session_id="s9", user_id="u9", run_id="r9"), facade_kind
+    )
+    await theirs.save_text(
+        "confidential quarterly forecast", name="secret", kind="report", metrics={"acc": 0.99}
+    )
+    await other_session.save_text(
+        "confidential quarterly forecast", name="secret2", kind="report", metrics={"acc": 0.98}
+    )
+    await mine.save_text("public roadmap", name="mine", kind="report", metrics={"acc": 0.1})
+    for query in ("confidential", "forecast", "confidnetial", "quarterly report"):
+        for row in await mine.search(query=query, level=level):
+            assert row.org_id == "o1", (query, row.name)
+    if level == "org":
+        assert [r.name for r in await mine.search(level=level)] == ["mine"]
+        best = await mine.best(kind="report", metric="acc", metric_mode="max", level=level)
+        assert best is not None and best.name == "mine"

@@ -1,7 +1,8 @@
 """Scope levels: which artifacts ``list`` (and search) see from a context.
 
 ``run`` ⊂ ``session`` ⊂ ``user`` ⊂ ``org``: each keeps the artifacts whose field equals the
-context's. ``scope`` keeps the artifacts carrying the context's scope labels.
+context's, and whose wider fields equal the context's where the context sets them.
+``scope`` keeps the artifacts carrying the context's scope labels.
 """
 
 from __future__ import annotations
@@ -17,6 +18,12 @@ from satchel.validation import validate_labels, validate_tags, validate_token
 __all__ = ["SCOPE_LEVELS", "ContextInfo", "ScopeLevel", "same_label", "scope_query"]
 
 ScopeLevel = Literal["run", "session", "user", "org", "scope"]
+_WIDER: Final = {
+    "run": ("session_id", "user_id", "org_id"),
+    "session": ("user_id", "org_id"),
+    "user": ("org_id",),
+    "org": (),
+}
 SCOPE_LEVELS: Final = ("run", "session", "user", "org", "scope")
 
 
@@ -70,14 +77,14 @@ def scope_query(
         level = "run"
     equals: dict[str, str | None] = {}
     labels = validate_labels(filters)
-    if level == "run":
-        equals["run_id"] = ctx.run_id
-    elif level == "session":
-        equals["session_id"] = ctx.session_id
-    elif level == "user":
-        equals["user_id"] = ctx.user_id
-    elif level == "org":
-        equals["org_id"] = ctx.org_id
+    if level in _WIDER:
+        # A level's own field, and every wider field the context sets: run ⊂ session ⊂
+        # user ⊂ org holds even when a run or session id is reused in another user or org.
+        own = f"{level}_id"
+        equals[own] = getattr(ctx, own)
+        for wider in _WIDER[level]:
+            if getattr(ctx, wider) is not None:
+                equals[wider] = getattr(ctx, wider)
     elif level == "scope":
         if not ctx.scope:
             raise ValidationError(

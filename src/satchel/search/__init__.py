@@ -1,0 +1,1 @@
+"""Search over artifacts; ``satchel.search.embed`` holds the seam of semantic search."""

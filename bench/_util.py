@@ -92,3 +92,10 @@ def median(values: Sequence[float]) -> float:
 def small_text(i: int) -> str:
     """The small payload both sides save in the small-save benchmarks (~70 bytes)."""
     return f"step {i}: loss={1.0 / (abs(i) + 1):.6f} accuracy={(i % 1000) / 1000:.3f} lr=3e-4 ok\n"
+
+
+def percentile(values: Sequence[float], pct: float) -> float:
+    """The ``pct`` percentile (nearest rank) of ``values``."""
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * pct // 100))
+    return ordered[int(rank) - 1]

@@ -2,7 +2,8 @@
 
 Every figure is measured in this one run, on this machine, each in its own child process.
 Data lives in a temporary directory under /tmp, removed at the end. Results are printed one
-line per figure (figure | peer | ratio | target) and written to ``.bench-out/results.json``.
+line per figure (figure | peer | ratio | target) and written to ``.bench-out/results.json``
+(``results-search.json`` for ``--search``, which runs only the search benchmark).
 Benchmarks report; they never assert: a missed target is printed as ``MISSED``.
 """
 
@@ -38,6 +39,32 @@ DEDUP_SPEEDUP_TARGET = 3.0
 SEQ_RATIO_TARGET = 2.0
 GATHER_RATIO_TARGET = 10.0
 RSS_BUDGET_MIB = 150.0
+
+# The search benchmark (``--search``): sizes, time boxes (seconds) and targets (ms).
+SEARCH_FULL = {
+    "artifacts": 1_000_000,
+    "runs": 100,
+    "queries": 100,
+    "gen_budget": 600,
+    "query_budget": 60,
+    "mlflow_runs": 100_000,
+    "mlflow_budget": 180,
+}
+SEARCH_QUICK = {
+    "artifacts": 50_000,
+    "runs": 10,
+    "queries": 100,
+    "gen_budget": 120,
+    "query_budget": 30,
+    "mlflow_runs": 10_000,
+    "mlflow_budget": 45,
+}
+SEARCH_TARGETS = {  # figure: (p50 target, p95 target or None)
+    "structured": (10.0, 30.0),
+    "best": (10.0, None),
+    "lexical": (50.0, None),
+    "fuzzy": (100.0, None),
+}
 
 
 class ChildFailedError(Exception):
@@ -110,9 +137,9 @@ class Report:
         print(f"{key}: ERROR {message}", flush=True)
         self.errors.append(f"{key}: {message}")
 
-    def write(self) -> Path:
+    def write(self, name: str = "results.json") -> Path:
         OUT_DIR.mkdir(exist_ok=True)
-        path = OUT_DIR / "results.json"
+        path = OUT_DIR / name
         payload = {
             "meta": self.meta,
             "figures": self.figures,
@@ -283,16 +310,129 @@ def bench_rss(report: Report, work: Path, cfg: dict[str, int], env: dict[str, st
     )
 
 
+def bench_search(report: Report, work: Path, cfg: dict[str, int], env: dict[str, str]) -> None:
+    n = cfg["artifacts"]
+    log(
+        f"search: saving {n:,} artifacts through the async facade (asyncio.gather, batches), "
+        f"time box {cfg['gen_budget']} s, then {cfg['queries']} queries per figure"
+    )
+    ours = child(
+        "search.py",
+        "--artifacts",
+        str(n),
+        "--runs",
+        str(cfg["runs"]),
+        "--queries",
+        str(cfg["queries"]),
+        "--store",
+        str(work / "search-store"),
+        "--gen-budget",
+        str(cfg["gen_budget"]),
+        "--query-budget",
+        str(cfg["query_budget"]),
+        env=env,
+    )
+    shutil.rmtree(work / "search-store", ignore_errors=True)
+    report.raw["search"] = ours
+    saved = ours["saved"]
+    how = "" if saved == n else f" (time box hit: {saved:,} of {n:,} saved)"
+    print(
+        f"search store: {saved:,} artifacts saved through the SDK (async facade, "
+        f"asyncio.gather in batches of 2,000, {cfg['runs']} runs, one session) in "
+        f"{ours['gen_seconds']:.0f} s = {saved / ours['gen_seconds']:,.0f} saves/s{how}; "
+        f"first text search's FTS5 catch-up over them: {ours['catch_up_seconds']:.1f} s "
+        "(not a query figure)",
+        flush=True,
+    )
+    explain = ours["best_explain"]
+    print("best() SQL (session level, literal binds):")
+    print("    " + explain["sql"].replace("\n", "\n    "))
+    print("EXPLAIN QUERY PLAN:")
+    for step in explain["plan"]:
+        print(f"    {step}")
+    print(flush=True)
+
+    log(
+        f"search peer: MLflow search_runs, creating up to {cfg['mlflow_runs']:,} runs "
+        f"with MlflowClient (time box {cfg['mlflow_budget']} s)"
+    )
+    peer = child(
+        "mlflow_search.py",
+        "--runs",
+        str(cfg["mlflow_runs"]),
+        "--queries",
+        str(cfg["queries"]),
+        "--work",
+        str(work / "search-mlflow"),
+        "--budget",
+        str(cfg["mlflow_budget"]),
+        env=env,
+    )
+    shutil.rmtree(work / "search-mlflow", ignore_errors=True)
+    report.raw["search_mlflow"] = peer
+    runs = peer["runs"]
+    scale = "same count" if runs >= saved else f"SMALLER: {runs:,} runs vs {saved:,} artifacts"
+    print(
+        f"peer store: {runs:,} MLflow runs created in {peer['create_seconds']:.0f} s "
+        f"({runs / peer['create_seconds']:,.0f} runs/s, create_run + log_batch); e.g. "
+        f'filter_string="{peer["example_filter"]}"',
+        flush=True,
+    )
+    figures = (
+        ("structured", "search_page: filters + metric sort, first page of 50", "page"),
+        ("best", "best(kind, metric, filters)", "best"),
+        ("lexical", "lexical query (words), top 10", "page"),
+        ("fuzzy", "fuzzy query (a word with a typo), top 10", "page"),
+    )
+    for key, what, peer_shape in figures:
+        p50, p95 = ours[f"{key}_p50_ms"], ours[f"{key}_p95_ms"]
+        p50_target, p95_target = SEARCH_TARGETS[key]
+        met = p50 < p50_target and (p95_target is None or p95 < p95_target)
+        peer_p50 = peer[f"{peer_shape}_p50_ms"]
+        ratio = peer_p50 / p50
+        target = f"p50 < {p50_target:.0f} ms" + (
+            f", p95 < {p95_target:.0f} ms" if p95_target is not None else ""
+        )
+        samples = "" if ours[f"{key}_n"] == cfg["queries"] else f", {ours[f'{key}_n']} samples"
+        max_results = 50 if peer_shape == "page" else 1
+        report.figure(
+            f"search_{key}",
+            f"{what} at {saved:,}: p50 {p50:.1f} ms, p95 {p95:.1f} ms{samples} | mlflow "
+            f"search_runs (metric + param filters, order_by metric, max_results="
+            f"{max_results}) at {runs:,} runs ({scale}) p50 {peer_p50:.1f} ms | ratio "
+            f"{ratio:.2f}x (MLflow p50 / satchel p50; target {target})",
+            met,
+            value=p50,
+            p95=p95,
+            peer=peer_p50,
+            unit="ms",
+            ratio=ratio,
+            target=target,
+            artifacts=saved,
+            peer_runs=runs,
+        )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller sizes, fewer operations")
+    parser.add_argument(
+        "--search",
+        action="store_true",
+        help="only the search benchmark (1,000,000 artifacts; 50,000 with --quick)",
+    )
     args = parser.parse_args()
-    cfg = QUICK if args.quick else FULL
+    cfg: dict[str, int] = QUICK if args.quick else FULL
+    steps = (("large", bench_large), ("small", bench_small), ("rss", bench_rss))
+    if args.search:
+        cfg = SEARCH_QUICK if args.quick else SEARCH_FULL
+        steps = (("search", bench_search),)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     started = time.perf_counter()
     meta = versions()
-    report = Report("quick" if args.quick else "full", {**meta, "config": cfg})
+    mode = ("quick" if args.quick else "full") + (" search" if args.search else "")
+    report = Report(mode, {**meta, "config": cfg})
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     print(f"satchel benchmarks ({report.meta['mode']} run, {stamp})")
     print(
@@ -303,14 +443,23 @@ def main() -> int:
         f"satchel {meta['satchel']} | {meta['machine']} | load average at start "
         f"{meta['loadavg_start']} (other processes share the 2 cores)"
     )
-    print(
-        "notes: figure 1 reads a warm file on both sides (nothing dropped from the page "
-        "cache); GB = 1e9 bytes; satchel fsyncs every save (SQLite WAL synchronous=FULL, "
-        "blobs fsynced, moved into place, dir fsynced); MLflow log_text does not fsync; "
-        "large file: "
-        f"best of {cfg['runs']} runs; small saves: median of {cfg['reps']} rounds (peer and "
-        "satchel interleaved), 10 untimed warm-up saves each side"
-    )
+    if args.search:
+        print(
+            "notes: p50/p95 over varied queries (kinds, labels, tags, metrics, scope levels "
+            "differ), each shape warmed by one untimed query; satchel first, then MLflow, "
+            "never at the same time; ratio = MLflow p50 / satchel p50 (> 1: satchel faster); "
+            "MLflow has no text search, so the lexical and fuzzy figures are compared with "
+            "its metric-filtered search_runs page"
+        )
+    else:
+        print(
+            "notes: figure 1 reads a warm file on both sides (nothing dropped from the page "
+            "cache); GB = 1e9 bytes; satchel fsyncs every save (SQLite WAL synchronous=FULL, "
+            "blobs fsynced, moved into place, dir fsynced); MLflow log_text does not fsync; "
+            "large file: "
+            f"best of {cfg['runs']} runs; small saves: median of {cfg['reps']} rounds (peer "
+            "and satchel interleaved), 10 untimed warm-up saves each side"
+        )
     print(flush=True)
 
     work = Path(tempfile.mkdtemp(prefix="satchel-bench-", dir="/tmp"))
@@ -322,7 +471,7 @@ def main() -> int:
         "PYTHONUNBUFFERED": "1",
     }
     try:
-        for name, step in (("large", bench_large), ("small", bench_small), ("rss", bench_rss)):
+        for name, step in steps:
             try:
                 step(report, work, cfg, env)
             except ChildFailedError as exc:
@@ -332,7 +481,7 @@ def main() -> int:
     elapsed = time.perf_counter() - started
     report.meta["bench_seconds"] = elapsed
     report.meta["loadavg_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    path = report.write()
+    path = report.write("results-search.json" if args.search else "results.json")
     missed = [key for key, fig in report.figures.items() if not fig["met"]]
     print()
     print(

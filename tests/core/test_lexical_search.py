@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from conftest import facade_of
+from satchel.index import fts
 
 CORPUS: list[dict[str, Any]] = [
     {
@@ -309,3 +310,13 @@ async def test_another_orgs_artifacts_never_show(open_context, facade_kind, leve
         assert [r.name for r in await mine.search(level=level)] == ["mine"]
         best = await mine.best(kind="report", metric="acc", metric_mode="max", level=level)
         assert best is not None and best.name == "mine"
+
+
+async def test_catch_up_commits_in_short_transactions(context, facade_kind, monkeypatch):
+    monkeypatch.setattr(fts, "_BATCH", 2)
+    monkeypatch.setattr(fts, "CATCH_UP_ROWS", 2)
+    arts = facade_of(context, facade_kind)
+    saved = {(await arts.save_text(f"walrus {i}", name=f"w{i}")).artifact_id for i in range(7)}
+    assert {a.artifact_id for a in await arts.search(query="walrus", limit=20)} == saved
+    assert context.store.index.reindex() == 7
+    assert {a.artifact_id for a in await arts.search(query="walrus", limit=20)} == saved

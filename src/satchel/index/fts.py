@@ -37,6 +37,7 @@ from satchel.index.schema import artifact_files, artifacts, inline_blobs, search
 from satchel.models import Artifact, ArtifactFile
 
 __all__ = [
+    "CATCH_UP_ROWS",
     "FTS_TABLES",
     "MAX_CONTENT",
     "artifact_fts",
@@ -54,6 +55,9 @@ __all__ = [
 ]
 
 MAX_CONTENT: Final = 16 * 1024
+#: A match through trigrams alone needs this share of the query's trigrams (like pg_trgm's
+#: similarity threshold): a name with one typo keeps about half of them.
+MIN_SIMILARITY: Final = 0.5
 RRF_K: Final = 60
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -96,36 +100,59 @@ def word_match(query: str) -> str | None:
     return " OR ".join(_quoted(t) for t in terms) or None
 
 
-def trigram_match(query: str) -> str | None:
-    """An FTS5 expression matching any trigram of the query's words of 3+ characters."""
+def _trigrams(query: str) -> list[str]:
     grams: dict[str, None] = {}
     for token in _tokens(query):
         for i in range(len(token) - 2):
             grams[token[i : i + 3]] = None
-    return " OR ".join(_quoted(g) for g in grams) or None
+    return list(grams)
+
+
+def trigram_match(query: str) -> str | None:
+    """An FTS5 expression matching any trigram of the query's words of 3+ characters."""
+    return " OR ".join(_quoted(g) for g in _trigrams(query)) or None
+
+
+def _similar(grams: list[str], body: str) -> bool:
+    """At least ``MIN_SIMILARITY`` of the query's trigrams occur in the document (and two,
+    when the query has two or more): one shared trigram, say with a random id, is noise."""
+    text = body.lower()
+    shared = sum(1 for g in grams if g in text)
+    return shared >= max(min(2, len(grams)), MIN_SIMILARITY * len(grams))
 
 
 def _ranked(
-    conn: Connection, table: Table, match: str, query: ArtifactQuery, depth: int
+    conn: Connection,
+    table: Table,
+    match: str,
+    query: ArtifactQuery,
+    *,
+    depth: int,
+    grams: list[str] | None = None,
 ) -> list[str]:
     score = func.bm25(literal_column(table.name))
     statement = (
-        select(artifacts.c.artifact_id)
+        select(artifacts.c.artifact_id, table.c.body)
         .join(table, table.c.artifact_id == artifacts.c.artifact_id)
         .where(sql_text(f"{table.name} MATCH :match"), *filter_conditions(query))
         .order_by(score, artifacts.c.created_at.desc())
         .limit(depth)
     )
-    return [row[0] for row in conn.execute(statement, {"match": match})]
+    rows = conn.execute(statement, {"match": match})
+    return [row[0] for row in rows if grams is None or _similar(grams, row[1])]
 
 
 def lexical_ids(conn: Connection, text: str, query: ArtifactQuery, limit: int) -> list[str]:
     """Artifact ids for a text query, best first: words and trigrams fused by rank."""
     depth = max(limit * 4, 50)
     lists: list[list[str]] = []
-    for table, match in ((artifact_fts, word_match(text)), (artifact_trigram, trigram_match(text))):
-        if match is not None:
-            lists.append(_ranked(conn, table, match, query, depth))
+    words = word_match(text)
+    if words is not None:
+        lists.append(_ranked(conn, artifact_fts, words, query, depth=depth))
+    grams = _trigrams(text)
+    if grams:
+        match = " OR ".join(_quoted(g) for g in grams)
+        lists.append(_ranked(conn, artifact_trigram, match, query, depth=depth, grams=grams))
     return fuse(lists)[:limit]
 
 
@@ -161,6 +188,8 @@ def decode_content(data: bytes) -> str:
 
 WATERMARK: Final = "lexical"
 _BATCH: Final = 2000
+#: Rows indexed per catch-up transaction (a few hundred milliseconds of work).
+CATCH_UP_ROWS: Final = 4000
 _ROWID: ColumnClause[int] = literal_column("artifacts.rowid", BigInteger)
 
 
@@ -184,16 +213,17 @@ def reset(conn: Connection) -> None:
     conn.execute(search_watermarks.delete().where(search_watermarks.c.name == WATERMARK))
 
 
-def catch_up(conn: Connection) -> int:
-    """Index every artifact row past the watermark (inside a write transaction).
+def catch_up(conn: Connection, *, max_rows: int | None = None) -> int:
+    """Index artifact rows past the watermark (inside a write transaction).
 
     Saves never wait for text indexing; the first search after them does it, in the same
-    transaction that moves the watermark, so two searchers never index a row twice.
-    Returns how many artifacts were indexed.
+    transaction that moves the watermark, so two searchers never index a row twice. With
+    ``max_rows`` it stops after about that many rows, so that a caller can commit in short
+    transactions and never hold the write lock long. Returns how many were indexed.
     """
     done = 0
     position = _position(conn)
-    while True:
+    while max_rows is None or done < max_rows:
         rows = conn.execute(
             select(_ROWID.label("pos"), artifacts)
             .where(position < _ROWID)

@@ -226,24 +226,37 @@ class SqlIndex:
     def lexical(self, text: str, query: ArtifactQuery, limit: int) -> list[Artifact]:
         if not self._lexical:
             raise IndexBackendError(f"the index at {self._url} has no text search")
-        from satchel.index.fts import catch_up, is_behind, lexical_ids  # noqa: PLC0415
+        from satchel.index.fts import (  # noqa: PLC0415
+            CATCH_UP_ROWS,
+            catch_up,
+            is_behind,
+            lexical_ids,
+        )
 
         with self._read() as conn:
             behind = is_behind(conn)
-        if behind:
+        while behind:
+            # Short transactions: writers from other processes interleave with a long
+            # catch-up instead of waiting for all of it (and timing out).
             with self._write() as conn:
-                catch_up(conn)
+                behind = catch_up(conn, max_rows=CATCH_UP_ROWS) > 0 and is_behind(conn)
         with self._read() as conn:
             return self._in_order(conn, lexical_ids(conn, text, query, limit))
 
     def reindex(self) -> int:
         if not self._lexical:
             raise IndexBackendError(f"the index at {self._url} has no text search")
-        from satchel.index.fts import catch_up, reset  # noqa: PLC0415
+        from satchel.index.fts import CATCH_UP_ROWS, catch_up, reset  # noqa: PLC0415
 
         with self._write() as conn:
             reset(conn)
-            return catch_up(conn)
+            done = catch_up(conn, max_rows=CATCH_UP_ROWS)
+        while True:
+            with self._write() as conn:
+                more = catch_up(conn, max_rows=CATCH_UP_ROWS)
+            if not more:
+                return done
+            done += more
 
     def inline_blob(self, sha256: str) -> bytes | None:
         with self._read() as conn:

@@ -8,7 +8,6 @@ and writing overlap on two cores.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -122,18 +121,6 @@ def copy_and_hash(
         turn ^= 1
     if pending is not None:
         pending.result()
-    return Digest(hexdigest=hasher.hexdigest()), total
-
-
-def hash_file(path: str | os.PathLike[str], *, chunk_size: int = CHUNK_SIZE) -> tuple[Digest, int]:
-    """SHA-256 and size of a file, read in chunks."""
-    hasher = hashlib.sha256()
-    total = 0
-    buf = bytearray(chunk_size)
-    with open(path, "rb", buffering=0) as fh:
-        while n := fh.readinto(buf):
-            hasher.update(memoryview(buf)[:n])
-            total += n
     return Digest(hexdigest=hasher.hexdigest()), total
 
 

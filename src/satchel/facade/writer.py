@@ -13,7 +13,12 @@ from satchel.errors import InvalidMetadataError, StorageError
 from satchel.facade._core import FacadeCore
 from satchel.models import Artifact
 from satchel.store import BlobWriter
-from satchel.validation import validate_labels, validate_metrics, validate_tags
+from satchel.validation import (
+    validate_extension,
+    validate_labels,
+    validate_metrics,
+    validate_tags,
+)
 
 __all__ = ["ArtifactWriter", "SyncArtifactWriter"]
 
@@ -32,8 +37,6 @@ class _WriterBase:
         tags: Iterable[str] | None,
         mime: str | None,
     ) -> None:
-        from satchel.validation import validate_extension  # noqa: PLC0415
-
         self._core = core
         self._ext = validate_extension(planned_ext or "")
         # Validate up front so a bad argument fails before any byte is written.

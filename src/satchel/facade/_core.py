@@ -35,9 +35,9 @@ from satchel.facade._paging import (
     window_start,
 )
 from satchel.facade._scope import ContextInfo, ScopeLevel, same_label, scope_query
+from satchel.facade._text import TextSearcher
 from satchel.hashing import tree_digest
 from satchel.index import ArtifactWrite
-from satchel.index.base import LexicalSearch
 from satchel.ingest import walk_directory
 from satchel.models import (
     DIRECTORY_MIME,
@@ -49,6 +49,7 @@ from satchel.models import (
     new_id,
     utcnow,
 )
+from satchel.search.embed import Embedder
 from satchel.store import ArtifactStore, StoredBlob
 from satchel.uris import ParsedURI, parse_uri
 from satchel.validation import (
@@ -66,8 +67,6 @@ from satchel.validation import (
 __all__ = ["ContextInfo", "FacadeCore", "SaveSpec", "ScopeLevel"]
 
 TAR_MIME: Final = "application/x-tar"
-#: Results of a text query when no ``limit`` is given.
-DEFAULT_TOP_K: Final = 50
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -98,9 +97,12 @@ def _last_segment(text: str | None) -> str | None:
 class FacadeCore:
     """Every facade operation, blocking, over one store and one context."""
 
-    def __init__(self, store: ArtifactStore, context: ContextInfo) -> None:
+    def __init__(
+        self, store: ArtifactStore, context: ContextInfo, *, embedder: Embedder | None = None
+    ) -> None:
         self.store = store
         self.context = context
+        self.text = TextSearcher(store.index, embedder)
         self._run_recorded = False
         self._used: set[tuple[str, str | None, str | None]] = set()
         self._lock = threading.Lock()
@@ -469,19 +471,6 @@ class FacadeCore:
         time_window: str | None,
         **filters: Any,
     ) -> SearchPage:
-        if mode in ("semantic", "hybrid"):
-            raise ValidationError(
-                f"mode={mode!r} is not available in this version; use mode='lexical'"
-            )
-        if mode not in (None, "lexical"):
-            raise ValidationError(
-                f"unknown search mode {mode!r}; use 'lexical' (or no query for structured)"
-            )
-        if paged or cursor is not None:
-            raise ValidationError("search_page pages structured searches; give no query")
-        index = self.store.index
-        if not isinstance(index, LexicalSearch):
-            raise ValidationError(f"the index at {index.url} has no text search")
         # Relevance orders a text search; a metric only requires that artifacts have it.
         metric = filters.pop("metric", None)
         filters.pop("metric_mode", None)
@@ -490,9 +479,7 @@ class FacadeCore:
             return SearchPage()
         if metric is not None:
             base = replace(base, has_metrics=(validate_token(metric, what="metric"),))
-        return SearchPage(
-            items=index.lexical(text, base, DEFAULT_TOP_K if limit is None else limit)
-        )
+        return self.text.page(text, mode=mode, query=base, limit=limit, cursor=cursor, paged=paged)
 
     def pin(self, artifact_id: str, pinned: bool) -> None:
         if not self.store.index.set_pinned(

@@ -21,7 +21,15 @@ from satchel.index import ArtifactQuery
 from satchel.index.base import QueryPosition
 from satchel.models import Artifact, format_time, utcnow
 
-__all__ = ["SearchPage", "decode_cursor", "encode_cursor", "window_start"]
+__all__ = [
+    "SearchPage",
+    "TextPosition",
+    "decode_cursor",
+    "decode_text_cursor",
+    "encode_cursor",
+    "encode_text_cursor",
+    "window_start",
+]
 
 _WINDOW = re.compile(r"([1-9][0-9]{0,6})([smhdw])")
 _UNITS: Final = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -50,12 +58,14 @@ def window_start(time_window: str | None) -> str | None:
     return format_time(utcnow() - delta)
 
 
-def _query_digest(query: ArtifactQuery) -> str:
+def _query_digest(query: ArtifactQuery, *text: str) -> str:
     shape = {
         "e": sorted(query.equals.items()),
         "t": sorted(query.tags_all),
         "l": sorted((k, type(v).__name__, v) for k, v in query.labels.items()),
         "m": [query.metric, query.metric_order],
+        "h": sorted(query.has_metrics),
+        "x": list(text),
     }
     return hashlib.sha256(json.dumps(shape, default=str).encode()).hexdigest()[:16]
 
@@ -91,3 +101,59 @@ def decode_cursor(query: ArtifactQuery, cursor: str) -> ArtifactQuery:
     if body.get("q") != _query_digest(query):
         raise ValidationError("this cursor belongs to a different search")
     return replace(query, after=position, created_since=since)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TextPosition:
+    """Where the next page of a ranked text search starts."""
+
+    query: ArtifactQuery  # the filters, bound to the first page's rows and window
+    offset: int
+    depth: int  # how many matches the search ranks and pages through
+
+
+def _encode(body: dict[str, Any]) -> str:
+    raw = json.dumps(body, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def encode_text_cursor(query: ArtifactQuery, text: str, mode: str, offset: int, depth: int) -> str:
+    """The cursor of a text search's page starting at ``offset``.
+
+    A ranked list has no keyset, so the cursor pins the rows the first page saw
+    (``recorded_until``) and the window start: later pages rank the same rows the same way,
+    and artifacts saved meanwhile never shift or repeat results.
+    """
+    assert query.recorded_until is not None
+    return _encode(
+        {
+            "q": _query_digest(query, text, mode),
+            "o": offset,
+            "d": depth,
+            "r": query.recorded_until,
+            "s": query.created_since,
+        }
+    )
+
+
+def decode_text_cursor(query: ArtifactQuery, text: str, mode: str, cursor: str) -> TextPosition:
+    """The filters and offset a text search's cursor continues from."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        body = json.loads(raw)
+        offset, depth, until = int(body["o"]), int(body["d"]), int(body["r"])
+        since = body.get("s")
+        digest = body["q"]
+    except (binascii.Error, ValueError, KeyError, TypeError) as exc:
+        raise ValidationError("not a valid cursor") from exc
+    if digest != _query_digest(query, text, mode):
+        raise ValidationError("this cursor belongs to a different search")
+    if not 0 <= offset < depth <= 100 * MAX_PAGE:
+        raise ValidationError("not a valid cursor")
+    if since is not None and not isinstance(since, str):
+        raise ValidationError("not a valid cursor")
+    return TextPosition(
+        query=replace(query, recorded_until=until, created_since=since),
+        offset=offset,
+        depth=depth,
+    )

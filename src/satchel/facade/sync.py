@@ -257,7 +257,10 @@ class SyncArtifactFacade:
         ``extra_scope_labels``, ``include_graph``/``include_node`` and ``time_window``
         (``30s``, ``15m``, ``2h``, ``7d``, ``4w``) all filter. ``metric`` ranks by that metric
         (``metric_mode`` "max", the default, or "min") and leaves out artifacts without it.
-        Text ``query`` modes (lexical, semantic, hybrid) are not available in this version.
+        With a ``query``, results are ranked by relevance instead (every filter still
+        applies; ``metric`` then only requires the metric): ``mode`` "lexical" (the
+        default: words, partial words, typos), "semantic" (meaning, needs the ``semantic``
+        extra or the context's embedder) or "hybrid" (both, fused by reciprocal rank).
         """
         page = self._core.search_page(
             cursor=None,

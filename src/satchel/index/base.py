@@ -16,6 +16,7 @@ __all__ = [
     "LexicalSearch",
     "MetricOrder",
     "QueryPosition",
+    "VectorStore",
 ]
 
 LabelValue = str | int | float | bool
@@ -82,6 +83,9 @@ class ArtifactQuery:
     after: QueryPosition | None = None
     #: Metrics an artifact must have (whatever the order).
     has_metrics: Sequence[str] = ()
+    #: Only artifacts recorded at or before this position (``LexicalSearch.newest_position``):
+    #: a ranked search pages over the same rows while new ones arrive.
+    recorded_until: int | None = None
 
 
 class Index(Protocol):
@@ -137,3 +141,39 @@ class LexicalSearch(Protocol):
 
     def reindex(self) -> int:
         """Rebuild the text indexes from the rows; returns how many artifacts were indexed."""
+
+    def newest_position(self) -> int:
+        """The position of the newest recorded artifact (0 for none), for ``recorded_until``."""
+
+
+@runtime_checkable
+class VectorStore(Protocol):
+    """Optional ability: vectors stored next to the rows, for semantic search.
+
+    The index only stores and filters; embedding and scoring live in
+    ``satchel.search.semantic``. Vectors are opaque bytes keyed by artifact and model.
+    """
+
+    def pending_documents(self, model: str, limit: int) -> tuple[list[tuple[str, str]], int]:
+        """Up to ``limit`` ``(artifact_id, text)`` still without a ``model`` vector, and the
+        position to pass to ``store_vectors`` once they are embedded."""
+
+    def store_vectors(
+        self, model: str, vectors: Sequence[tuple[str, bytes]], position: int
+    ) -> None:
+        """Keep vectors (rows already stored by another process win) and advance the mark."""
+
+    def vector_state(self, model: str) -> tuple[int, int]:
+        """How many ``model`` vectors are stored, and the newest one's position (0: none)."""
+
+    def read_vectors(self, model: str, after: int, limit: int) -> list[tuple[int, str, bytes]]:
+        """``(position, artifact_id, vector)`` stored after ``after``, oldest first."""
+
+    def reset_vectors(self, model: str | None = None) -> None:
+        """Drop the vectors of ``model`` (every model for None); they are embedded again."""
+
+    def matching_ids(self, query: ArtifactQuery, among: Sequence[str] | None = None) -> list[str]:
+        """Ids matching every filter of ``query``: those of ``among`` in its order, or all."""
+
+    def get_many(self, ids: Sequence[str]) -> list[Artifact]:
+        """The completed artifacts of ``ids``, in that order (unknown ids are left out)."""

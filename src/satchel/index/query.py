@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, or_, select
+from sqlalchemy import BigInteger, ColumnClause, Select, and_, exists, literal_column, or_, select
 
 from satchel.errors import ValidationError
 from satchel.index.base import EQUALITY_COLUMNS, ArtifactQuery, LabelValue
 from satchel.index.schema import artifact_labels, artifact_metrics, artifact_tags, artifacts
 from satchel.models import format_time, parse_time
 
-__all__ = ["build_select", "filter_conditions", "label_row"]
+__all__ = ["ROWID", "build_select", "filter_conditions", "label_row"]
+
+#: The order artifact rows were recorded in (SQLite's rowid).
+ROWID: ColumnClause[int] = literal_column("artifacts.rowid", BigInteger)
 
 
 def label_row(artifact_id: str, key: str, value: LabelValue) -> dict[str, Any]:
@@ -96,6 +99,8 @@ def filter_conditions(query: ArtifactQuery) -> list[Any]:
         )
         for name in query.has_metrics
     )
+    if query.recorded_until is not None:
+        conditions.append(query.recorded_until >= ROWID)
     if query.created_since is not None:
         # Stored times are fixed-width text; normalise so "…17Z" or "+01:00" compare as times.
         since = format_time(parse_time(query.created_since))

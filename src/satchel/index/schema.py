@@ -31,6 +31,7 @@ __all__ = [
     "artifact_labels",
     "artifact_metrics",
     "artifact_tags",
+    "artifact_vectors",
     "artifacts",
     "inline_blobs",
     "metadata",
@@ -40,7 +41,7 @@ __all__ = [
 ]
 
 #: The newest migration revision; opening an index at this revision skips Alembic entirely.
-SCHEMA_HEAD: Final = "0002"
+SCHEMA_HEAD: Final = "0003"
 
 ID = String(64)
 TIME = String(32)
@@ -156,6 +157,18 @@ inline_blobs = Table(
     Column("sha256", String(64), primary_key=True),
     Column("bytes", Integer, nullable=False),
     Column("data", LargeBinary, nullable=False),
+)
+
+#: One vector per artifact and embedding model: float32, little-endian, unit length.
+artifact_vectors = Table(
+    "artifact_vectors",
+    metadata,
+    Column(
+        "artifact_id", ID, ForeignKey("artifacts.artifact_id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("model", String(64), primary_key=True),
+    Column("vector", LargeBinary, nullable=False),
+    Index("ix_artifact_vectors_model", "model"),
 )
 
 search_watermarks = Table(

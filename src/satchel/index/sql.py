@@ -11,17 +11,19 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Insert, Table, select, text, update
+from sqlalchemy import Connection, Engine, Insert, Table, func, select, text, update
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from satchel.errors import IndexBackendError
+from satchel.index import vectors
 from satchel.index.base import ArtifactQuery, ArtifactWrite
-from satchel.index.query import build_select
+from satchel.index.query import ROWID, build_select, filter_conditions
 from satchel.index.rawwrite import RawWriter
 from satchel.index.rows import artifact_from_row, rows_for_writes, run_row
 from satchel.index.schema import (
     SCHEMA_HEAD,
     artifact_files,
+    artifact_vectors,
     artifacts,
     inline_blobs,
     occurrences,
@@ -216,10 +218,17 @@ class SqlIndex:
     def _in_order(self, conn: Connection, ids: list[str]) -> list[Artifact]:
         if not ids:
             return []
-        rows = {
-            row.artifact_id: row
-            for row in conn.execute(select(artifacts).where(artifacts.c.artifact_id.in_(ids)))
-        }
+        rows: dict[str, Any] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            rows.update(
+                (row.artifact_id, row)
+                for row in conn.execute(
+                    select(artifacts).where(
+                        artifacts.c.artifact_id.in_(chunk), artifacts.c.status == "completed"
+                    )
+                )
+            )
         files = self._files_of(conn, [i for i in ids if i in rows])
         return [artifact_from_row(rows[i], files[i]) for i in ids if i in rows]
 
@@ -257,6 +266,63 @@ class SqlIndex:
             if not more:
                 return done
             done += more
+
+    def newest_position(self) -> int:
+        with self._read() as conn:
+            newest = conn.execute(select(func.max(ROWID)).select_from(artifacts)).scalar()
+        return int(newest or 0)
+
+    # -- vectors (the VectorStore ability) ----------------------------------------------
+
+    def pending_documents(self, model: str, limit: int) -> tuple[list[tuple[str, str]], int]:
+        with self._read() as conn:
+            return vectors.pending_documents(conn, model, limit)
+
+    def store_vectors(
+        self, model: str, vectors_: Sequence[tuple[str, bytes]], position: int
+    ) -> None:
+        with self._write() as conn:
+            vectors.store_vectors(
+                conn,
+                model,
+                vectors_,
+                position,
+                insert_ignore=self._insert_ignore(artifact_vectors),
+            )
+
+    def vector_state(self, model: str) -> tuple[int, int]:
+        with self._read() as conn:
+            return vectors.vector_state(conn, model)
+
+    def read_vectors(self, model: str, after: int, limit: int) -> list[tuple[int, str, bytes]]:
+        with self._read() as conn:
+            return vectors.read_vectors(conn, model, after, limit)
+
+    def reset_vectors(self, model: str | None = None) -> None:
+        with self._write() as conn:
+            vectors.reset_vectors(conn, model)
+
+    def matching_ids(self, query: ArtifactQuery, among: Sequence[str] | None = None) -> list[str]:
+        conditions = filter_conditions(query)
+        with self._read() as conn:
+            if among is None:
+                found = conn.execute(select(artifacts.c.artifact_id).where(*conditions))
+                return [str(i) for i in found.scalars()]
+            keep: set[str] = set()
+            for start in range(0, len(among), 500):
+                chunk = among[start : start + 500]
+                keep.update(
+                    conn.execute(
+                        select(artifacts.c.artifact_id).where(
+                            artifacts.c.artifact_id.in_(chunk), *conditions
+                        )
+                    ).scalars()
+                )
+        return [i for i in among if i in keep]
+
+    def get_many(self, ids: Sequence[str]) -> list[Artifact]:
+        with self._read() as conn:
+            return self._in_order(conn, list(ids))
 
     def inline_blob(self, sha256: str) -> bytes | None:
         with self._read() as conn:

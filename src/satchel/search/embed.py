@@ -34,6 +34,11 @@ class Embedder(Protocol):
     """Turns texts into normalised vectors of one fixed dimension."""
 
     @property
+    def name(self) -> str:
+        """The model's name (at most 55 characters); stored vectors are keyed by it, so
+        embedders that share a name must give the same vectors."""
+
+    @property
     def dimension(self) -> int:
         """The length of every vector this embedder returns."""
 

@@ -1,0 +1,37 @@
+"""Semantic search: one stored vector per artifact and embedding model.
+
+Vectors are filled like the text indexes, by catch-up (``search_watermarks`` row
+``semantic:<model>``), never on the save path, so an index migrated here starts with none.
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-11-23
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0003"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "artifact_vectors",
+        sa.Column(
+            "artifact_id",
+            sa.String(64),
+            sa.ForeignKey("artifacts.artifact_id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        sa.Column("model", sa.String(64), primary_key=True),
+        sa.Column("vector", sa.LargeBinary(), nullable=False),
+    )
+    op.create_index("ix_artifact_vectors_model", "artifact_vectors", ["model"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_artifact_vectors_model", "artifact_vectors")
+    op.drop_table("artifact_vectors")

@@ -1,0 +1,188 @@
+"""Stored vectors for semantic search, on the SQL side: no model, no NumPy here.
+
+The index keeps one vector per artifact and embedding model in ``artifact_vectors`` as an
+opaque blob (``satchel.search.semantic`` packs and scores them). Which artifacts still need
+a vector is tracked like the text indexes: a ``search_watermarks`` row per model holds the
+last artifact row (by rowid) that has been embedded. Embedding runs outside any write
+transaction; storing inserts-or-ignores, so two processes that embed the same rows at once
+both succeed and one set of vectors stays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Final
+
+from sqlalchemy import BigInteger, ColumnClause, Connection, Insert, func, literal_column, select
+
+from satchel.index.fts import decode_content, is_text
+from satchel.index.rows import artifact_from_row
+from satchel.index.schema import (
+    artifact_files,
+    artifact_vectors,
+    artifacts,
+    inline_blobs,
+    search_watermarks,
+)
+from satchel.models import Artifact, ArtifactFile
+
+__all__ = [
+    "MAX_TEXT",
+    "pending_documents",
+    "read_vectors",
+    "reset_vectors",
+    "semantic_text",
+    "store_vectors",
+    "vector_state",
+    "watermark_name",
+]
+
+#: Characters of content embedded (the model reads 256 tokens, about 1,000 characters).
+MAX_TEXT: Final = 2000
+_ROWID: ColumnClause[int] = literal_column("artifacts.rowid", BigInteger)
+_VECTOR_ROWID: ColumnClause[int] = literal_column("artifact_vectors.rowid", BigInteger)
+
+
+def watermark_name(model: str) -> str:
+    """The ``search_watermarks`` row of one embedding model."""
+    return f"semantic:{model}"
+
+
+def semantic_text(artifact: Artifact, content: str | None) -> str:
+    """The text an artifact's vector is made from: what it is first, then its content.
+
+    Ids and digests are left out (they carry no meaning for a language model); names and
+    label values keep their separators as spaces so the model sees words.
+    """
+    parts: list[str] = []
+    if artifact.name:
+        parts.append(artifact.name.replace("_", " ").replace("-", " "))
+    if artifact.kind:
+        parts.append(artifact.kind)
+    if artifact.tags:
+        parts.append(" ".join(artifact.tags))
+    parts.extend(f"{key} {value}" for key, value in artifact.labels.items())
+    if artifact.metrics:
+        parts.append(" ".join(artifact.metrics))
+    parts.extend(f.path for f in artifact.files[:20] if f.path != artifact.name)
+    if content:
+        parts.append(content[:MAX_TEXT])
+    return ". ".join(p for p in parts if p)
+
+
+def _position(conn: Connection, name: str) -> int:
+    row = conn.execute(
+        select(search_watermarks.c.position).where(search_watermarks.c.name == name)
+    ).first()
+    return 0 if row is None else int(row[0])
+
+
+def pending_documents(
+    conn: Connection, model: str, limit: int
+) -> tuple[list[tuple[str, str]], int]:
+    """Up to ``limit`` artifacts past ``model``'s watermark, with the text to embed.
+
+    Returns:
+        ``[(artifact_id, text), ...]`` oldest first, and the position to record once their
+        vectors are stored (the watermark itself when nothing is pending).
+    """
+    position = _position(conn, watermark_name(model))
+    rows = conn.execute(
+        select(_ROWID.label("pos"), artifacts)
+        .where(position < _ROWID)
+        .order_by(_ROWID)
+        .limit(limit)
+    ).all()
+    if not rows:
+        return [], position
+    ids = [row.artifact_id for row in rows]
+    files: dict[str, list[ArtifactFile]] = {i: [] for i in ids}
+    for f in conn.execute(
+        select(artifact_files)
+        .where(artifact_files.c.artifact_id.in_(ids))
+        .order_by(artifact_files.c.artifact_id, artifact_files.c.path)
+    ):
+        files[f.artifact_id].append(
+            ArtifactFile(path=f.path, sha256=f.sha256, bytes=f.bytes, mime=f.mime)
+        )
+    found = [artifact_from_row(row, files[row.artifact_id]) for row in rows]
+    texts = _inline_texts(conn, found)
+    docs = [(a.artifact_id, semantic_text(a, texts.get(a.artifact_id))) for a in found]
+    return docs, int(rows[-1].pos)
+
+
+def _inline_texts(conn: Connection, found: list[Artifact]) -> dict[str, str]:
+    """Content of single-file text artifacts kept inline in the index, by artifact id."""
+    wanted: dict[str, list[str]] = {}
+    for a in found:
+        if not a.is_dir and len(a.files) == 1 and is_text(a.mime):
+            wanted.setdefault(a.files[0].sha256, []).append(a.artifact_id)
+    out: dict[str, str] = {}
+    if not wanted:
+        return out
+    rows = conn.execute(
+        select(inline_blobs.c.sha256, inline_blobs.c.data).where(
+            inline_blobs.c.sha256.in_(list(wanted))
+        )
+    )
+    for sha, data in rows:
+        text = decode_content(bytes(data))
+        for artifact_id in wanted[sha]:
+            out[artifact_id] = text
+    return out
+
+
+def store_vectors(
+    conn: Connection,
+    model: str,
+    vectors: Sequence[tuple[str, bytes]],
+    position: int,
+    *,
+    insert_ignore: Insert,
+) -> None:
+    """Store vectors (inside a write transaction) and move the watermark up to ``position``.
+
+    ``insert_ignore`` is the dialect's insert-or-ignore into ``artifact_vectors``: rows
+    another process stored first are kept, and the watermark only ever moves forward.
+    """
+    if vectors:
+        conn.execute(
+            insert_ignore, [{"artifact_id": a, "model": model, "vector": v} for a, v in vectors]
+        )
+    name = watermark_name(model)
+    if position > _position(conn, name):
+        conn.execute(search_watermarks.delete().where(search_watermarks.c.name == name))
+        conn.execute(search_watermarks.insert().values(name=name, position=position))
+
+
+def vector_state(conn: Connection, model: str) -> tuple[int, int]:
+    """How many vectors ``model`` has, and the newest one's row position (0 for none)."""
+    row = conn.execute(
+        select(func.count(), func.max(_VECTOR_ROWID)).where(artifact_vectors.c.model == model)
+    ).one()
+    return int(row[0]), int(row[1] or 0)
+
+
+def read_vectors(
+    conn: Connection, model: str, after: int, limit: int
+) -> list[tuple[int, str, bytes]]:
+    """Vectors of ``model`` stored after row position ``after``, oldest first."""
+    rows = conn.execute(
+        select(_VECTOR_ROWID, artifact_vectors.c.artifact_id, artifact_vectors.c.vector)
+        .where(artifact_vectors.c.model == model, after < _VECTOR_ROWID)
+        .order_by(_VECTOR_ROWID)
+        .limit(limit)
+    )
+    return [(int(r[0]), str(r[1]), bytes(r[2])) for r in rows]
+
+
+def reset_vectors(conn: Connection, model: str | None) -> None:
+    """Forget the vectors of ``model`` (every model for None); catch-up embeds them again."""
+    if model is None:
+        conn.execute(artifact_vectors.delete())
+        conn.execute(search_watermarks.delete().where(search_watermarks.c.name.like("semantic:%")))
+        return
+    conn.execute(artifact_vectors.delete().where(artifact_vectors.c.model == model))
+    conn.execute(
+        search_watermarks.delete().where(search_watermarks.c.name == watermark_name(model))
+    )

@@ -60,3 +60,13 @@ def test_every_public_facade_method_is_documented() -> None:
     for name in dir(satchel.ArtifactFacade):
         if not name.startswith("_"):
             assert f"`{name}" in sdk, name
+
+
+def test_every_cli_command_is_documented() -> None:
+    from satchel.cli.app import app  # noqa: PLC0415 - the cli extra is in the dev install
+
+    cli = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
+    names = [c.name or (c.callback.__name__ if c.callback else "") for c in app.registered_commands]
+    assert names
+    for name in names:
+        assert f"## `satchel {name}`" in cli, name

@@ -1,0 +1,1 @@
+"""The ``satchel`` command line: a thin layer over the library (needs the ``cli`` extra)."""

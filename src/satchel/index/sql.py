@@ -11,7 +11,19 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Insert, Table, func, select, text, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Insert,
+    Table,
+    column,
+    exists,
+    func,
+    select,
+    text,
+    update,
+    values,
+)
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from satchel.errors import IndexBackendError
@@ -21,6 +33,7 @@ from satchel.index.query import ROWID, build_select, filter_conditions
 from satchel.index.rawwrite import RawWriter
 from satchel.index.rows import artifact_from_row, rows_for_writes, run_row
 from satchel.index.schema import (
+    ID,
     SCHEMA_HEAD,
     artifact_files,
     artifact_vectors,
@@ -310,11 +323,18 @@ class SqlIndex:
                 return [str(i) for i in found.scalars()]
             keep: set[str] = set()
             for start in range(0, len(among), 500):
-                chunk = among[start : start + 500]
+                # One primary-key probe per candidate: as a correlated EXISTS, the planner
+                # sees one row per id, where ``artifact_id IN (...)`` next to a scope
+                # equality made it walk the whole scope index instead.
+                candidates = (
+                    values(column("cid", ID), name="candidate_rows")
+                    .data([(i,) for i in among[start : start + 500]])
+                    .cte("candidates")
+                )
                 keep.update(
                     conn.execute(
-                        select(artifacts.c.artifact_id).where(
-                            artifacts.c.artifact_id.in_(chunk), *conditions
+                        select(candidates.c.cid).where(
+                            exists().where(artifacts.c.artifact_id == candidates.c.cid, *conditions)
                         )
                     ).scalars()
                 )

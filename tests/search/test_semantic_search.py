@@ -10,6 +10,8 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -257,3 +259,27 @@ async def test_hybrid_fuses_both_lists(arts):
     assert "xgboost-churn-model" in lexical
     assert hybrid[0] in {"xgboost-churn-model", "feature-importance"}
     assert set(hybrid) - set(lexical)  # semantic brought something lexical did not
+
+
+def test_concurrent_catch_ups_store_one_vector_each(settings):
+    # Four contexts (each with its own connections) embed the same new rows at once: every
+    # search sees every artifact, and each keeps exactly one vector.
+    with _ctx(settings, embedder=FakeEmbedder()) as writer:
+        arts = writer.sync_artifacts()
+        for i in range(300):
+            arts.save_text(f"november oscar {i}", name=f"n{i}")
+    contexts = [_ctx(settings, embedder=FakeEmbedder()) for _ in range(4)]
+    try:
+        barrier = threading.Barrier(len(contexts))
+
+        def search(ctx: satchel.Context) -> int:
+            barrier.wait()
+            found = ctx.sync_artifacts().search(query="november", mode="semantic", limit=1000)
+            return len(found)
+
+        with ThreadPoolExecutor(len(contexts)) as pool:
+            assert list(pool.map(search, contexts)) == [300] * 4
+        assert contexts[0].store.index.vector_state("fake-bow")[0] == 300
+    finally:
+        for ctx in contexts:
+            ctx.close()

@@ -213,3 +213,25 @@ async def recall_at_5(
         if expected not in top:
             misses.append((query, expected, top))
     return 1 - len(misses) / len(queries), misses
+
+
+#: Filters every text mode must honour (the filter x mode matrix).
+FILTERS: list[dict[str, Any]] = [
+    {"kind": "checkpoint"},
+    {"labels": {"domain": "vision"}},
+    {"tags": ["weekly"]},
+    {"kind": "result", "labels": {"domain": "tabular"}},
+    {"time_window": "1h"},
+    {"metric": "f1"},
+]
+
+
+def assert_obeys(row: Any, filters: dict[str, Any]) -> None:
+    """Fail unless an artifact satisfies every filter of a ``search`` call."""
+    if "kind" in filters:
+        assert row.kind == filters["kind"], row.name
+    for key, value in filters.get("labels", {}).items():
+        assert row.labels.get(key) == value, row.name
+    assert set(filters.get("tags", [])) <= set(row.tags), row.name
+    if "metric" in filters:
+        assert filters["metric"] in row.metrics, row.name

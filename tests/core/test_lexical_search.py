@@ -7,7 +7,7 @@ import sqlite3
 import pytest
 
 from conftest import facade_of
-from corpus import QUERIES, RECALL_FLOORS, load_corpus, recall_at_5
+from corpus import FILTERS, QUERIES, RECALL_FLOORS, assert_obeys, load_corpus, recall_at_5
 from satchel.index import fts
 
 
@@ -35,26 +35,13 @@ async def test_typos_and_partial_ids_find_the_artifact(arts):
     assert found and found[0].artifact_id == target.artifact_id
 
 
-@pytest.mark.parametrize(
-    "filters",
-    [
-        {"kind": "checkpoint"},
-        {"labels": {"domain": "vision"}},
-        {"tags": ["weekly"]},
-        {"kind": "result", "labels": {"domain": "tabular"}},
-        {"time_window": "1h"},
-    ],
-    ids="+".join,
-)
+@pytest.mark.parametrize("filters", FILTERS, ids="+".join)
 async def test_filters_hold_on_the_text_path(arts, filters):
     await load_corpus(arts)
+    await arts.save_text("f1 of the churn model", name="scored", kind="result", metrics={"f1": 1})
     for query, _ in QUERIES:
         for row in await arts.search(query=query, **filters):
-            if "kind" in filters:
-                assert row.kind == filters["kind"]
-            for key, value in filters.get("labels", {}).items():
-                assert row.labels.get(key) == value
-            assert set(filters.get("tags", [])) <= set(row.tags)
+            assert_obeys(row, filters)
     assert await arts.search(query="resnet", kind="checkpoint")
     assert await arts.search(query="resnet", kind="log") == []
 

@@ -18,7 +18,15 @@ import pytest
 
 import satchel
 from conftest import CONTEXT_FIELDS
-from corpus import PARAPHRASES, QUERIES, RECALL_FLOORS, load_corpus, recall_at_5
+from corpus import (
+    FILTERS,
+    PARAPHRASES,
+    QUERIES,
+    RECALL_FLOORS,
+    assert_obeys,
+    load_corpus,
+    recall_at_5,
+)
 from fakes import FakeEmbedder, MemoEmbedder
 from satchel.errors import ValidationError
 from satchel.facade import _text
@@ -64,18 +72,7 @@ async def test_semantic_ranks_by_meaning_not_shared_letters(arts):
 
 
 @pytest.mark.parametrize("mode", ["semantic", "hybrid"])
-@pytest.mark.parametrize(
-    "filters",
-    [
-        {"kind": "checkpoint"},
-        {"labels": {"domain": "vision"}},
-        {"tags": ["weekly"]},
-        {"kind": "result", "labels": {"domain": "tabular"}},
-        {"time_window": "1h"},
-        {"metric": "f1"},
-    ],
-    ids="+".join,
-)
+@pytest.mark.parametrize("filters", FILTERS, ids="+".join)
 async def test_no_result_ever_violates_a_filter(context, mode, filters):
     arts = context.artifacts()
     await load_corpus(arts)
@@ -84,13 +81,7 @@ async def test_no_result_ever_violates_a_filter(context, mode, filters):
     for query, _ in PARAPHRASES[:10]:
         for row in await arts.search(query=query, mode=mode, limit=5, **filters):
             seen += 1
-            if "kind" in filters:
-                assert row.kind == filters["kind"]
-            for key, value in filters.get("labels", {}).items():
-                assert row.labels.get(key) == value
-            assert set(filters.get("tags", [])) <= set(row.tags)
-            if "metric" in filters:
-                assert filters["metric"] in row.metrics
+            assert_obeys(row, filters)
     assert seen  # every filter leaves something to check
 
 

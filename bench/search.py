@@ -1,7 +1,10 @@
 """Search figures, satchel's side: structured, ``best`` and lexical queries over N artifacts.
 
 Usage: ``python bench/search.py --artifacts N --runs R --queries Q --store DIR
-[--gen-budget S] [--query-budget S]``
+[--gen-budget S] [--query-budget S] [--reuse]``
+
+``--reuse`` skips generation and queries the store an earlier run left at ``--store`` (copy
+it first: opening it may migrate it, and the first text search fills its text indexes).
 
 Generation goes through the SDK only: one ``Context`` per run (all runs in one session),
 ``save_text`` on the async facade, ``asyncio.gather`` in batches. Each artifact has one of
@@ -111,6 +114,14 @@ async def generate(store: str, n: int, runs: int, budget: float) -> tuple[int, f
     return saved, time.perf_counter() - start
 
 
+def stored_count(store: str) -> int:
+    """How many artifacts a store holds (for ``--reuse``)."""
+    with sqlite3.connect(f"file:{store}/index.db?mode=ro", uri=True) as conn:
+        (count,) = conn.execute("SELECT count(*) FROM artifacts").fetchone()
+    conn.close()
+    return int(count)
+
+
 def timed(fn: Any, args_list: list[dict[str, Any]], budget: float) -> tuple[list[float], int]:
     """Seconds of each call (after one untimed warm-up); hits seen.
 
@@ -202,9 +213,17 @@ def main() -> None:
     parser.add_argument("--store", required=True)
     parser.add_argument("--gen-budget", type=float, default=float("inf"))
     parser.add_argument("--query-budget", type=float, default=float("inf"))
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="skip generation: query the store an earlier run left at --store (for iterating)",
+    )
     args = parser.parse_args()
 
-    saved, gen_s = asyncio.run(generate(args.store, args.artifacts, args.runs, args.gen_budget))
+    if args.reuse:
+        saved, gen_s = stored_count(args.store), 0.0
+    else:
+        saved, gen_s = asyncio.run(generate(args.store, args.artifacts, args.runs, args.gen_budget))
     rng = random.Random(99)
     q, qb = args.queries, args.query_budget
     result: dict[str, Any] = {"requested": args.artifacts, "saved": saved, "gen_seconds": gen_s}

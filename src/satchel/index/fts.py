@@ -1,9 +1,12 @@
 """Lexical search on SQLite: two FTS5 indexes over one document per artifact.
 
-``artifact_fts`` (unicode61 words, BM25) finds whole words; ``artifact_trigram`` (trigram
-tokens) finds partial words and names with a typo, ranked by how many of the query's
-trigrams an artifact shares. Both lists are fused by reciprocal rank. The FTS tables are
-joined to ``artifacts`` in the same statement as every filter, so a filter is never lost.
+``artifact_fts`` (unicode61 words, BM25) finds whole words, and through its vocabulary
+(``artifact_fts_vocab``) words with a typo: a word it does not hold stands for the indexed
+terms one edit away. ``artifact_trigram`` (trigram tokens) finds substrings: partial ids,
+parts of names. Each list asks for every word first and for any word only when too few
+artifacts have them all; both are fused by reciprocal rank. FTS5 ranks its matches (BM25)
+and the same statement joins the top ones to ``artifacts`` with every filter, so a filter
+is never lost.
 
 The document holds the artifact's id, name, kind, tags, label keys and values, metric
 names, file paths, run, model, and for text and JSON artifacts kept inline (up to
@@ -21,12 +24,15 @@ from sqlalchemy import (
     Column,
     ColumnClause,
     Connection,
+    Float,
     MetaData,
     Table,
     Text,
+    and_,
     func,
     literal_column,
     select,
+    true,
 )
 from sqlalchemy import text as sql_text
 
@@ -34,6 +40,7 @@ from satchel.index.base import ArtifactQuery
 from satchel.index.query import filter_conditions
 from satchel.index.rows import artifact_from_row
 from satchel.index.schema import artifact_files, artifacts, inline_blobs, search_watermarks
+from satchel.index.spelling import MAX_WORD, MIN_WORD, one_edit, words
 from satchel.models import Artifact, ArtifactFile
 
 __all__ = [
@@ -50,15 +57,18 @@ __all__ = [
     "is_text",
     "lexical_ids",
     "reset",
-    "trigram_match",
+    "substring_match",
+    "word_groups",
     "word_match",
 ]
 
 MAX_CONTENT: Final = 16 * 1024
-#: A match through trigrams alone needs this share of the query's trigrams (like pg_trgm's
-#: similarity threshold): a name with one typo keeps about half of them.
-MIN_SIMILARITY: Final = 0.5
+#: A misspelt word stands for at most this many indexed terms one edit away.
+MAX_SPELLINGS: Final = 5
 RRF_K: Final = 60
+_VOCAB_CHUNK: Final = 500
+#: Past this many top matches, the filters rank with the matches in one statement instead.
+_MAX_DEPTH: Final = 50_000
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 # Not in ``schema.metadata``: virtual tables that only the SQLite dialect has (migration 0002).
@@ -70,6 +80,14 @@ artifact_trigram = Table(
     "artifact_trigram", fts_metadata, Column("artifact_id", Text), Column("body", Text)
 )
 FTS_TABLES: Final = (artifact_fts, artifact_trigram)
+#: The word index's vocabulary (fts5vocab, one row per term; migration 0003).
+artifact_fts_vocab = Table(
+    "artifact_fts_vocab",
+    fts_metadata,
+    Column("term", Text),
+    Column("doc", BigInteger),
+    Column("cnt", BigInteger),
+)
 
 
 def document(artifact: Artifact, content: str | None = None) -> str:
@@ -94,65 +112,136 @@ def _quoted(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
 
-def word_match(query: str) -> str | None:
-    """An FTS5 expression matching any word of ``query``, every term quoted (no syntax)."""
-    terms = dict.fromkeys(_tokens(query))
-    return " OR ".join(_quoted(t) for t in terms) or None
+def _any(terms: Iterable[str]) -> str:
+    quoted = [_quoted(t) for t in terms]
+    return quoted[0] if len(quoted) == 1 else "(" + " OR ".join(quoted) + ")"
 
 
-def _trigrams(query: str) -> list[str]:
-    grams: dict[str, None] = {}
-    for token in _tokens(query):
-        for i in range(len(token) - 2):
-            grams[token[i : i + 3]] = None
-    return list(grams)
+def _vocabulary(conn: Connection, terms: Iterable[str]) -> dict[str, int]:
+    """Which of ``terms`` the word index holds, with how many documents hold each."""
+    wanted = sorted(set(terms))
+    found: dict[str, int] = {}
+    for start in range(0, len(wanted), _VOCAB_CHUNK):
+        chunk = wanted[start : start + _VOCAB_CHUNK]
+        rows = conn.execute(
+            select(artifact_fts_vocab.c.term, artifact_fts_vocab.c.doc).where(
+                artifact_fts_vocab.c.term.in_(chunk)
+            )
+        )
+        found.update((str(term), int(doc)) for term, doc in rows)
+    return found
 
 
-def trigram_match(query: str) -> str | None:
-    """An FTS5 expression matching any trigram of the query's words of 3+ characters."""
-    return " OR ".join(_quoted(g) for g in _trigrams(query)) or None
+def word_groups(conn: Connection, text: str) -> list[list[str]]:
+    """The query's words, each with the indexed terms it may mean.
+
+    A word the index holds stands for itself. One it does not hold (of ``MIN_WORD`` to
+    ``MAX_WORD`` characters) stands for the indexed terms one edit away, the most frequent
+    first: a typo. Words with neither keep themselves and match nothing.
+    """
+    wanted = words(text)
+    known = _vocabulary(conn, wanted)
+    unknown = [w for w in wanted if w not in known and MIN_WORD <= len(w) <= MAX_WORD]
+    edits = {w: one_edit(w) for w in unknown}
+    near = _vocabulary(conn, (e for found in edits.values() for e in found))
+    groups: list[list[str]] = []
+    for word in wanted:
+        spellings = sorted(edits.get(word, ()) & near.keys(), key=lambda t: (-near[t], t))
+        groups.append(spellings[:MAX_SPELLINGS] if spellings else [word])
+    return groups
 
 
-def _similar(grams: list[str], body: str) -> bool:
-    """At least ``MIN_SIMILARITY`` of the query's trigrams occur in the document (and two,
-    when the query has two or more): one shared trigram, say with a random id, is noise."""
-    text = body.lower()
-    shared = sum(1 for g in grams if g in text)
-    return shared >= max(min(2, len(grams)), MIN_SIMILARITY * len(grams))
+def word_match(groups: list[list[str]], *, every: bool) -> str | None:
+    """An FTS5 expression for word groups: all of them (``every``) or any, terms quoted."""
+    if not groups:
+        return None
+    if not every:
+        return _any(dict.fromkeys(t for group in groups for t in group))
+    return " AND ".join(_any(group) for group in groups)
+
+
+def substring_match(text: str, *, every: bool) -> str | None:
+    """An FTS5 expression for the trigram table: the query's words of 3+ characters as
+    substrings (a phrase of trigrams), all of them (``every``) or any."""
+    parts = [_quoted(t) for t in dict.fromkeys(_tokens(text)) if len(t) >= 3]
+    return (" AND " if every else " OR ").join(parts) or None
 
 
 def _ranked(
-    conn: Connection,
-    table: Table,
-    match: str,
-    query: ArtifactQuery,
-    *,
-    depth: int,
-    grams: list[str] | None = None,
+    conn: Connection, table: Table, match: str, query: ArtifactQuery, *, want: int
 ) -> list[str]:
-    score = func.bm25(literal_column(table.name))
-    statement = (
-        select(artifacts.c.artifact_id, table.c.body)
-        .join(table, table.c.artifact_id == artifacts.c.artifact_id)
-        .where(sql_text(f"{table.name} MATCH :match"), *filter_conditions(query))
-        .order_by(score, artifacts.c.created_at.desc())
-        .limit(depth)
-    )
-    rows = conn.execute(statement, {"match": match})
-    return [row[0] for row in rows if grams is None or _similar(grams, row[1])]
+    """Up to ``want`` ids matching ``match`` and the filters, best BM25 first.
+
+    FTS5 ranks its own matches (``ORDER BY rank`` with a limit keeps only the top), then the
+    same statement joins them to ``artifacts`` and tells which pass the filters. When too
+    few of the top ``depth`` pass, the depth grows; past ``_MAX_DEPTH`` the filters go
+    into the ranking statement itself and every match is ranked.
+    """
+    rank: ColumnClause[float] = literal_column("rank", Float)
+    conditions = filter_conditions(query)
+    passes = (and_(*conditions) if conditions else true()).label("passes")
+    depth: int | None = max(want * 8, 400)
+    while True:
+        hits = (
+            select(table.c.artifact_id, rank.label("score"))
+            .where(sql_text(f"{table.name} MATCH :match"))
+            .order_by(rank)
+        )
+        if depth is not None:
+            hits = hits.limit(depth)
+        found = hits.subquery("hits")
+        statement = (
+            select(artifacts.c.artifact_id, passes)
+            .join(found, found.c.artifact_id == artifacts.c.artifact_id)
+            .order_by(found.c.score, artifacts.c.created_at.desc())
+        )
+        if depth is None:
+            statement = statement.where(*conditions).limit(want)
+        rows = conn.execute(statement, {"match": match}).all()
+        ids = [row[0] for row in rows if row[1]]
+        if len(ids) >= want or depth is None or len(rows) < depth:
+            return ids[:want]
+        depth = depth * 8 if depth * 8 <= _MAX_DEPTH else None
+
+
+def _listed(
+    conn: Connection, table: Table, matches: list[str | None], query: ArtifactQuery, want: int
+) -> list[str]:
+    """Ids for the first match expression, topped up from the next ones while too few."""
+    found: dict[str, None] = {}
+    for match in dict.fromkeys(m for m in matches if m is not None):
+        found.update(dict.fromkeys(_ranked(conn, table, match, query, want=want)))
+        if len(found) >= want:
+            break
+    return list(found)[:want]
 
 
 def lexical_ids(conn: Connection, text: str, query: ArtifactQuery, limit: int) -> list[str]:
-    """Artifact ids for a text query, best first: words and trigrams fused by rank."""
-    depth = max(limit * 4, 50)
-    lists: list[list[str]] = []
-    words = word_match(text)
-    if words is not None:
-        lists.append(_ranked(conn, artifact_fts, words, query, depth=depth))
-    grams = _trigrams(text)
-    if grams:
-        match = " OR ".join(_quoted(g) for g in grams)
-        lists.append(_ranked(conn, artifact_trigram, match, query, depth=depth, grams=grams))
+    """Artifact ids for a text query, best first: whole words and substrings fused by rank.
+
+    Artifacts with every word come first; only when they are too few do artifacts with any
+    word follow. A word the index does not know stands for its near spellings (a typo).
+    Substrings (partial ids, parts of names) come from the trigram table, all of them
+    first, then any.
+    """
+    want = max(limit * 4, 50)
+    groups = word_groups(conn, text)
+    lists = [
+        _listed(
+            conn,
+            artifact_fts,
+            [word_match(groups, every=True), word_match(groups, every=False)],
+            query,
+            want,
+        ),
+        _listed(
+            conn,
+            artifact_trigram,
+            [substring_match(text, every=True), substring_match(text, every=False)],
+            query,
+            want,
+        ),
+    ]
     return fuse(lists)[:limit]
 
 

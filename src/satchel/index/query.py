@@ -59,7 +59,9 @@ def _after(query: ArtifactQuery, ranked: bool) -> Any:
     """Rows strictly after ``query.after`` in the query's order (keyset paging)."""
     pos = query.after
     assert pos is not None
-    created, aid = artifacts.c.created_at, artifacts.c.artifact_id
+    # A ranked query orders by the metric row's copies (the columns its index holds).
+    table = artifact_metrics if ranked else artifacts
+    created, aid = table.c.created_at, table.c.artifact_id
     newer_first = or_(
         created < pos.created_at, and_(created == pos.created_at, aid < pos.artifact_id)
     )
@@ -113,6 +115,12 @@ def build_select(query: ArtifactQuery) -> Select[Any]:
     statement: Select[Any]
     if ranked:
         metric_value = artifact_metrics.c.value
+        if "kind" in query.equals:
+            # Said of the metric row too, so that ix_artifact_metrics_rank (name, kind,
+            # value, created_at, artifact_id) serves the filter and the order: no sort.
+            kind = query.equals["kind"]
+            column = artifact_metrics.c.kind
+            conditions.append(column.is_(None) if kind is None else column == kind)
         statement = (
             select(artifacts)
             .join(
@@ -125,8 +133,8 @@ def build_select(query: ArtifactQuery) -> Select[Any]:
             .where(*conditions)
             .order_by(
                 metric_value.desc() if query.metric_order == "max" else metric_value.asc(),
-                artifacts.c.created_at.desc(),
-                artifacts.c.artifact_id.desc(),
+                artifact_metrics.c.created_at.desc(),
+                artifact_metrics.c.artifact_id.desc(),
             )
         )
     else:

@@ -40,7 +40,7 @@ __all__ = [
 ]
 
 #: The newest migration revision; opening an index at this revision skips Alembic entirely.
-SCHEMA_HEAD: Final = "0002"
+SCHEMA_HEAD: Final = "0003"
 
 ID = String(64)
 TIME = String(32)
@@ -137,7 +137,12 @@ artifact_metrics = Table(
     ),
     Column("name", Text, primary_key=True),
     Column("value", Float, nullable=False),
+    # The artifact's kind and creation time, copied from its row (migration 0003) so that
+    # one index serves "kind = ? ORDER BY value, newest first" without a sort.
+    Column("kind", Text),
+    Column("created_at", TIME),
     Index("ix_artifact_metrics_value", "name", "value"),
+    Index("ix_artifact_metrics_rank", "name", "kind", "value", "created_at", "artifact_id"),
 )
 
 artifact_tags = Table(

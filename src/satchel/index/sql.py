@@ -54,6 +54,7 @@ class SqlIndex:
         write_options: dict[str, Any],
         raw_writer: RawWriter,
         lexical: bool = False,
+        statistics: bool = False,
     ) -> None:
         self._engine = engine
         self._url = url
@@ -61,6 +62,7 @@ class SqlIndex:
         self._write_options = write_options
         self._raw = raw_writer
         self._lexical = lexical
+        self._statistics = statistics
         try:
             self.upgrade()
         except BaseException:
@@ -207,7 +209,21 @@ class SqlIndex:
                 return None
             return artifact_from_row(row, self._files_of(conn, [artifact_id])[artifact_id])
 
+    def _keep_statistics(self) -> None:
+        """Refresh the planner's statistics when the table has doubled (see ``stats``)."""
+        if not self._statistics:
+            return
+        from satchel.index.stats import analyze, is_stale  # noqa: PLC0415
+
+        with self._read() as conn:
+            stale = is_stale(conn)
+        if stale:
+            with self._write() as conn:
+                if is_stale(conn):  # another process may have done it meanwhile
+                    analyze(conn)
+
     def query(self, query: ArtifactQuery) -> list[Artifact]:
+        self._keep_statistics()
         with self._read() as conn:
             rows = conn.execute(build_select(query)).all()
             files = self._files_of(conn, [row.artifact_id for row in rows])
@@ -233,6 +249,7 @@ class SqlIndex:
             lexical_ids,
         )
 
+        self._keep_statistics()
         with self._read() as conn:
             behind = is_behind(conn)
         while behind:

@@ -18,6 +18,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from satchel.errors import IndexBackendError
 from satchel.index.rawwrite import RawWriter
 from satchel.index.sql import SqlIndex
+from satchel.index.stats import ANALYSIS_LIMIT
 
 __all__ = ["BUSY_TIMEOUT_S", "open_sqlite_index"]
 
@@ -45,6 +46,8 @@ def _engine(path: Path) -> Engine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
+        # ANALYZE samples this many rows per index instead of reading every row (stats.py).
+        cursor.execute(f"PRAGMA analysis_limit={ANALYSIS_LIMIT}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -75,4 +78,5 @@ def open_sqlite_index(path: str | Path) -> SqlIndex:
             errors=(sqlite3.Error,),
         ),
         lexical=True,
+        statistics=True,
     )

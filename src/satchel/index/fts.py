@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any, Final
 
 from sqlalchemy import (
@@ -47,6 +48,9 @@ __all__ = [
     "CATCH_UP_ROWS",
     "FTS_TABLES",
     "MAX_CONTENT",
+    "RANK_CAP",
+    "Match",
+    "Words",
     "artifact_fts",
     "artifact_trigram",
     "catch_up",
@@ -59,7 +63,6 @@ __all__ = [
     "reset",
     "substring_match",
     "word_groups",
-    "word_match",
 ]
 
 MAX_CONTENT: Final = 16 * 1024
@@ -67,8 +70,10 @@ MAX_CONTENT: Final = 16 * 1024
 MAX_SPELLINGS: Final = 5
 RRF_K: Final = 60
 _VOCAB_CHUNK: Final = 500
+#: A match expected in more documents is ranked within the newest rows first (``_window``).
+RANK_CAP: Final = 10_000
 #: Past this many top matches, the filters rank with the matches in one statement instead.
-_MAX_DEPTH: Final = 50_000
+_MAX_DEPTH: Final = 4000
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 # Not in ``schema.metadata``: virtual tables that only the SQLite dialect has (migration 0002).
@@ -132,7 +137,36 @@ def _vocabulary(conn: Connection, terms: Iterable[str]) -> dict[str, int]:
     return found
 
 
-def word_groups(conn: Connection, text: str) -> list[list[str]]:
+@dataclass(frozen=True, slots=True)
+class Words:
+    """A query's words as groups of indexed terms, with each term's document count."""
+
+    groups: list[list[str]]
+    docs: dict[str, int]
+
+    def match(self, *, every: bool) -> str | None:
+        """An FTS5 expression: all groups (``every``) or any term, every term quoted."""
+        if not self.groups:
+            return None
+        if not every:
+            return _any(dict.fromkeys(t for group in self.groups for t in group))
+        return " AND ".join(_any(group) for group in self.groups)
+
+    def estimate(self, total: int, *, every: bool) -> int:
+        """About how many of ``total`` documents ``match`` finds (for ``every``, as if the
+        words occurred independently)."""
+        counts = [sum(self.docs.get(t, 0) for t in group) for group in self.groups]
+        if not counts or total <= 0:
+            return 0
+        if not every:
+            return sum(counts)
+        share = 1.0
+        for count in counts:
+            share *= min(1.0, count / total)
+        return int(total * share)
+
+
+def word_groups(conn: Connection, text: str) -> Words:
     """The query's words, each with the indexed terms it may mean.
 
     A word the index holds stands for itself. One it does not hold (of ``MIN_WORD`` to
@@ -148,16 +182,7 @@ def word_groups(conn: Connection, text: str) -> list[list[str]]:
     for word in wanted:
         spellings = sorted(edits.get(word, ()) & near.keys(), key=lambda t: (-near[t], t))
         groups.append(spellings[:MAX_SPELLINGS] if spellings else [word])
-    return groups
-
-
-def word_match(groups: list[list[str]], *, every: bool) -> str | None:
-    """An FTS5 expression for word groups: all of them (``every``) or any, terms quoted."""
-    if not groups:
-        return None
-    if not every:
-        return _any(dict.fromkeys(t for group in groups for t in group))
-    return " AND ".join(_any(group) for group in groups)
+    return Words(groups=groups, docs={**known, **near})
 
 
 def substring_match(text: str, *, every: bool) -> str | None:
@@ -167,26 +192,58 @@ def substring_match(text: str, *, every: bool) -> str | None:
     return (" AND " if every else " OR ").join(parts) or None
 
 
+@dataclass(frozen=True, slots=True)
+class Match:
+    """An FTS5 expression and about how many documents it matches (None: not known)."""
+
+    expression: str
+    estimate: int | None = None
+
+
+def _newest(conn: Connection, table: Table) -> int:
+    newest = conn.execute(select(func.max(literal_column("rowid"))).select_from(table)).scalar()
+    return int(newest or 0)
+
+
+def _window(conn: Connection, table: Table, estimate: int | None) -> tuple[int, int | None]:
+    """The newest rowid of ``table`` and how many of its newest rows to rank within.
+
+    BM25 reads each matched document's length, about a microsecond each; a term in a few
+    hundred thousand documents would take a few hundred milliseconds. So a match expected
+    in more than ``RANK_CAP`` documents is first ranked among the newest rows, as many as
+    hold about ``RANK_CAP`` of them (rowids follow the artifacts' order, oldest first).
+    """
+    top = _newest(conn, table)
+    if estimate is None or estimate <= RANK_CAP or top == 0:
+        return top, None
+    return top, max(1, top * RANK_CAP // estimate)
+
+
 def _ranked(
-    conn: Connection, table: Table, match: str, query: ArtifactQuery, *, want: int
+    conn: Connection, table: Table, match: Match, query: ArtifactQuery, *, want: int
 ) -> list[str]:
     """Up to ``want`` ids matching ``match`` and the filters, best BM25 first.
 
     FTS5 ranks its own matches (``ORDER BY rank`` with a limit keeps only the top), then the
     same statement joins them to ``artifacts`` and tells which pass the filters. When too
     few of the top ``depth`` pass, the depth grows; past ``_MAX_DEPTH`` the filters go
-    into the ranking statement itself and every match is ranked.
+    into the ranking statement itself and every match is ranked. A very common match is
+    ranked within the newest rows first (``_window``), a window that grows the same way.
     """
     rank: ColumnClause[float] = literal_column("rank", Float)
+    rowid: ColumnClause[int] = literal_column(f"{table.name}.rowid", BigInteger)
     conditions = filter_conditions(query)
     passes = (and_(*conditions) if conditions else true()).label("passes")
     depth: int | None = max(want * 8, 400)
+    top, window = _window(conn, table, match.estimate)
     while True:
         hits = (
             select(table.c.artifact_id, rank.label("score"))
             .where(sql_text(f"{table.name} MATCH :match"))
             .order_by(rank)
         )
+        if window is not None:
+            hits = hits.where(rowid > top - window)
         if depth is not None:
             hits = hits.limit(depth)
         found = hits.subquery("hits")
@@ -197,23 +254,42 @@ def _ranked(
         )
         if depth is None:
             statement = statement.where(*conditions).limit(want)
-        rows = conn.execute(statement, {"match": match}).all()
+        rows = conn.execute(statement, {"match": match.expression}).all()
         ids = [row[0] for row in rows if row[1]]
-        if len(ids) >= want or depth is None or len(rows) < depth:
+        if len(ids) >= want:
             return ids[:want]
-        depth = depth * 8 if depth * 8 <= _MAX_DEPTH else None
+        if depth is not None and len(rows) == depth:
+            depth = depth * 8 if depth * 8 <= _MAX_DEPTH else None
+        elif window is not None:
+            window = window * 8 if window * 8 < top else None
+        else:
+            return ids
 
 
 def _listed(
-    conn: Connection, table: Table, matches: list[str | None], query: ArtifactQuery, want: int
+    conn: Connection, table: Table, matches: list[Match | None], query: ArtifactQuery, want: int
 ) -> list[str]:
     """Ids for the first match expression, topped up from the next ones while too few."""
     found: dict[str, None] = {}
-    for match in dict.fromkeys(m for m in matches if m is not None):
+    seen: set[str] = set()
+    for match in matches:
+        if match is None or match.expression in seen:
+            continue
+        seen.add(match.expression)
         found.update(dict.fromkeys(_ranked(conn, table, match, query, want=want)))
         if len(found) >= want:
             break
     return list(found)[:want]
+
+
+def _word_match(found: Words, total: int, *, every: bool) -> Match | None:
+    expression = found.match(every=every)
+    return None if expression is None else Match(expression, found.estimate(total, every=every))
+
+
+def _substring_match(text: str, *, every: bool) -> Match | None:
+    expression = substring_match(text, every=every)
+    return None if expression is None else Match(expression)
 
 
 def lexical_ids(conn: Connection, text: str, query: ArtifactQuery, limit: int) -> list[str]:
@@ -222,26 +298,21 @@ def lexical_ids(conn: Connection, text: str, query: ArtifactQuery, limit: int) -
     Artifacts with every word come first; only when they are too few do artifacts with any
     word follow. A word the index does not know stands for its near spellings (a typo).
     Substrings (partial ids, parts of names) come from the trigram table, all of them
-    first, then any.
+    first, then any, and only when whole words found fewer than the ranking depth: ranking
+    trigram matches costs several times the word ranking, and when the words alone fill
+    the depth, substrings would only reorder the same artifacts.
     """
     want = max(limit * 4, 50)
-    groups = word_groups(conn, text)
-    lists = [
-        _listed(
-            conn,
-            artifact_fts,
-            [word_match(groups, every=True), word_match(groups, every=False)],
-            query,
-            want,
-        ),
-        _listed(
-            conn,
-            artifact_trigram,
-            [substring_match(text, every=True), substring_match(text, every=False)],
-            query,
-            want,
-        ),
+    found = word_groups(conn, text)
+    total = _newest(conn, artifact_fts)
+    word_matches = [
+        _word_match(found, total, every=True),
+        _word_match(found, total, every=False),
     ]
+    lists = [_listed(conn, artifact_fts, word_matches, query, want)]
+    if len(lists[0]) < want:
+        substrings = [_substring_match(text, every=True), _substring_match(text, every=False)]
+        lists.append(_listed(conn, artifact_trigram, substrings, query, want))
     return fuse(lists)[:limit]
 
 

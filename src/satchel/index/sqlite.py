@@ -18,7 +18,6 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from satchel.errors import IndexBackendError
 from satchel.index.rawwrite import RawWriter
 from satchel.index.sql import SqlIndex
-from satchel.index.stats import ANALYSIS_LIMIT
 
 __all__ = ["BUSY_TIMEOUT_S", "open_sqlite_index"]
 
@@ -46,8 +45,6 @@ def _engine(path: Path) -> Engine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        # ANALYZE samples this many rows per index instead of reading every row (stats.py).
-        cursor.execute(f"PRAGMA analysis_limit={ANALYSIS_LIMIT}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -94,6 +94,7 @@ artifacts = Table(
     Column("session_id", ID),
     Index("ix_artifacts_created", "created_at", "artifact_id"),
     Index("ix_artifacts_run", "run_id", "created_at"),
+    Index("ix_artifacts_run_kind", "run_id", "kind", "created_at"),
     Index("ix_artifacts_session", "session_id", "created_at"),
     Index("ix_artifacts_user", "user_id", "created_at"),
     Index("ix_artifacts_org", "org_id", "created_at"),

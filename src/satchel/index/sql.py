@@ -8,15 +8,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Insert, Table, select, text, update
+from sqlalchemy import Connection, Engine, Insert, Row, Table, select, text, update
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from satchel.errors import IndexBackendError
-from satchel.index.base import ArtifactQuery, ArtifactWrite
-from satchel.index.query import build_select
+from satchel.index.base import ArtifactQuery, ArtifactWrite, QueryPosition
+from satchel.index.query import (
+    FIRST_WALK,
+    build_select,
+    next_walk,
+    ranking_edge,
+    walks_ranking,
+)
 from satchel.index.rawwrite import RawWriter
 from satchel.index.rows import artifact_from_row, rows_for_writes, run_row
 from satchel.index.schema import (
@@ -222,10 +229,44 @@ class SqlIndex:
                 if is_stale(conn):  # another process may have done it meanwhile
                     analyze(conn)
 
+    def _rows(self, conn: Connection, query: ArtifactQuery) -> list[Row[Any]]:
+        """A query's artifact rows; a ranked one walks its ranking first (``walks_ranking``).
+
+        Each walk reads the ranking up to its ``walk``-th row past the last one; the rows
+        the filters pass there come first in the order, so the pieces only concatenate.
+        """
+        if query.limit is None or not walks_ranking(query):
+            return list(conn.execute(build_select(query)).all())
+        rows: list[Row[Any]] = []
+        start = query
+        walk: int | None = FIRST_WALK
+        read = 0
+        while walk is not None:
+            edge = conn.execute(ranking_edge(start, walk)).first()
+            until = (
+                None
+                if edge is None
+                else QueryPosition(
+                    metric_value=edge.value,
+                    created_at=edge.created_at,
+                    artifact_id=edge.artifact_id,
+                )
+            )
+            part = replace(start, limit=query.limit - len(rows))
+            rows.extend(conn.execute(build_select(part, until=until)).all())
+            if len(rows) >= query.limit or until is None:  # a full page, or the whole ranking
+                return rows
+            read += walk
+            start = replace(start, after=until)
+            walk = next_walk(read, len(rows), query.limit - len(rows))
+        part = replace(start, limit=query.limit - len(rows))
+        rows.extend(conn.execute(build_select(part, sort=True)).all())
+        return rows
+
     def query(self, query: ArtifactQuery) -> list[Artifact]:
         self._keep_statistics()
         with self._read() as conn:
-            rows = conn.execute(build_select(query)).all()
+            rows = self._rows(conn, query)
             files = self._files_of(conn, [row.artifact_id for row in rows])
             return [artifact_from_row(row, files[row.artifact_id]) for row in rows]
 

@@ -5,6 +5,7 @@ value, newest first among ties. With only ``(name, value)`` to go on, SQLite wal
 artifact of the kind and sorted them; ``ix_artifact_metrics_rank`` serves the filter and the
 order at once, so the first page is read off the index. Existing rows are backfilled here;
 the save path fills the two columns in the same transaction as the artifact row.
+``ix_artifacts_run_kind`` lets a run-level search by kind read only that kind of the run.
 ``artifact_fts_vocab`` (SQLite) lists the word index's terms, for looking up near spellings.
 
 Revision ID: 0003
@@ -34,6 +35,8 @@ def upgrade() -> None:
         "artifact_metrics",
         ["name", "kind", "value", "created_at", "artifact_id"],
     )
+    # A run's artifacts of one kind: a run-level search by kind reads those, not the run.
+    op.create_index("ix_artifacts_run_kind", "artifacts", ["run_id", "kind", "created_at"])
     if op.get_bind().dialect.name == "sqlite":
         # The word index's terms, read in place (no storage of its own): a typo is looked
         # up as the few strings one edit away from it.
@@ -43,6 +46,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
         op.execute("DROP TABLE artifact_fts_vocab")
+    op.drop_index("ix_artifacts_run_kind", "artifacts")
     op.drop_index("ix_artifact_metrics_rank", "artifact_metrics")
     op.drop_column("artifact_metrics", "created_at")
     op.drop_column("artifact_metrics", "kind")

@@ -345,11 +345,12 @@ def bench_search(report: Report, work: Path, cfg: dict[str, int], env: dict[str,
         flush=True,
     )
     explain = ours["best_explain"]
-    print("best() SQL (session level, literal binds):")
-    print("    " + explain["sql"].replace("\n", "\n    "))
-    print("EXPLAIN QUERY PLAN:")
-    for step in explain["plan"]:
-        print(f"    {step}")
+    print("best() SQL (session level, literal binds): the edge of the first walk, then the walk")
+    for key in ("edge_", ""):
+        print("    " + explain[f"{key}sql"].replace("\n", "\n    "))
+        print("EXPLAIN QUERY PLAN:")
+        for step in explain[f"{key}plan"]:
+            print(f"    {step}")
     print(flush=True)
 
     log(

@@ -1,7 +1,10 @@
 """Search figures, satchel's side: structured, ``best`` and lexical queries over N artifacts.
 
 Usage: ``python bench/search.py --artifacts N --runs R --queries Q --store DIR
-[--gen-budget S] [--query-budget S]``
+[--gen-budget S] [--query-budget S] [--reuse]``
+
+``--reuse`` skips generation and queries the store an earlier run left at ``--store`` (copy
+it first: opening it may migrate it, and the first text search fills its text indexes).
 
 Generation goes through the SDK only: one ``Context`` per run (all runs in one session),
 ``save_text`` on the async facade, ``asyncio.gather`` in batches. Each artifact has one of
@@ -30,8 +33,9 @@ from typing import Any
 
 import satchel
 from _util import emit, median, percentile
-from satchel.index.base import ArtifactQuery
-from satchel.index.query import build_select
+from satchel.index.base import ArtifactQuery, QueryPosition
+from satchel.index.query import build_select, ranking_edge
+from satchel.index.sql import FIRST_WALK
 
 BATCH = 2000
 SESSION = "bench-session"
@@ -111,6 +115,14 @@ async def generate(store: str, n: int, runs: int, budget: float) -> tuple[int, f
     return saved, time.perf_counter() - start
 
 
+def stored_count(store: str) -> int:
+    """How many artifacts a store holds (for ``--reuse``)."""
+    with sqlite3.connect(f"file:{store}/index.db?mode=ro", uri=True) as conn:
+        (count,) = conn.execute("SELECT count(*) FROM artifacts").fetchone()
+    conn.close()
+    return int(count)
+
+
 def timed(fn: Any, args_list: list[dict[str, Any]], budget: float) -> tuple[list[float], int]:
     """Seconds of each call (after one untimed warm-up); hits seen.
 
@@ -173,7 +185,7 @@ def best_queries(rng: random.Random, q: int) -> list[dict[str, Any]]:
 
 
 def explain_best(store: str, example: dict[str, Any]) -> dict[str, Any]:
-    """The SQL ``best`` runs for ``example`` (session level), and SQLite's plan for it."""
+    """The SQL ``best`` runs for ``example`` (session level), and SQLite's plans for it."""
     query = ArtifactQuery(
         equals={"session_id": SESSION, "kind": example["kind"]},
         labels=example["filters"],
@@ -183,15 +195,25 @@ def explain_best(store: str, example: dict[str, Any]) -> dict[str, Any]:
     )
     from sqlalchemy.dialects import sqlite  # noqa: PLC0415 - only for compiling
 
-    sql = str(
-        build_select(query).compile(
-            dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}
+    def compiled(statement: Any) -> str:
+        return str(
+            statement.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True})
         )
-    )
+
     with sqlite3.connect(f"file:{store}/index.db?mode=ro", uri=True) as conn:
+        # best walks the ranking up to its FIRST_WALK-th row first (SqlIndex._rows): that
+        # edge, read off the index, then the walk itself, which is what answers at once
+        # when the filters pass one row in a few hundred or more.
+        edge_sql = compiled(ranking_edge(query, FIRST_WALK))
+        edge = conn.execute(edge_sql).fetchone()
+        until = None
+        if edge is not None:
+            until = QueryPosition(metric_value=edge[0], created_at=edge[1], artifact_id=edge[2])
+        sql = compiled(build_select(query, until=until))
         plan = [row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql)]
+        edge_plan = [row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + edge_sql)]
     conn.close()
-    return {"sql": sql, "plan": plan}
+    return {"sql": sql, "plan": plan, "edge_sql": edge_sql, "edge_plan": edge_plan}
 
 
 def main() -> None:
@@ -202,9 +224,17 @@ def main() -> None:
     parser.add_argument("--store", required=True)
     parser.add_argument("--gen-budget", type=float, default=float("inf"))
     parser.add_argument("--query-budget", type=float, default=float("inf"))
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="skip generation: query the store an earlier run left at --store (for iterating)",
+    )
     args = parser.parse_args()
 
-    saved, gen_s = asyncio.run(generate(args.store, args.artifacts, args.runs, args.gen_budget))
+    if args.reuse:
+        saved, gen_s = stored_count(args.store), 0.0
+    else:
+        saved, gen_s = asyncio.run(generate(args.store, args.artifacts, args.runs, args.gen_budget))
     rng = random.Random(99)
     q, qb = args.queries, args.query_budget
     result: dict[str, Any] = {"requested": args.artifacts, "saved": saved, "gen_seconds": gen_s}

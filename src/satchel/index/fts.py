@@ -1,9 +1,12 @@
 """Lexical search on SQLite: two FTS5 indexes over one document per artifact.
 
-``artifact_fts`` (unicode61 words, BM25) finds whole words; ``artifact_trigram`` (trigram
-tokens) finds partial words and names with a typo, ranked by how many of the query's
-trigrams an artifact shares. Both lists are fused by reciprocal rank. The FTS tables are
-joined to ``artifacts`` in the same statement as every filter, so a filter is never lost.
+``artifact_fts`` (unicode61 words, BM25) finds whole words, and through its vocabulary
+(``artifact_fts_vocab``) words with a typo: a word it does not hold stands for the indexed
+terms one edit away. ``artifact_trigram`` (trigram tokens) finds substrings: partial ids,
+parts of names. Each list asks for every word first and for any word only when too few
+artifacts have them all; both are fused by reciprocal rank. FTS5 ranks its matches (BM25)
+and the same statement joins the top ones to ``artifacts`` with every filter, so a filter
+is never lost.
 
 The document holds the artifact's id, name, kind, tags, label keys and values, metric
 names, file paths, run, model, and for text and JSON artifacts kept inline (up to
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any, Final
 
 from sqlalchemy import (
@@ -21,12 +25,15 @@ from sqlalchemy import (
     Column,
     ColumnClause,
     Connection,
+    Float,
     MetaData,
     Table,
     Text,
+    and_,
     func,
     literal_column,
     select,
+    true,
 )
 from sqlalchemy import text as sql_text
 
@@ -34,31 +41,40 @@ from satchel.index.base import ArtifactQuery
 from satchel.index.query import filter_conditions
 from satchel.index.rows import artifact_from_row
 from satchel.index.schema import artifact_files, artifacts, inline_blobs, search_watermarks
+from satchel.index.spelling import MAX_WORD, MIN_WORD, one_edit, words
 from satchel.models import Artifact, ArtifactFile
 
 __all__ = [
     "CATCH_UP_ROWS",
     "FTS_TABLES",
     "MAX_CONTENT",
+    "RANK_CAP",
+    "Match",
+    "Words",
     "artifact_fts",
     "artifact_trigram",
     "catch_up",
     "decode_content",
     "document",
     "fts_rows",
+    "inline_texts",
     "is_behind",
     "is_text",
     "lexical_ids",
     "reset",
-    "trigram_match",
-    "word_match",
+    "substring_match",
+    "word_groups",
 ]
 
 MAX_CONTENT: Final = 16 * 1024
-#: A match through trigrams alone needs this share of the query's trigrams (like pg_trgm's
-#: similarity threshold): a name with one typo keeps about half of them.
-MIN_SIMILARITY: Final = 0.5
+#: A misspelt word stands for at most this many indexed terms one edit away.
+MAX_SPELLINGS: Final = 5
 RRF_K: Final = 60
+_VOCAB_CHUNK: Final = 500
+#: A match expected in more documents is ranked within the newest rows first (``_window``).
+RANK_CAP: Final = 10_000
+#: Past this many top matches, the filters rank with the matches in one statement instead.
+_MAX_DEPTH: Final = 4000
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 # Not in ``schema.metadata``: virtual tables that only the SQLite dialect has (migration 0002).
@@ -70,6 +86,14 @@ artifact_trigram = Table(
     "artifact_trigram", fts_metadata, Column("artifact_id", Text), Column("body", Text)
 )
 FTS_TABLES: Final = (artifact_fts, artifact_trigram)
+#: The word index's vocabulary (fts5vocab, one row per term; migration 0003).
+artifact_fts_vocab = Table(
+    "artifact_fts_vocab",
+    fts_metadata,
+    Column("term", Text),
+    Column("doc", BigInteger),
+    Column("cnt", BigInteger),
+)
 
 
 def document(artifact: Artifact, content: str | None = None) -> str:
@@ -94,65 +118,202 @@ def _quoted(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
 
-def word_match(query: str) -> str | None:
-    """An FTS5 expression matching any word of ``query``, every term quoted (no syntax)."""
-    terms = dict.fromkeys(_tokens(query))
-    return " OR ".join(_quoted(t) for t in terms) or None
+def _any(terms: Iterable[str]) -> str:
+    quoted = [_quoted(t) for t in terms]
+    return quoted[0] if len(quoted) == 1 else "(" + " OR ".join(quoted) + ")"
 
 
-def _trigrams(query: str) -> list[str]:
-    grams: dict[str, None] = {}
-    for token in _tokens(query):
-        for i in range(len(token) - 2):
-            grams[token[i : i + 3]] = None
-    return list(grams)
+def _vocabulary(conn: Connection, terms: Iterable[str]) -> dict[str, int]:
+    """Which of ``terms`` the word index holds, with how many documents hold each."""
+    wanted = sorted(set(terms))
+    found: dict[str, int] = {}
+    for start in range(0, len(wanted), _VOCAB_CHUNK):
+        chunk = wanted[start : start + _VOCAB_CHUNK]
+        rows = conn.execute(
+            select(artifact_fts_vocab.c.term, artifact_fts_vocab.c.doc).where(
+                artifact_fts_vocab.c.term.in_(chunk)
+            )
+        )
+        found.update((str(term), int(doc)) for term, doc in rows)
+    return found
 
 
-def trigram_match(query: str) -> str | None:
-    """An FTS5 expression matching any trigram of the query's words of 3+ characters."""
-    return " OR ".join(_quoted(g) for g in _trigrams(query)) or None
+@dataclass(frozen=True, slots=True)
+class Words:
+    """A query's words as groups of indexed terms, with each term's document count."""
+
+    groups: list[list[str]]
+    docs: dict[str, int]
+
+    def match(self, *, every: bool) -> str | None:
+        """An FTS5 expression: all groups (``every``) or any term, every term quoted."""
+        if not self.groups:
+            return None
+        if not every:
+            return _any(dict.fromkeys(t for group in self.groups for t in group))
+        return " AND ".join(_any(group) for group in self.groups)
+
+    def estimate(self, total: int, *, every: bool) -> int:
+        """About how many of ``total`` documents ``match`` finds (for ``every``, as if the
+        words occurred independently)."""
+        counts = [sum(self.docs.get(t, 0) for t in group) for group in self.groups]
+        if not counts or total <= 0:
+            return 0
+        if not every:
+            return sum(counts)
+        share = 1.0
+        for count in counts:
+            share *= min(1.0, count / total)
+        return int(total * share)
 
 
-def _similar(grams: list[str], body: str) -> bool:
-    """At least ``MIN_SIMILARITY`` of the query's trigrams occur in the document (and two,
-    when the query has two or more): one shared trigram, say with a random id, is noise."""
-    text = body.lower()
-    shared = sum(1 for g in grams if g in text)
-    return shared >= max(min(2, len(grams)), MIN_SIMILARITY * len(grams))
+def word_groups(conn: Connection, text: str) -> Words:
+    """The query's words, each with the indexed terms it may mean.
+
+    A word the index holds stands for itself. One it does not hold (of ``MIN_WORD`` to
+    ``MAX_WORD`` characters) stands for the indexed terms one edit away, the most frequent
+    first: a typo. Words with neither keep themselves and match nothing.
+    """
+    wanted = words(text)
+    known = _vocabulary(conn, wanted)
+    unknown = [w for w in wanted if w not in known and MIN_WORD <= len(w) <= MAX_WORD]
+    edits = {w: one_edit(w) for w in unknown}
+    near = _vocabulary(conn, (e for found in edits.values() for e in found))
+    groups: list[list[str]] = []
+    for word in wanted:
+        spellings = sorted(edits.get(word, ()) & near.keys(), key=lambda t: (-near[t], t))
+        groups.append(spellings[:MAX_SPELLINGS] if spellings else [word])
+    return Words(groups=groups, docs={**known, **near})
+
+
+def substring_match(text: str, *, every: bool) -> str | None:
+    """An FTS5 expression for the trigram table: the query's words of 3+ characters as
+    substrings (a phrase of trigrams), all of them (``every``) or any."""
+    parts = [_quoted(t) for t in dict.fromkeys(_tokens(text)) if len(t) >= 3]
+    return (" AND " if every else " OR ").join(parts) or None
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """An FTS5 expression and about how many documents it matches (None: not known)."""
+
+    expression: str
+    estimate: int | None = None
+
+
+def _newest(conn: Connection, table: Table) -> int:
+    newest = conn.execute(select(func.max(literal_column("rowid"))).select_from(table)).scalar()
+    return int(newest or 0)
+
+
+def _window(conn: Connection, table: Table, estimate: int | None) -> tuple[int, int | None]:
+    """The newest rowid of ``table`` and how many of its newest rows to rank within.
+
+    BM25 reads each matched document's length, about a microsecond each; a term in a few
+    hundred thousand documents would take a few hundred milliseconds. So a match expected
+    in more than ``RANK_CAP`` documents is first ranked among the newest rows, as many as
+    hold about ``RANK_CAP`` of them (rowids follow the artifacts' order, oldest first).
+    """
+    top = _newest(conn, table)
+    if estimate is None or estimate <= RANK_CAP or top == 0:
+        return top, None
+    return top, max(1, top * RANK_CAP // estimate)
 
 
 def _ranked(
-    conn: Connection,
-    table: Table,
-    match: str,
-    query: ArtifactQuery,
-    *,
-    depth: int,
-    grams: list[str] | None = None,
+    conn: Connection, table: Table, match: Match, query: ArtifactQuery, *, want: int
 ) -> list[str]:
-    score = func.bm25(literal_column(table.name))
-    statement = (
-        select(artifacts.c.artifact_id, table.c.body)
-        .join(table, table.c.artifact_id == artifacts.c.artifact_id)
-        .where(sql_text(f"{table.name} MATCH :match"), *filter_conditions(query))
-        .order_by(score, artifacts.c.created_at.desc())
-        .limit(depth)
-    )
-    rows = conn.execute(statement, {"match": match})
-    return [row[0] for row in rows if grams is None or _similar(grams, row[1])]
+    """Up to ``want`` ids matching ``match`` and the filters, best BM25 first.
+
+    FTS5 ranks its own matches (``ORDER BY rank`` with a limit keeps only the top), then the
+    same statement joins them to ``artifacts`` and tells which pass the filters. When too
+    few of the top ``depth`` pass, the depth grows; past ``_MAX_DEPTH`` the filters go
+    into the ranking statement itself and every match is ranked. A very common match is
+    ranked within the newest rows first (``_window``), a window that grows the same way.
+    """
+    rank: ColumnClause[float] = literal_column("rank", Float)
+    rowid: ColumnClause[int] = literal_column(f"{table.name}.rowid", BigInteger)
+    conditions = filter_conditions(query)
+    passes = (and_(*conditions) if conditions else true()).label("passes")
+    depth: int | None = max(want * 8, 400)
+    top, window = _window(conn, table, match.estimate)
+    while True:
+        hits = (
+            select(table.c.artifact_id, rank.label("score"))
+            .where(sql_text(f"{table.name} MATCH :match"))
+            .order_by(rank)
+        )
+        if window is not None:
+            hits = hits.where(rowid > top - window)
+        if depth is not None:
+            hits = hits.limit(depth)
+        found = hits.subquery("hits")
+        statement = (
+            select(artifacts.c.artifact_id, passes)
+            .join(found, found.c.artifact_id == artifacts.c.artifact_id)
+            .order_by(found.c.score, artifacts.c.created_at.desc())
+        )
+        if depth is None:
+            statement = statement.where(*conditions).limit(want)
+        rows = conn.execute(statement, {"match": match.expression}).all()
+        ids = [row[0] for row in rows if row[1]]
+        if len(ids) >= want:
+            return ids[:want]
+        if depth is not None and len(rows) == depth:
+            depth = depth * 8 if depth * 8 <= _MAX_DEPTH else None
+        elif window is not None:
+            window = window * 8 if window * 8 < top else None
+        else:
+            return ids
+
+
+def _listed(
+    conn: Connection, table: Table, matches: list[Match | None], query: ArtifactQuery, want: int
+) -> list[str]:
+    """Ids for the first match expression, topped up from the next ones while too few."""
+    found: dict[str, None] = {}
+    seen: set[str] = set()
+    for match in matches:
+        if match is None or match.expression in seen:
+            continue
+        seen.add(match.expression)
+        found.update(dict.fromkeys(_ranked(conn, table, match, query, want=want)))
+        if len(found) >= want:
+            break
+    return list(found)[:want]
+
+
+def _word_match(found: Words, total: int, *, every: bool) -> Match | None:
+    expression = found.match(every=every)
+    return None if expression is None else Match(expression, found.estimate(total, every=every))
+
+
+def _substring_match(text: str, *, every: bool) -> Match | None:
+    expression = substring_match(text, every=every)
+    return None if expression is None else Match(expression)
 
 
 def lexical_ids(conn: Connection, text: str, query: ArtifactQuery, limit: int) -> list[str]:
-    """Artifact ids for a text query, best first: words and trigrams fused by rank."""
-    depth = max(limit * 4, 50)
-    lists: list[list[str]] = []
-    words = word_match(text)
-    if words is not None:
-        lists.append(_ranked(conn, artifact_fts, words, query, depth=depth))
-    grams = _trigrams(text)
-    if grams:
-        match = " OR ".join(_quoted(g) for g in grams)
-        lists.append(_ranked(conn, artifact_trigram, match, query, depth=depth, grams=grams))
+    """Artifact ids for a text query, best first: whole words and substrings fused by rank.
+
+    Artifacts with every word come first; only when they are too few do artifacts with any
+    word follow. A word the index does not know stands for its near spellings (a typo).
+    Substrings (partial ids, parts of names) come from the trigram table, all of them
+    first, then any, and only when whole words found fewer than the ranking depth: ranking
+    trigram matches costs several times the word ranking, and when the words alone fill
+    the depth, substrings would only reorder the same artifacts.
+    """
+    want = max(limit * 4, 50)
+    found = word_groups(conn, text)
+    total = _newest(conn, artifact_fts)
+    word_matches = [
+        _word_match(found, total, every=True),
+        _word_match(found, total, every=False),
+    ]
+    lists = [_listed(conn, artifact_fts, word_matches, query, want)]
+    if len(lists[0]) < want:
+        substrings = [_substring_match(text, every=True), _substring_match(text, every=False)]
+        lists.append(_listed(conn, artifact_trigram, substrings, query, want))
     return fuse(lists)[:limit]
 
 
@@ -239,7 +400,7 @@ def catch_up(conn: Connection, *, max_rows: int | None = None) -> int:
                 ArtifactFile(path=f.path, sha256=f.sha256, bytes=f.bytes, mime=f.mime)
             )
         found = [artifact_from_row(row, files[row.artifact_id]) for row in rows]
-        texts = _inline_texts(conn, found)
+        texts = inline_texts(conn, found)
         docs = [r for a in found for r in fts_rows(a, texts.get(a.artifact_id))]
         for table in FTS_TABLES:
             conn.execute(table.insert(), docs)
@@ -251,7 +412,7 @@ def catch_up(conn: Connection, *, max_rows: int | None = None) -> int:
     return done
 
 
-def _inline_texts(conn: Connection, found: list[Artifact]) -> dict[str, str]:
+def inline_texts(conn: Connection, found: list[Artifact]) -> dict[str, str]:
     """Content of text and JSON artifacts whose single file is kept inline, by artifact id."""
     wanted: dict[str, list[str]] = {}
     for a in found:

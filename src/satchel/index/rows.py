@@ -131,7 +131,8 @@ def rows_for_writes(writes: Sequence[ArtifactWrite]) -> BatchRows:
     for write in writes:
         artifact = write.artifact
         aid = artifact.artifact_id
-        artifact_rows.append(artifact_row(artifact))
+        row = artifact_row(artifact)
+        artifact_rows.append(row)
         file_rows.extend(
             {
                 "artifact_id": aid,
@@ -145,8 +146,11 @@ def rows_for_writes(writes: Sequence[ArtifactWrite]) -> BatchRows:
             for f in artifact.files
         )
         label_rows.extend(label_row(aid, k, v) for k, v in artifact.labels.items())
+        # Kind and time are copied onto metric rows: ix_artifact_metrics_rank ranks by them.
+        kind, created = row["kind"], row["created_at"]
         metric_rows.extend(
-            {"artifact_id": aid, "name": k, "value": float(v)} for k, v in artifact.metrics.items()
+            {"artifact_id": aid, "name": k, "value": float(v), "kind": kind, "created_at": created}
+            for k, v in artifact.metrics.items()
         )
         tag_rows.extend({"artifact_id": aid, "tag": t} for t in artifact.tags)
         for sha, data in write.inline_blobs.items():

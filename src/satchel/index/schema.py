@@ -41,7 +41,7 @@ __all__ = [
 ]
 
 #: The newest migration revision; opening an index at this revision skips Alembic entirely.
-SCHEMA_HEAD: Final = "0003"
+SCHEMA_HEAD: Final = "0004"
 
 ID = String(64)
 TIME = String(32)
@@ -95,6 +95,7 @@ artifacts = Table(
     Column("session_id", ID),
     Index("ix_artifacts_created", "created_at", "artifact_id"),
     Index("ix_artifacts_run", "run_id", "created_at"),
+    Index("ix_artifacts_run_kind", "run_id", "kind", "created_at"),
     Index("ix_artifacts_session", "session_id", "created_at"),
     Index("ix_artifacts_user", "user_id", "created_at"),
     Index("ix_artifacts_org", "org_id", "created_at"),
@@ -138,7 +139,12 @@ artifact_metrics = Table(
     ),
     Column("name", Text, primary_key=True),
     Column("value", Float, nullable=False),
+    # The artifact's kind and creation time, copied from its row (migration 0003) so that
+    # one index serves "kind = ? ORDER BY value, newest first" without a sort.
+    Column("kind", Text),
+    Column("created_at", TIME),
     Index("ix_artifact_metrics_value", "name", "value"),
+    Index("ix_artifact_metrics_rank", "name", "kind", "value", "created_at", "artifact_id"),
 )
 
 artifact_tags = Table(

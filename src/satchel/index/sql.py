@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     Insert,
+    Row,
     Table,
     column,
     exists,
@@ -28,8 +30,16 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from satchel.errors import IndexBackendError
 from satchel.index import vectors
-from satchel.index.base import ArtifactQuery, ArtifactWrite
-from satchel.index.query import ROWID, build_select, filter_conditions
+from satchel.index.base import ArtifactQuery, ArtifactWrite, QueryPosition
+from satchel.index.query import (
+    FIRST_WALK,
+    ROWID,
+    build_select,
+    filter_conditions,
+    next_walk,
+    ranking_edge,
+    walks_ranking,
+)
 from satchel.index.rawwrite import RawWriter
 from satchel.index.rows import artifact_from_row, rows_for_writes, run_row
 from satchel.index.schema import (
@@ -69,6 +79,7 @@ class SqlIndex:
         write_options: dict[str, Any],
         raw_writer: RawWriter,
         lexical: bool = False,
+        statistics: bool = False,
     ) -> None:
         self._engine = engine
         self._url = url
@@ -76,6 +87,7 @@ class SqlIndex:
         self._write_options = write_options
         self._raw = raw_writer
         self._lexical = lexical
+        self._statistics = statistics
         try:
             self.upgrade()
         except BaseException:
@@ -222,9 +234,57 @@ class SqlIndex:
                 return None
             return artifact_from_row(row, self._files_of(conn, [artifact_id])[artifact_id])
 
-    def query(self, query: ArtifactQuery) -> list[Artifact]:
+    def _keep_statistics(self) -> None:
+        """Refresh the planner's statistics when the table has doubled (see ``stats``)."""
+        if not self._statistics:
+            return
+        from satchel.index.stats import analyze, is_stale  # noqa: PLC0415
+
         with self._read() as conn:
-            rows = conn.execute(build_select(query)).all()
+            stale = is_stale(conn)
+        if stale:
+            with self._write() as conn:
+                if is_stale(conn):  # another process may have done it meanwhile
+                    analyze(conn)
+
+    def _rows(self, conn: Connection, query: ArtifactQuery) -> list[Row[Any]]:
+        """A query's artifact rows; a ranked one walks its ranking first (``walks_ranking``).
+
+        Each walk reads the ranking up to its ``walk``-th row past the last one; the rows
+        the filters pass there come first in the order, so the pieces only concatenate.
+        """
+        if query.limit is None or not walks_ranking(query):
+            return list(conn.execute(build_select(query)).all())
+        rows: list[Row[Any]] = []
+        start = query
+        walk: int | None = FIRST_WALK
+        read = 0
+        while walk is not None:
+            edge = conn.execute(ranking_edge(start, walk)).first()
+            until = (
+                None
+                if edge is None
+                else QueryPosition(
+                    metric_value=edge.value,
+                    created_at=edge.created_at,
+                    artifact_id=edge.artifact_id,
+                )
+            )
+            part = replace(start, limit=query.limit - len(rows))
+            rows.extend(conn.execute(build_select(part, until=until)).all())
+            if len(rows) >= query.limit or until is None:  # a full page, or the whole ranking
+                return rows
+            read += walk
+            start = replace(start, after=until)
+            walk = next_walk(read, len(rows), query.limit - len(rows))
+        part = replace(start, limit=query.limit - len(rows))
+        rows.extend(conn.execute(build_select(part, sort=True)).all())
+        return rows
+
+    def query(self, query: ArtifactQuery) -> list[Artifact]:
+        self._keep_statistics()
+        with self._read() as conn:
+            rows = self._rows(conn, query)
             files = self._files_of(conn, [row.artifact_id for row in rows])
             return [artifact_from_row(row, files[row.artifact_id]) for row in rows]
 
@@ -255,6 +315,7 @@ class SqlIndex:
             lexical_ids,
         )
 
+        self._keep_statistics()
         with self._read() as conn:
             behind = is_behind(conn)
         while behind:

@@ -22,6 +22,7 @@ from satchel.index.sql import SqlIndex
 __all__ = ["BUSY_TIMEOUT_S", "open_sqlite_index"]
 
 BUSY_TIMEOUT_S: Final = 120.0
+MMAP_BYTES: Final = 1 << 31
 
 
 def _insert_ignore(table: Table) -> Insert:
@@ -45,6 +46,9 @@ def _engine(path: Path) -> Engine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
+        # Read pages through a memory map (SQLite caps it, 2 GiB here) rather than a read()
+        # call each: a ranking walk or a text search touches thousands of scattered pages.
+        cursor.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -75,4 +79,5 @@ def open_sqlite_index(path: str | Path) -> SqlIndex:
             errors=(sqlite3.Error,),
         ),
         lexical=True,
+        statistics=True,
     )

@@ -15,13 +15,12 @@ from typing import Final
 
 from sqlalchemy import BigInteger, ColumnClause, Connection, Insert, func, literal_column, select
 
-from satchel.index.fts import decode_content, is_text
+from satchel.index.fts import inline_texts
 from satchel.index.rows import artifact_from_row
 from satchel.index.schema import (
     artifact_files,
     artifact_vectors,
     artifacts,
-    inline_blobs,
     search_watermarks,
 )
 from satchel.models import Artifact, ArtifactFile
@@ -106,30 +105,9 @@ def pending_documents(
             ArtifactFile(path=f.path, sha256=f.sha256, bytes=f.bytes, mime=f.mime)
         )
     found = [artifact_from_row(row, files[row.artifact_id]) for row in rows]
-    texts = _inline_texts(conn, found)
+    texts = inline_texts(conn, found)
     docs = [(a.artifact_id, semantic_text(a, texts.get(a.artifact_id))) for a in found]
     return docs, int(rows[-1].pos)
-
-
-def _inline_texts(conn: Connection, found: list[Artifact]) -> dict[str, str]:
-    """Content of single-file text artifacts kept inline in the index, by artifact id."""
-    wanted: dict[str, list[str]] = {}
-    for a in found:
-        if not a.is_dir and len(a.files) == 1 and is_text(a.mime):
-            wanted.setdefault(a.files[0].sha256, []).append(a.artifact_id)
-    out: dict[str, str] = {}
-    if not wanted:
-        return out
-    rows = conn.execute(
-        select(inline_blobs.c.sha256, inline_blobs.c.data).where(
-            inline_blobs.c.sha256.in_(list(wanted))
-        )
-    )
-    for sha, data in rows:
-        text = decode_content(bytes(data))
-        for artifact_id in wanted[sha]:
-            out[artifact_id] = text
-    return out
 
 
 def store_vectors(

@@ -3,16 +3,16 @@
 Vectors are filled like the text indexes, by catch-up (``search_watermarks`` row
 ``semantic:<model>``), never on the save path, so an index migrated here starts with none.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-11-23
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,219 @@
+"""Metric ranking at scale: bounded walks of the ranking index, the sort fallback, the plans
+SQLite picks for them, statistics, and migration 0003's backfill of metric rows."""
+
+from __future__ import annotations
+
+import itertools
+import sqlite3
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+
+import satchel.index.sql
+from satchel.index import ArtifactWrite, open_index
+from satchel.index import query as plans
+from satchel.index.base import ArtifactQuery, QueryPosition
+from satchel.index.query import build_select, ranking_edge
+from satchel.index.sql import SqlIndex
+from satchel.index.stats import MIN_ROWS, is_stale
+from satchel.models import Artifact, format_time, new_id
+
+MIGRATIONS = Path(satchel.index.sql.__file__).parent / "migrations"
+START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def corpus(count: int) -> list[Artifact]:
+    """Artifacts with few distinct metric values (ties), labels, tags, two kinds and runs."""
+    out = []
+    for i in range(count):
+        when = START + timedelta(seconds=i // 2)  # pairs share a creation time
+        out.append(
+            Artifact(
+                artifact_id=new_id(),
+                name=f"a{i}",
+                kind="model" if i % 4 else "report",
+                run_id=f"r{i % 3}",
+                session_id="s",
+                created_at=when,
+                updated_at=when,
+                labels={"ds": f"d{i % 5}", "seed": i % 2},
+                tags=["t"] if i % 3 == 0 else [],
+                metrics={"acc": (i * 7) % 5 / 10, **({"loss": i % 4} if i % 6 else {})},
+            )
+        )
+    return out
+
+
+def expected(rows: list[Artifact], query: ArtifactQuery) -> list[str]:
+    """The query's answer computed in Python: filter, then value, newest, id descending."""
+    assert query.metric is not None
+    found = [
+        a
+        for a in rows
+        if query.metric in a.metrics
+        and all(getattr(a, k) == v for k, v in query.equals.items())
+        and all(a.labels.get(k) == v for k, v in query.labels.items())
+        and set(query.tags_all) <= set(a.tags)
+    ]
+    sign = -1 if query.metric_order == "max" else 1
+    found.sort(key=lambda a: a.artifact_id, reverse=True)
+    found.sort(key=lambda a: a.created_at or START, reverse=True)
+    found.sort(key=lambda a: sign * a.metrics[query.metric])
+    return [a.artifact_id for a in found]
+
+
+@pytest.fixture
+def filled(tmp_path: Path) -> Any:
+    index = open_index(f"sqlite:///{tmp_path / 'index.db'}")
+    assert isinstance(index, SqlIndex)
+    rows = corpus(120)
+    index.commit_writes([ArtifactWrite(artifact=a) for a in rows])
+    yield index, rows
+    index.close()
+
+
+QUERIES = [
+    {"equals": {"kind": "model"}},
+    {"equals": {"kind": "model"}, "labels": {"ds": "d1"}},
+    {"equals": {"kind": "model"}, "labels": {"ds": "d2", "seed": 1}, "tags_all": ("t",)},
+    {"equals": {"kind": "report", "session_id": "s"}},
+    {"equals": {"kind": "model", "run_id": "r1"}, "labels": {"seed": 0}},
+    {"labels": {"ds": "d3"}},
+    {"equals": {"kind": "nothing"}},
+]
+
+
+@pytest.mark.parametrize(
+    ("first", "most"), [(3, 4), (3, 1000), (2000, 64000)], ids=["sorts", "walks", "default"]
+)
+@pytest.mark.parametrize("order", ["max", "min"])
+@pytest.mark.parametrize("metric", ["acc", "loss"])
+def test_walks_and_sorts_rank_like_python(
+    filled: Any, monkeypatch: pytest.MonkeyPatch, first: int, most: int, order: str, metric: str
+) -> None:
+    monkeypatch.setattr(satchel.index.sql, "FIRST_WALK", first)
+    monkeypatch.setattr(plans, "MAX_WALK", most)
+    index, rows = filled
+    for shape in QUERIES:
+        query = ArtifactQuery(metric=metric, metric_order=order, **shape)  # type: ignore[arg-type]
+        want = expected(rows, query)
+        for limit in (1, 5, 200):
+            got = [a.artifact_id for a in index.query(replace(query, limit=limit))]
+            assert got == want[:limit], (shape, limit)
+        # Keyset paging through every page gives the whole ranking once, in order.
+        paged: list[str] = []
+        position: QueryPosition | None = None
+        while True:
+            page = index.query(replace(query, limit=4, after=position))
+            paged.extend(a.artifact_id for a in page)
+            if len(page) < 4:
+                break
+            last = page[-1]
+            assert last.created_at is not None
+            position = QueryPosition(
+                created_at=format_time(last.created_at),
+                artifact_id=last.artifact_id,
+                metric_value=last.metrics[metric],
+            )
+        assert paged == want, shape
+
+
+def plan(index: SqlIndex, statement: Any) -> list[str]:
+    sql = str(
+        statement.compile(dialect=index.engine.dialect, compile_kwargs={"literal_binds": True})
+    )
+    path = index.url.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as conn:
+        found = [str(row[3]) for row in conn.execute("EXPLAIN QUERY PLAN " + sql)]
+    conn.close()
+    return found
+
+
+def test_best_reads_the_ranking_index_without_sorting(filled: Any) -> None:
+    index, _ = filled
+    query = ArtifactQuery(
+        equals={"session_id": "s", "kind": "model"},
+        labels={"ds": "d1"},
+        metric="acc",
+        metric_order="max",
+        limit=2,
+    )
+    edge = QueryPosition(
+        created_at="2026-01-01T00:00:30.000000Z", artifact_id="Z", metric_value=0.2
+    )
+    for statement in (build_select(query, until=edge), ranking_edge(query, 2000)):
+        steps = plan(index, statement)
+        assert any("ix_artifact_metrics_rank" in s for s in steps), steps
+        assert not any("TEMP B-TREE FOR ORDER BY" in s for s in steps), steps
+    # The fallback sorts what the filters find, off the kind's own index.
+    steps = plan(index, build_select(query, sort=True))
+    assert not any("ix_artifact_metrics_rank" in s for s in steps), steps
+
+
+def test_statistics_are_gathered_once_the_table_is_big_enough(tmp_path: Path) -> None:
+    index = open_index(f"sqlite:///{tmp_path / 'index.db'}")
+    assert isinstance(index, SqlIndex)
+    try:
+        index.commit_writes([ArtifactWrite(artifact=a) for a in corpus(MIN_ROWS - 1)])
+        index.query(ArtifactQuery(limit=1))
+        with index.engine.connect() as conn:
+            assert is_stale(conn) is False
+        index.commit_writes([ArtifactWrite(artifact=a) for a in corpus(2)])
+        with index.engine.connect() as conn:
+            assert is_stale(conn) is True
+        index.query(ArtifactQuery(limit=1))  # a search gathers them
+        with index.engine.connect() as conn:
+            assert is_stale(conn) is False
+            tables = {r[0] for r in conn.execute(sa.text("SELECT tbl FROM sqlite_stat1"))}
+        assert {"artifacts", "artifact_metrics"} <= tables
+    finally:
+        index.close()
+
+
+def test_migration_0003_backfills_metric_rows(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'index.db'}"
+    engine = sa.create_engine(url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    when = "2026-01-01T00:00:00.000000Z"
+    try:
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "0002")
+            for i, kind in zip(range(3), itertools.cycle(["model", None]), strict=False):
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO artifacts (artifact_id, name, kind, status, created_at, "
+                        "updated_at, tags, labels, metrics, pinned) VALUES "
+                        "(:id, :id, :kind, 'completed', :when, :when, '[]', '{}', '{}', 0)"
+                    ),
+                    {"id": f"a{i}", "kind": kind, "when": when},
+                )
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO artifact_metrics (artifact_id, name, value) "
+                        "VALUES (:id, 'acc', :v)"
+                    ),
+                    {"id": f"a{i}", "v": i / 10},
+                )
+    finally:
+        engine.dispose()
+    index = open_index(url)
+    try:
+        with index.engine.connect() as conn:
+            rows = conn.execute(
+                sa.text("SELECT artifact_id, kind, created_at FROM artifact_metrics ORDER BY 1")
+            ).all()
+    finally:
+        index.close()
+    assert [tuple(r) for r in rows] == [
+        ("a0", "model", when),
+        ("a1", None, when),
+        ("a2", "model", when),
+    ]

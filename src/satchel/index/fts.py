@@ -38,35 +38,37 @@ from sqlalchemy import (
 from sqlalchemy import text as sql_text
 
 from satchel.index.base import ArtifactQuery
+from satchel.index.pending import (
+    MAX_CONTENT,
+    artifacts_after,
+    forget_watermark,
+    newest_position,
+    set_watermark,
+    watermark,
+)
 from satchel.index.query import filter_conditions
-from satchel.index.rows import artifact_from_row
-from satchel.index.schema import artifact_files, artifacts, inline_blobs, search_watermarks
+from satchel.index.schema import artifacts
 from satchel.index.spelling import MAX_WORD, MIN_WORD, one_edit, words
-from satchel.models import Artifact, ArtifactFile
+from satchel.models import Artifact
 
 __all__ = [
     "CATCH_UP_ROWS",
     "FTS_TABLES",
-    "MAX_CONTENT",
     "RANK_CAP",
     "Match",
     "Words",
     "artifact_fts",
     "artifact_trigram",
     "catch_up",
-    "decode_content",
     "document",
     "fts_rows",
-    "inline_texts",
     "is_behind",
-    "is_text",
     "lexical_ids",
     "reset",
     "substring_match",
     "word_groups",
 ]
 
-MAX_CONTENT: Final = 16 * 1024
 #: A misspelt word stands for at most this many indexed terms one edit away.
 MAX_SPELLINGS: Final = 5
 RRF_K: Final = 60
@@ -326,52 +328,22 @@ def fuse(lists: Iterable[list[str]]) -> list[str]:
     return sorted(scores, key=lambda item: -scores[item])
 
 
-TEXT_MIMES: Final = (
-    "text/",
-    "application/json",
-    "application/jsonl",
-    "application/x-ndjson",
-    "application/yaml",
-    "application/toml",
-    "application/xml",
-)
-
-
-def is_text(mime: str | None) -> bool:
-    """Whether content of this MIME type is indexed as text."""
-    return bool(mime) and any(str(mime).startswith(prefix) for prefix in TEXT_MIMES)
-
-
-def decode_content(data: bytes) -> str:
-    """Searchable text of a file's bytes (first ``MAX_CONTENT`` characters)."""
-    return data[: MAX_CONTENT * 4].decode("utf-8", "replace")[:MAX_CONTENT]
-
-
 WATERMARK: Final = "lexical"
 _BATCH: Final = 2000
 #: Rows indexed per catch-up transaction (a few hundred milliseconds of work).
 CATCH_UP_ROWS: Final = 4000
-_ROWID: ColumnClause[int] = literal_column("artifacts.rowid", BigInteger)
-
-
-def _position(conn: Connection) -> int:
-    row = conn.execute(
-        select(search_watermarks.c.position).where(search_watermarks.c.name == WATERMARK)
-    ).first()
-    return 0 if row is None else int(row[0])
 
 
 def is_behind(conn: Connection) -> bool:
     """Whether artifacts were recorded after the text index was last brought up to date."""
-    newest = conn.execute(select(func.max(_ROWID)).select_from(artifacts)).scalar()
-    return newest is not None and int(newest) > _position(conn)
+    return newest_position(conn) > watermark(conn, WATERMARK)
 
 
 def reset(conn: Connection) -> None:
     """Empty the text indexes (inside a write transaction); the next catch-up rebuilds."""
     for table in FTS_TABLES:
         conn.execute(table.delete())
-    conn.execute(search_watermarks.delete().where(search_watermarks.c.name == WATERMARK))
+    forget_watermark(conn, WATERMARK)
 
 
 def catch_up(conn: Connection, *, max_rows: int | None = None) -> int:
@@ -383,54 +355,19 @@ def catch_up(conn: Connection, *, max_rows: int | None = None) -> int:
     transactions and never hold the write lock long. Returns how many were indexed.
     """
     done = 0
-    position = _position(conn)
+    position = watermark(conn, WATERMARK)
     while max_rows is None or done < max_rows:
-        rows = conn.execute(
-            select(_ROWID.label("pos"), artifacts)
-            .where(position < _ROWID)
-            .order_by(_ROWID)
-            .limit(_BATCH)
-        ).all()
-        if not rows:
+        found = artifacts_after(conn, position, _BATCH)
+        if not found:
             break
-        ids = [row.artifact_id for row in rows]
-        files: dict[str, list[ArtifactFile]] = {i: [] for i in ids}
-        for f in conn.execute(select(artifact_files).where(artifact_files.c.artifact_id.in_(ids))):
-            files[f.artifact_id].append(
-                ArtifactFile(path=f.path, sha256=f.sha256, bytes=f.bytes, mime=f.mime)
-            )
-        found = [artifact_from_row(row, files[row.artifact_id]) for row in rows]
-        texts = inline_texts(conn, found)
-        docs = [r for a in found for r in fts_rows(a, texts.get(a.artifact_id))]
+        docs = [r for _, a, content in found for r in fts_rows(a, content)]
         for table in FTS_TABLES:
             conn.execute(table.insert(), docs)
-        position = int(rows[-1].pos)
-        done += len(rows)
+        position = found[-1][0]
+        done += len(found)
     if done:
-        conn.execute(search_watermarks.delete().where(search_watermarks.c.name == WATERMARK))
-        conn.execute(search_watermarks.insert().values(name=WATERMARK, position=position))
+        set_watermark(conn, WATERMARK, position)
     return done
-
-
-def inline_texts(conn: Connection, found: list[Artifact]) -> dict[str, str]:
-    """Content of text and JSON artifacts whose single file is kept inline, by artifact id."""
-    wanted: dict[str, list[str]] = {}
-    for a in found:
-        if not a.is_dir and len(a.files) == 1 and is_text(a.mime):
-            wanted.setdefault(a.files[0].sha256, []).append(a.artifact_id)
-    if not wanted:
-        return {}
-    out: dict[str, str] = {}
-    rows = conn.execute(
-        select(inline_blobs.c.sha256, inline_blobs.c.data).where(
-            inline_blobs.c.sha256.in_(list(wanted))
-        )
-    )
-    for sha, data in rows:
-        text = decode_content(bytes(data))
-        for artifact_id in wanted[sha]:
-            out[artifact_id] = text
-    return out
 
 
 def fts_rows(artifact: Artifact, content: str | None) -> list[dict[str, Any]]:

@@ -20,7 +20,6 @@ from sqlalchemy import (
     Table,
     column,
     exists,
-    func,
     select,
     text,
     update,
@@ -29,11 +28,10 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from satchel.errors import IndexBackendError
-from satchel.index import vectors
+from satchel.index import pending, vectors
 from satchel.index.base import ArtifactQuery, ArtifactWrite, QueryPosition
 from satchel.index.query import (
     FIRST_WALK,
-    ROWID,
     build_select,
     filter_conditions,
     next_walk,
@@ -343,8 +341,7 @@ class SqlIndex:
 
     def newest_position(self) -> int:
         with self._read() as conn:
-            newest = conn.execute(select(func.max(ROWID)).select_from(artifacts)).scalar()
-        return int(newest or 0)
+            return pending.newest_position(conn)
 
     # -- vectors (the VectorStore ability) ----------------------------------------------
 

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 from typing import Final
 
-from sqlalchemy import BigInteger, ColumnClause, Connection, func, literal_column, select
+from sqlalchemy import Connection
 from sqlalchemy import text as sql_text
 
-from satchel.index.schema import artifacts, search_watermarks
+from satchel.index.pending import newest_position, set_watermark, watermark
 
 __all__ = ["ANALYZED", "analyze", "is_stale"]
 
@@ -31,15 +31,10 @@ ANALYZED: Final = ("artifacts", "artifact_metrics")
 #: Tables this small are planned well enough without statistics.
 MIN_ROWS: Final = 1000
 WATERMARK: Final = "statistics"
-_ROWID: ColumnClause[int] = literal_column("artifacts.rowid", BigInteger)
 
 
 def _sizes(conn: Connection) -> tuple[int, int]:
-    newest = conn.execute(select(func.max(_ROWID)).select_from(artifacts)).scalar()
-    row = conn.execute(
-        select(search_watermarks.c.position).where(search_watermarks.c.name == WATERMARK)
-    ).first()
-    return int(newest or 0), 0 if row is None else int(row[0])
+    return newest_position(conn), watermark(conn, WATERMARK)
 
 
 def is_stale(conn: Connection) -> bool:
@@ -53,5 +48,4 @@ def analyze(conn: Connection) -> None:
     now, _ = _sizes(conn)
     for table in ANALYZED:
         conn.execute(sql_text(f"ANALYZE {table}"))
-    conn.execute(search_watermarks.delete().where(search_watermarks.c.name == WATERMARK))
-    conn.execute(search_watermarks.insert().values(name=WATERMARK, position=now))
+    set_watermark(conn, WATERMARK, now)

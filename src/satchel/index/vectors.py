@@ -15,15 +15,12 @@ from typing import Final
 
 from sqlalchemy import BigInteger, ColumnClause, Connection, Insert, func, literal_column, select
 
-from satchel.index.fts import inline_texts
-from satchel.index.rows import artifact_from_row
+from satchel.index.pending import artifacts_after, forget_watermark, set_watermark, watermark
 from satchel.index.schema import (
-    artifact_files,
     artifact_vectors,
-    artifacts,
     search_watermarks,
 )
-from satchel.models import Artifact, ArtifactFile
+from satchel.models import Artifact
 
 __all__ = [
     "MAX_TEXT",
@@ -38,7 +35,6 @@ __all__ = [
 
 #: Characters of content embedded (the model reads 256 tokens, about 1,000 characters).
 MAX_TEXT: Final = 2000
-_ROWID: ColumnClause[int] = literal_column("artifacts.rowid", BigInteger)
 _VECTOR_ROWID: ColumnClause[int] = literal_column("artifact_vectors.rowid", BigInteger)
 
 
@@ -69,13 +65,6 @@ def semantic_text(artifact: Artifact, content: str | None) -> str:
     return ". ".join(p for p in parts if p)
 
 
-def _position(conn: Connection, name: str) -> int:
-    row = conn.execute(
-        select(search_watermarks.c.position).where(search_watermarks.c.name == name)
-    ).first()
-    return 0 if row is None else int(row[0])
-
-
 def pending_documents(
     conn: Connection, model: str, limit: int
 ) -> tuple[list[tuple[str, str]], int]:
@@ -85,29 +74,11 @@ def pending_documents(
         ``[(artifact_id, text), ...]`` oldest first, and the position to record once their
         vectors are stored (the watermark itself when nothing is pending).
     """
-    position = _position(conn, watermark_name(model))
-    rows = conn.execute(
-        select(_ROWID.label("pos"), artifacts)
-        .where(position < _ROWID)
-        .order_by(_ROWID)
-        .limit(limit)
-    ).all()
-    if not rows:
+    position = watermark(conn, watermark_name(model))
+    found = artifacts_after(conn, position, limit)
+    if not found:
         return [], position
-    ids = [row.artifact_id for row in rows]
-    files: dict[str, list[ArtifactFile]] = {i: [] for i in ids}
-    for f in conn.execute(
-        select(artifact_files)
-        .where(artifact_files.c.artifact_id.in_(ids))
-        .order_by(artifact_files.c.artifact_id, artifact_files.c.path)
-    ):
-        files[f.artifact_id].append(
-            ArtifactFile(path=f.path, sha256=f.sha256, bytes=f.bytes, mime=f.mime)
-        )
-    found = [artifact_from_row(row, files[row.artifact_id]) for row in rows]
-    texts = inline_texts(conn, found)
-    docs = [(a.artifact_id, semantic_text(a, texts.get(a.artifact_id))) for a in found]
-    return docs, int(rows[-1].pos)
+    return [(a.artifact_id, semantic_text(a, content)) for _, a, content in found], found[-1][0]
 
 
 def store_vectors(
@@ -128,9 +99,8 @@ def store_vectors(
             insert_ignore, [{"artifact_id": a, "model": model, "vector": v} for a, v in vectors]
         )
     name = watermark_name(model)
-    if position > _position(conn, name):
-        conn.execute(search_watermarks.delete().where(search_watermarks.c.name == name))
-        conn.execute(search_watermarks.insert().values(name=name, position=position))
+    if position > watermark(conn, name):
+        set_watermark(conn, name, position)
 
 
 def vector_state(conn: Connection, model: str) -> tuple[int, int]:
@@ -161,6 +131,4 @@ def reset_vectors(conn: Connection, model: str | None) -> None:
         conn.execute(search_watermarks.delete().where(search_watermarks.c.name.like("semantic:%")))
         return
     conn.execute(artifact_vectors.delete().where(artifact_vectors.c.model == model))
-    conn.execute(
-        search_watermarks.delete().where(search_watermarks.c.name == watermark_name(model))
-    )
+    forget_watermark(conn, watermark_name(model))

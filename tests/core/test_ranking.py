@@ -1,5 +1,6 @@
 """Metric ranking at scale: bounded walks of the ranking index, the sort fallback, the plans
-SQLite picks for them, statistics, and migration 0003's backfill of metric rows."""
+SQLite picks for them, the filter that drives a sort, statistics, and the backfills of
+migrations 0003 and 0005."""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ def corpus(count: int) -> list[Artifact]:
             Artifact(
                 artifact_id=new_id(),
                 name=f"a{i}",
-                kind="model" if i % 4 else "report",
+                kind=("report", "model", "model", None)[i % 4],
                 run_id=f"r{i % 3}",
                 session_id="s",
                 created_at=when,
@@ -86,6 +87,8 @@ QUERIES = [
     {"equals": {"kind": "model", "run_id": "r1"}, "labels": {"seed": 0}},
     {"labels": {"ds": "d3"}},
     {"equals": {"kind": "nothing"}},
+    {"equals": {"kind": None}, "labels": {"ds": "d3"}, "tags_all": ("t",)},
+    {"equals": {"kind": "model", "session_id": "s"}, "labels": {"seed": 1}, "tags_all": ("t",)},
 ]
 
 
@@ -156,6 +159,50 @@ def test_best_reads_the_ranking_index_without_sorting(filled: Any) -> None:
     assert not any("ix_artifact_metrics_rank" in s for s in steps), steps
 
 
+@pytest.mark.parametrize(
+    ("driver", "index_name"),
+    [(("label", "ds"), "ix_artifact_labels_str"), (("tag", "t"), "ix_artifact_tags_tag")],
+)
+def test_a_driven_sort_starts_from_the_filters_own_index(
+    filled: Any, driver: plans.Driver, index_name: str
+) -> None:
+    index, _ = filled
+    query = ArtifactQuery(
+        equals={"session_id": "s", "kind": "model"},
+        labels={"ds": "d1", "seed": 1},
+        tags_all=("t",),
+        metric="acc",
+        metric_order="max",
+        limit=2,
+    )
+    steps = plan(index, build_select(query, sort=True, driver=driver))
+    # The artifact rows are looked up by primary key from the driver's ids, read off its
+    # index entries alone (kind included); no scope's or metric's index is walked.
+    assert steps[0] == "SEARCH artifacts USING INDEX sqlite_autoindex_artifacts_1 (artifact_id=?)"
+    assert any(f"COVERING INDEX {index_name}" in s for s in steps), steps
+    assert not any("ix_artifacts_kind" in s or "ix_artifacts_session" in s for s in steps), steps
+
+
+def test_the_smallest_filter_drives(filled: Any) -> None:
+    index, rows = filled
+    query = ArtifactQuery(
+        equals={"kind": "model"},
+        labels={"ds": "d1", "seed": 1},
+        tags_all=("t",),
+        metric="acc",
+        metric_order="max",
+    )
+    with index.engine.connect() as conn:
+        chosen, count = satchel.index.sql._smallest_driver(conn, query)
+    # Of the models, a fifth have ds = d1, a half seed = 1, a third the tag.
+    models = [a for a in rows if a.kind == "model"]
+    assert chosen == ("label", "ds")
+    assert count == sum(1 for a in models if a.labels["ds"] == "d1")
+    with index.engine.connect() as conn:
+        none = satchel.index.sql._smallest_driver(conn, replace(query, labels={}, tags_all=()))
+    assert none == (None, plans.MAX_WALK)
+
+
 def test_statistics_are_gathered_once_the_table_is_big_enough(tmp_path: Path) -> None:
     index = open_index(f"sqlite:///{tmp_path / 'index.db'}")
     assert isinstance(index, SqlIndex)
@@ -217,3 +264,51 @@ def test_migration_0003_backfills_metric_rows(tmp_path: Path) -> None:
         ("a1", None, when),
         ("a2", "model", when),
     ]
+
+
+def test_migration_0005_copies_the_kind_onto_label_and_tag_rows(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'index.db'}"
+    engine = sa.create_engine(url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    when = "2026-01-01T00:00:00.000000Z"
+    try:
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "0004")
+            for i, kind in enumerate(["model", None]):
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO artifacts (artifact_id, name, kind, status, created_at, "
+                        "updated_at, tags, labels, metrics, pinned) VALUES "
+                        "(:id, :id, :kind, 'completed', :when, :when, '[]', '{}', '{}', 0)"
+                    ),
+                    {"id": f"a{i}", "kind": kind, "when": when},
+                )
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO artifact_labels (artifact_id, key, vtype, vstr) "
+                        "VALUES (:id, 'ds', 's', 'd1')"
+                    ),
+                    {"id": f"a{i}"},
+                )
+                conn.execute(
+                    sa.text("INSERT INTO artifact_tags (artifact_id, tag) VALUES (:id, 't')"),
+                    {"id": f"a{i}"},
+                )
+    finally:
+        engine.dispose()
+    index = open_index(url)
+    try:
+        with index.engine.connect() as conn:
+            labels = conn.execute(
+                sa.text("SELECT artifact_id, kind FROM artifact_labels ORDER BY 1")
+            ).all()
+            tags = conn.execute(sa.text("SELECT artifact_id, kind FROM artifact_tags ORDER BY 1"))
+            tag_rows = [tuple(r) for r in tags]
+        found = index.query(ArtifactQuery(equals={"kind": "model"}, labels={"ds": "d1"}))
+    finally:
+        index.close()
+    assert [tuple(r) for r in labels] == [("a0", "model"), ("a1", None)]
+    assert tag_rows == [("a0", "model"), ("a1", None)]
+    assert [a.artifact_id for a in found] == ["a0"]

@@ -7,9 +7,19 @@ number label (3 matches 3 and 3.0), a boolean only a boolean. Nothing uses ``LIK
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any, Final, Literal
 
-from sqlalchemy import BigInteger, ColumnClause, Select, and_, exists, literal_column, or_, select
+from sqlalchemy import (
+    BigInteger,
+    ColumnClause,
+    ColumnElement,
+    Select,
+    and_,
+    exists,
+    literal_column,
+    or_,
+    select,
+)
 
 from satchel.errors import ValidationError
 from satchel.index.base import EQUALITY_COLUMNS, ArtifactQuery, LabelValue, QueryPosition
@@ -21,7 +31,11 @@ __all__ = [
     "MAX_WALK",
     "NARROW",
     "ROWID",
+    "SCOPE_COLUMNS",
+    "Driver",
     "build_select",
+    "driver_rows",
+    "drivers",
     "filter_conditions",
     "label_row",
     "next_walk",
@@ -54,19 +68,62 @@ def label_row(artifact_id: str, key: str, value: LabelValue) -> dict[str, Any]:
     return {"artifact_id": artifact_id, "key": key, "vtype": "s", "vstr": value, "vnum": None}
 
 
-def _label_condition(key: str, value: LabelValue, owner: Any) -> Any:
+def _label_match(key: str, value: LabelValue) -> list[Any]:
+    """Conditions on a label row that holds ``key = value`` (typed)."""
     typed = label_row("", key, value)
-    value_clause = (
-        artifact_labels.c.vstr == typed["vstr"]
-        if typed["vtype"] == "s"
-        else artifact_labels.c.vnum == typed["vnum"]
-    )
-    return exists().where(
-        artifact_labels.c.artifact_id == owner,
+    if typed["vtype"] == "s":
+        # Only string labels have a vstr: no type check needed, and none wanted, since
+        # ix_artifact_labels_str (key, vstr, kind, artifact_id) then answers on its own.
+        return [artifact_labels.c.key == key, artifact_labels.c.vstr == typed["vstr"]]
+    return [
         artifact_labels.c.key == key,
+        artifact_labels.c.vnum == typed["vnum"],
         artifact_labels.c.vtype == typed["vtype"],
-        value_clause,
+    ]
+
+
+def _label_condition(key: str, value: LabelValue, owner: Any) -> Any:
+    return exists().where(artifact_labels.c.artifact_id == owner, *_label_match(key, value))
+
+
+#: A filter whose own index can list the artifacts it passes: ("label", key), ("tag", tag),
+#: or ("column", name) for a scope column with an index of its own.
+Driver = tuple[Literal["label", "tag", "column"], str]
+
+#: Scope columns whose index (``ix_artifacts_<scope>``) is a way in of its own.
+SCOPE_COLUMNS: Final = ("session_id", "user_id", "org_id")
+
+
+def drivers(query: ArtifactQuery) -> list[Driver]:
+    """The query's filters that could drive it (see ``driver_rows``)."""
+    found: list[Driver] = [("label", key) for key in query.labels]
+    found.extend(("tag", tag) for tag in query.tags_all)
+    found.extend(
+        ("column", name)
+        for name in SCOPE_COLUMNS
+        if name in query.equals and query.equals[name] is not None
     )
+    return found
+
+
+def driver_rows(query: ArtifactQuery, driver: Driver) -> Select[Any]:
+    """The ids of the artifacts one filter passes, read off that filter's index alone.
+
+    Label and tag rows carry their artifact's kind (migration 0005), so with a ``kind``
+    filter this is the range of ``(key, value, kind)`` in the index: the artifacts both
+    filters pass, without reading an artifact row.
+    """
+    source, name = driver
+    if source == "column":  # counted only: a scope's own index is the planner's to pick
+        return select(artifacts.c.artifact_id).where(artifacts.c[name] == query.equals[name])
+    if source == "label":
+        table, conditions = artifact_labels, _label_match(name, query.labels[name])
+    else:
+        table, conditions = artifact_tags, [artifact_tags.c.tag == name]
+    if "kind" in query.equals:
+        kind = query.equals["kind"]
+        conditions.append(table.c.kind.is_(None) if kind is None else table.c.kind == kind)
+    return select(table.c.artifact_id).where(*conditions)
 
 
 def _after(query: ArtifactQuery, ranked: bool) -> Any:
@@ -88,27 +145,52 @@ def _after(query: ArtifactQuery, ranked: bool) -> Any:
     return or_(beyond, and_(value == pos.metric_value, newer_first))
 
 
-def filter_conditions(query: ArtifactQuery, owner: Any = None) -> list[Any]:
+def _unindexed(column: ColumnElement[Any]) -> ColumnElement[Any]:
+    """``column || ''``: the same value and test, but through no index (SQLite's ``+col``).
+
+    A driven sort (``driver_rows``) says its other conditions this way, so that the planner
+    starts from the driver, the smallest way in as counted, and never from a scope's or
+    the metric's index, which its statistics cannot tell apart from a small one.
+    """
+    return column.concat("")
+
+
+def filter_conditions(
+    query: ArtifactQuery, owner: Any = None, driver: Driver | None = None
+) -> list[Any]:
     """The WHERE conditions of a query's filters (no order, no paging, no metric join).
 
     ``owner`` is the artifact id column the tag and label lookups follow, by default the
     artifact row's. A ranking walk passes the metric row's (the same id): SQLite then
     looks up tags and labels before it reads the artifact row, and most rows end there.
+    ``driver`` names the filter (and, with it, the kind) that is said as ``artifact_id IN
+    (driver_rows)`` rather than looked up a row at a time: the planner then starts there.
     """
     owner = artifacts.c.artifact_id if owner is None else owner
     conditions: list[Any] = []
     for column_name, value in query.equals.items():
         if column_name not in EQUALITY_COLUMNS:
             raise ValidationError(f"cannot filter on {column_name!r}")
-        column = artifacts.c[column_name]
+        if column_name == "kind" and driver is not None:
+            continue  # the driver's rows are of the kind; its index is the way in
+        column: ColumnElement[Any] = artifacts.c[column_name]
+        if driver is not None:
+            column = _unindexed(column)
         conditions.append(column.is_(None) if value is None else column == value)
     if not query.include_pending:
         conditions.append(artifacts.c.status == "completed")
+    if driver is not None:
+        conditions.append(artifacts.c.artifact_id.in_(driver_rows(query, driver)))
     conditions.extend(
         exists().where(artifact_tags.c.artifact_id == owner, artifact_tags.c.tag == tag)
         for tag in query.tags_all
+        if driver != ("tag", tag)
     )
-    conditions.extend(_label_condition(key, value, owner) for key, value in query.labels.items())
+    conditions.extend(
+        _label_condition(key, value, owner)
+        for key, value in query.labels.items()
+        if driver != ("label", key)
+    )
     conditions.extend(
         exists().where(
             artifact_metrics.c.artifact_id == artifacts.c.artifact_id,
@@ -121,7 +203,8 @@ def filter_conditions(query: ArtifactQuery, owner: Any = None) -> list[Any]:
     if query.created_since is not None:
         # Stored times are fixed-width text; normalise so "…17Z" or "+01:00" compare as times.
         since = format_time(parse_time(query.created_since))
-        conditions.append(artifacts.c.created_at >= since)
+        created = artifacts.c.created_at
+        conditions.append((created if driver is None else _unindexed(created)) >= since)
     return conditions
 
 
@@ -153,20 +236,31 @@ def walks_ranking(query: ArtifactQuery) -> bool:
     return _ranked(query) and query.limit is not None and not NARROW & query.equals.keys()
 
 
-def next_walk(walked: int, passed: int, missing: int) -> int | None:
+def next_walk(walked: int, passed: int, missing: int, sort_rows: int = MAX_WALK) -> int | None:
     """How many more ranking rows to read for ``missing`` rows, having read ``walked`` of
-    which ``passed`` passed the filters; None: sort instead."""
+    which ``passed`` passed the filters; None: sort instead.
+
+    ``sort_rows`` is what sorting would read instead: the rows of the smallest filter's
+    index (``driver_rows``), each costing about what a walked row does.
+    """
     if passed == 0:
         return None
     # Half again the estimate: the walk stops at a full page anyway, so reading too far is
     # free, while stopping short costs another round.
     needed = missing * walked * 3 // (passed * 2) + 1
-    return needed if needed <= MAX_WALK else None
+    return needed if needed <= min(MAX_WALK, sort_rows) else None
 
 
-def _metric_conditions(query: ArtifactQuery, *, kind: bool = True) -> list[Any]:
-    """Conditions on the metric row alone: name, kind (its copy), the cursor."""
-    conditions = [artifact_metrics.c.name == query.metric]
+def _metric_conditions(
+    query: ArtifactQuery, *, kind: bool = True, driven: bool = False
+) -> list[Any]:
+    """Conditions on the metric row alone: name, kind (its copy), the cursor.
+
+    ``driven``: the name through no index, so a driven sort finds the metric row by its
+    primary key from the driver's ids rather than walking the metric's whole ranking.
+    """
+    name = artifact_metrics.c.name
+    conditions = [(_unindexed(name) if driven else name) == query.metric]
     if kind and "kind" in query.equals:
         # Said of the metric row too, so that ix_artifact_metrics_rank (name, kind, value,
         # created_at, artifact_id) serves the filter and the order: no sort.
@@ -221,7 +315,11 @@ def ranking_edge(query: ArtifactQuery, walk: int) -> Select[Any]:
 
 
 def build_select(
-    query: ArtifactQuery, *, until: QueryPosition | None = None, sort: bool = False
+    query: ArtifactQuery,
+    *,
+    until: QueryPosition | None = None,
+    sort: bool = False,
+    driver: Driver | None = None,
 ) -> Select[Any]:
     """SELECT the artifact rows a query asks for, ordered and limited.
 
@@ -231,14 +329,20 @@ def build_select(
             bounded walk, see ``ranking_walks``).
         sort: for a metric-ranked query, find the rows through the filters and sort them
             rather than read the ranking in order (for filters that pass few rows).
+        driver: with ``sort``, the filter whose own index lists the candidates
+            (``driver_rows``); without one, the planner picks an index of the artifact row.
     """
     statement: Select[Any]
     if _ranked(query):
         m = artifact_metrics.c
-        conditions = filter_conditions(query, None if sort else m.artifact_id)
+        conditions = (
+            filter_conditions(query, driver=driver)
+            if sort
+            else filter_conditions(query, m.artifact_id)
+        )
         # Sorting: no kind on the metric row, or the planner reads the whole kind off the
         # ranking index in random order instead of off ix_artifacts_kind in table order.
-        conditions.extend(_metric_conditions(query, kind=not sort))
+        conditions.extend(_metric_conditions(query, kind=not sort, driven=driver is not None))
         if until is not None:
             conditions.append(_until(query, until))
         # "+ 0" keeps the ranking index out of the ORDER BY: the planner then finds the

@@ -145,14 +145,17 @@ def rows_for_writes(writes: Sequence[ArtifactWrite]) -> BatchRows:
             }
             for f in artifact.files
         )
-        label_rows.extend(label_row(aid, k, v) for k, v in artifact.labels.items())
-        # Kind and time are copied onto metric rows: ix_artifact_metrics_rank ranks by them.
+        # The kind is copied onto label, tag and metric rows, whose indexes filter by it;
+        # the time onto metric rows too: ix_artifact_metrics_rank ranks by it.
         kind, created = row["kind"], row["created_at"]
+        label_rows.extend(
+            {**label_row(aid, k, v), "kind": kind} for k, v in artifact.labels.items()
+        )
         metric_rows.extend(
             {"artifact_id": aid, "name": k, "value": float(v), "kind": kind, "created_at": created}
             for k, v in artifact.metrics.items()
         )
-        tag_rows.extend({"artifact_id": aid, "tag": t} for t in artifact.tags)
+        tag_rows.extend({"artifact_id": aid, "tag": t, "kind": kind} for t in artifact.tags)
         for sha, data in write.inline_blobs.items():
             blob_rows[sha] = {"sha256": sha, "bytes": len(data), "data": data}
         if write.run is not None:

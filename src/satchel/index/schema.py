@@ -41,7 +41,7 @@ __all__ = [
 ]
 
 #: The newest migration revision; opening an index at this revision skips Alembic entirely.
-SCHEMA_HEAD: Final = "0004"
+SCHEMA_HEAD: Final = "0005"
 
 ID = String(64)
 TIME = String(32)
@@ -127,8 +127,11 @@ artifact_labels = Table(
     Column("vtype", String(1), nullable=False),  # s: string, n: number, b: boolean
     Column("vstr", Text),
     Column("vnum", Float),
-    Index("ix_artifact_labels_str", "key", "vstr"),
-    Index("ix_artifact_labels_num", "key", "vnum"),
+    # The artifact's kind, copied from its row (migration 0005): a search by kind finds the
+    # artifacts one label passes off this index alone (``query.driver_rows``).
+    Column("kind", Text),
+    Index("ix_artifact_labels_str", "key", "vstr", "kind", "artifact_id"),
+    Index("ix_artifact_labels_num", "key", "vnum", "vtype", "kind", "artifact_id"),
 )
 
 artifact_metrics = Table(
@@ -154,7 +157,8 @@ artifact_tags = Table(
         "artifact_id", ID, ForeignKey("artifacts.artifact_id", ondelete="CASCADE"), primary_key=True
     ),
     Column("tag", Text, primary_key=True),
-    Index("ix_artifact_tags_tag", "tag"),
+    Column("kind", Text),  # the artifact's, as on label rows (migration 0005)
+    Index("ix_artifact_tags_tag", "tag", "kind", "artifact_id"),
 )
 
 inline_blobs = Table(

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import (
     Connection,
@@ -20,6 +20,8 @@ from sqlalchemy import (
     Table,
     column,
     exists,
+    func,
+    literal,
     select,
     text,
     update,
@@ -32,7 +34,11 @@ from satchel.index import pending, vectors
 from satchel.index.base import ArtifactQuery, ArtifactWrite, QueryPosition
 from satchel.index.query import (
     FIRST_WALK,
+    MAX_WALK,
+    Driver,
     build_select,
+    driver_rows,
+    drivers,
     filter_conditions,
     next_walk,
     ranking_edge,
@@ -60,9 +66,34 @@ from satchel.models import (
     parse_time,
 )
 
-__all__ = ["SqlIndex"]
+__all__ = ["DRIVER_CAP", "SqlIndex"]
+
+#: The most rows a sort may read off a filter's index before walking the ranking wins.
+DRIVER_CAP: Final = 2 * MAX_WALK
 
 InsertIgnore = Callable[[Table], Insert]
+
+
+def _smallest_driver(conn: Connection, query: ArtifactQuery) -> tuple[Driver | None, int]:
+    """The filter whose own index passes the fewest artifacts, and how many (counted up to
+    ``DRIVER_CAP``); (None, ``MAX_WALK``) when none passes fewer than that.
+
+    Counting reads index entries only, a fraction of a millisecond per thousand; it is
+    done once a query's first walk has shown that its filters pass few rows.
+    """
+    best: Driver | None = None
+    best_rows = DRIVER_CAP
+    for driver in drivers(query):
+        # Counting ``1``, not the id: read off the index entries alone, even a scope's.
+        rows = driver_rows(query, driver).with_only_columns(literal(1))
+        capped = rows.limit(best_rows).subquery()
+        found = conn.execute(select(func.count()).select_from(capped)).scalar_one()
+        if found < best_rows:
+            best, best_rows = driver, int(found)
+    if best is None:
+        return None, MAX_WALK
+    # A scope smaller than every label and tag: the planner goes in through its index.
+    return (None, best_rows) if best[0] == "column" else (best, best_rows)
 
 
 class SqlIndex:
@@ -256,6 +287,8 @@ class SqlIndex:
         rows: list[Row[Any]] = []
         start = query
         walk: int | None = FIRST_WALK
+        driver: Driver | None = None
+        sort_rows: int | None = None
         read = 0
         while walk is not None:
             edge = conn.execute(ranking_edge(start, walk)).first()
@@ -274,9 +307,11 @@ class SqlIndex:
                 return rows
             read += walk
             start = replace(start, after=until)
-            walk = next_walk(read, len(rows), query.limit - len(rows))
+            if sort_rows is None:
+                driver, sort_rows = _smallest_driver(conn, query)
+            walk = next_walk(read, len(rows), query.limit - len(rows), sort_rows)
         part = replace(start, limit=query.limit - len(rows))
-        rows.extend(conn.execute(build_select(part, sort=True)).all())
+        rows.extend(conn.execute(build_select(part, sort=True, driver=driver)).all())
         return rows
 
     def query(self, query: ArtifactQuery) -> list[Artifact]:

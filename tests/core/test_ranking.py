@@ -17,7 +17,7 @@ from alembic import command
 from alembic.config import Config
 
 import satchel.index.sql
-from satchel.index import ArtifactWrite, open_index
+from satchel.index import ArtifactWrite, drive, open_index
 from satchel.index import query as plans
 from satchel.index.base import ArtifactQuery, QueryPosition
 from satchel.index.query import build_select, ranking_edge
@@ -175,7 +175,7 @@ def test_a_driven_sort_starts_from_the_filters_own_index(
         metric_order="max",
         limit=2,
     )
-    steps = plan(index, build_select(query, sort=True, driver=driver))
+    steps = plan(index, build_select(query, sort=True, drivers=(driver,)))
     # The artifact rows are looked up by primary key from the driver's ids, read off its
     # index entries alone (kind included); no scope's or metric's index is walked.
     assert steps[0] == "SEARCH artifacts USING INDEX sqlite_autoindex_artifacts_1 (artifact_id=?)"
@@ -183,24 +183,57 @@ def test_a_driven_sort_starts_from_the_filters_own_index(
     assert not any("ix_artifacts_kind" in s or "ix_artifacts_session" in s for s in steps), steps
 
 
-def test_the_smallest_filter_drives(filled: Any) -> None:
+def test_the_filters_that_pass_few_drive_together(filled: Any) -> None:
     index, rows = filled
     query = ArtifactQuery(
-        equals={"kind": "model"},
+        equals={"kind": "model", "session_id": "s"},
         labels={"ds": "d1", "seed": 1},
         tags_all=("t",),
         metric="acc",
         metric_order="max",
     )
     with index.engine.connect() as conn:
-        chosen, count = satchel.index.sql._smallest_driver(conn, query)
-    # Of the models, a fifth have ds = d1, a half seed = 1, a third the tag.
+        chosen = drive.choose(conn, query)
+        # A filter passing more than SPREAD times the smallest stays a row-by-row check.
+        alone = replace(query, labels={"ds": "d1", "seed": 1}, tags_all=())
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(drive, "SPREAD", 1)
+            narrow = drive.choose(conn, alone)
+        bare = drive.choose(conn, replace(query, labels={}, tags_all=()))
+    # Of the models, a fifth have ds = d1, a half seed = 1, a third the tag: all within the
+    # spread of the smallest, so all three are intersected; the session passes every one.
     models = [a for a in rows if a.kind == "model"]
-    assert chosen == ("label", "ds")
-    assert count == sum(1 for a in models if a.labels["ds"] == "d1")
-    with index.engine.connect() as conn:
-        none = satchel.index.sql._smallest_driver(conn, replace(query, labels={}, tags_all=()))
-    assert none == (None, plans.MAX_WALK)
+    assert set(chosen.drivers) == {("label", "ds"), ("label", "seed"), ("tag", "t")}
+    assert chosen.rows == len(
+        [a for a in models if a.labels == {"ds": "d1", "seed": 1} and "t" in a.tags]
+    )
+    assert narrow.drivers == (("label", "ds"),)
+    assert narrow.rows == sum(1 for a in models if a.labels["ds"] == "d1")
+    # Only the scope is left: its own index, the planner's way in.
+    assert bare == drive.Drive((), len(rows))
+
+
+@pytest.mark.parametrize("limit", [1, 3, 50])
+def test_a_driven_newest_first_page_equals_the_plain_one(filled: Any, limit: int) -> None:
+    index, rows = filled
+    driven_shapes = 0
+    for shape in QUERIES:
+        query = ArtifactQuery(limit=limit, **shape)  # type: ignore[arg-type]
+        want = [
+            a.artifact_id
+            for a in sorted(rows, key=lambda a: (a.created_at, a.artifact_id), reverse=True)
+            if all(getattr(a, k) == v for k, v in query.equals.items())
+            and all(a.labels.get(k) == v for k, v in query.labels.items())
+            and set(query.tags_all) <= set(a.tags)
+        ][:limit]
+        assert [a.artifact_id for a in index.query(query)] == want, shape
+        with index.engine.connect() as conn:
+            chosen = drive.unranked_drive(conn, query)
+            if chosen is not None:
+                driven_shapes += 1
+                driven = build_select(query, drivers=chosen.drivers)
+                assert [r.artifact_id for r in conn.execute(driven)] == want, shape
+    assert driven_shapes >= 3
 
 
 def test_statistics_are_gathered_once_the_table_is_big_enough(tmp_path: Path) -> None:
@@ -266,7 +299,7 @@ def test_migration_0003_backfills_metric_rows(tmp_path: Path) -> None:
     ]
 
 
-def test_migration_0005_copies_the_kind_onto_label_and_tag_rows(tmp_path: Path) -> None:
+def test_migration_0005_copies_the_kind_and_clusters_labels_and_metrics(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'index.db'}"
     engine = sa.create_engine(url)
     config = Config()
@@ -296,6 +329,13 @@ def test_migration_0005_copies_the_kind_onto_label_and_tag_rows(tmp_path: Path) 
                     sa.text("INSERT INTO artifact_tags (artifact_id, tag) VALUES (:id, 't')"),
                     {"id": f"a{i}"},
                 )
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO artifact_metrics (artifact_id, name, value, kind, "
+                        "created_at) VALUES (:id, 'acc', :v, :kind, :when)"
+                    ),
+                    {"id": f"a{i}", "v": i / 10, "kind": kind, "when": when},
+                )
     finally:
         engine.dispose()
     index = open_index(url)
@@ -306,9 +346,22 @@ def test_migration_0005_copies_the_kind_onto_label_and_tag_rows(tmp_path: Path) 
             ).all()
             tags = conn.execute(sa.text("SELECT artifact_id, kind FROM artifact_tags ORDER BY 1"))
             tag_rows = [tuple(r) for r in tags]
+            metrics = conn.execute(sa.text("SELECT * FROM artifact_metrics ORDER BY 1")).all()
+            listed = conn.execute(
+                sa.text("SELECT name, sql FROM sqlite_master WHERE type = 'table'")
+            )
+            storage = {str(r[0]): str(r[1]) for r in listed}
         found = index.query(ArtifactQuery(equals={"kind": "model"}, labels={"ds": "d1"}))
     finally:
         index.close()
     assert [tuple(r) for r in labels] == [("a0", "model"), ("a1", None)]
     assert tag_rows == [("a0", "model"), ("a1", None)]
     assert [a.artifact_id for a in found] == ["a0"]
+    assert [tuple(r) for r in metrics] == [
+        ("a0", "acc", 0.0, "model", when),
+        ("a1", "acc", 0.1, None, when),
+    ]
+    # Rebuilt clustered by artifact: one lookup per probe.
+    for table in ("artifact_labels", "artifact_metrics"):
+        assert storage[table].rstrip().endswith("WITHOUT ROWID"), storage[table]
+    assert "WITHOUT ROWID" not in storage["artifact_tags"]

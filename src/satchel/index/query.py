@@ -7,15 +7,18 @@ number label (3 matches 3 and 3.0), a boolean only a boolean. Nothing uses ``LIK
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Final, Literal
 
 from sqlalchemy import (
     BigInteger,
     ColumnClause,
     ColumnElement,
+    CompoundSelect,
     Select,
     and_,
     exists,
+    intersect,
     literal_column,
     or_,
     select,
@@ -27,6 +30,7 @@ from satchel.index.schema import artifact_labels, artifact_metrics, artifact_tag
 from satchel.models import format_time, parse_time
 
 __all__ = [
+    "FETCH_WALKS",
     "FIRST_WALK",
     "MAX_WALK",
     "NARROW",
@@ -34,9 +38,11 @@ __all__ = [
     "SCOPE_COLUMNS",
     "Driver",
     "build_select",
+    "driven_ids",
+    "driver_candidates",
     "driver_rows",
-    "drivers",
     "filter_conditions",
+    "is_ranked",
     "label_row",
     "next_walk",
     "ranking_edge",
@@ -94,7 +100,7 @@ Driver = tuple[Literal["label", "tag", "column"], str]
 SCOPE_COLUMNS: Final = ("session_id", "user_id", "org_id")
 
 
-def drivers(query: ArtifactQuery) -> list[Driver]:
+def driver_candidates(query: ArtifactQuery) -> list[Driver]:
     """The query's filters that could drive it (see ``driver_rows``)."""
     found: list[Driver] = [("label", key) for key in query.labels]
     found.extend(("tag", tag) for tag in query.tags_all)
@@ -126,13 +132,17 @@ def driver_rows(query: ArtifactQuery, driver: Driver) -> Select[Any]:
     return select(table.c.artifact_id).where(*conditions)
 
 
-def _after(query: ArtifactQuery, ranked: bool) -> Any:
-    """Rows strictly after ``query.after`` in the query's order (keyset paging)."""
+def _after(query: ArtifactQuery, ranked: bool, *, driven: bool = False) -> Any:
+    """Rows strictly after ``query.after`` in the query's order (keyset paging); through no
+    index when ``driven`` (see ``_unindexed``)."""
     pos = query.after
     assert pos is not None
     # A ranked query orders by the metric row's copies (the columns its index holds).
     table = artifact_metrics if ranked else artifacts
-    created, aid = table.c.created_at, table.c.artifact_id
+    created: ColumnElement[Any] = table.c.created_at
+    aid: ColumnElement[Any] = table.c.artifact_id
+    if driven:
+        created, aid = _unindexed(created), _unindexed(aid)
     newer_first = or_(
         created < pos.created_at, and_(created == pos.created_at, aid < pos.artifact_id)
     )
@@ -143,6 +153,16 @@ def _after(query: ArtifactQuery, ranked: bool) -> Any:
     value = artifact_metrics.c.value
     beyond = value < pos.metric_value if query.metric_order == "max" else value > pos.metric_value
     return or_(beyond, and_(value == pos.metric_value, newer_first))
+
+
+def driven_ids(
+    query: ArtifactQuery, drivers: Sequence[Driver]
+) -> Select[Any] | CompoundSelect[Any]:
+    """The ids every one of ``drivers`` passes: one filter's index entries, or the
+    INTERSECT of several (each a range of index entries, so a few milliseconds for tens of
+    thousands, where reading as many artifact rows takes a hundred)."""
+    parts = [driver_rows(query, d) for d in drivers]
+    return parts[0] if len(parts) == 1 else intersect(*parts)
 
 
 def _unindexed(column: ColumnElement[Any]) -> ColumnElement[Any]:
@@ -156,40 +176,45 @@ def _unindexed(column: ColumnElement[Any]) -> ColumnElement[Any]:
 
 
 def filter_conditions(
-    query: ArtifactQuery, owner: Any = None, driver: Driver | None = None
+    query: ArtifactQuery,
+    owner: Any = None,
+    drivers: Sequence[Driver] = (),
+    driven: Sequence[str] | None = None,
 ) -> list[Any]:
     """The WHERE conditions of a query's filters (no order, no paging, no metric join).
 
     ``owner`` is the artifact id column the tag and label lookups follow, by default the
     artifact row's. A ranking walk passes the metric row's (the same id): SQLite then
     looks up tags and labels before it reads the artifact row, and most rows end there.
-    ``driver`` names the filter (and, with it, the kind) that is said as ``artifact_id IN
-    (driver_rows)`` rather than looked up a row at a time: the planner then starts there.
+    ``drivers`` names the filters (and, with them, the kind) said as ``artifact_id IN
+    (driven_ids)`` rather than looked up a row at a time: the planner then starts there.
+    ``driven``, when given, is what ``driven_ids`` found already: the ids themselves.
     """
     owner = artifacts.c.artifact_id if owner is None else owner
     conditions: list[Any] = []
     for column_name, value in query.equals.items():
         if column_name not in EQUALITY_COLUMNS:
             raise ValidationError(f"cannot filter on {column_name!r}")
-        if column_name == "kind" and driver is not None:
-            continue  # the driver's rows are of the kind; its index is the way in
+        if column_name == "kind" and drivers:
+            continue  # the drivers' rows are of the kind; their index is the way in
         column: ColumnElement[Any] = artifacts.c[column_name]
-        if driver is not None:
+        if drivers:
             column = _unindexed(column)
         conditions.append(column.is_(None) if value is None else column == value)
     if not query.include_pending:
         conditions.append(artifacts.c.status == "completed")
-    if driver is not None:
-        conditions.append(artifacts.c.artifact_id.in_(driver_rows(query, driver)))
+    if drivers:
+        ids = driven_ids(query, drivers) if driven is None else list(driven)
+        conditions.append(artifacts.c.artifact_id.in_(ids))
     conditions.extend(
         exists().where(artifact_tags.c.artifact_id == owner, artifact_tags.c.tag == tag)
         for tag in query.tags_all
-        if driver != ("tag", tag)
+        if ("tag", tag) not in drivers
     )
     conditions.extend(
         _label_condition(key, value, owner)
         for key, value in query.labels.items()
-        if driver != ("label", key)
+        if ("label", key) not in drivers
     )
     conditions.extend(
         exists().where(
@@ -204,7 +229,7 @@ def filter_conditions(
         # Stored times are fixed-width text; normalise so "…17Z" or "+01:00" compare as times.
         since = format_time(parse_time(query.created_since))
         created = artifacts.c.created_at
-        conditions.append((created if driver is None else _unindexed(created)) >= since)
+        conditions.append((_unindexed(created) if drivers else created) >= since)
     return conditions
 
 
@@ -215,9 +240,11 @@ NARROW: Final = frozenset({"run_id", "node_id", "graph_id"})
 #: (estimated from the share of the first stretch the filters passed) before it sorts.
 FIRST_WALK: Final = 2000
 MAX_WALK: Final = 64000
+#: What reading one artifact for a sort costs, in walked rows (measured at 1M artifacts).
+FETCH_WALKS: Final = 4
 
 
-def _ranked(query: ArtifactQuery) -> bool:
+def is_ranked(query: ArtifactQuery) -> bool:
     return query.metric is not None and query.metric_order is not None
 
 
@@ -233,22 +260,23 @@ def walks_ranking(query: ArtifactQuery) -> bool:
     narrow query (one run, graph or node) is left to the planner, which finds the run's
     rows through their own index and sorts them.
     """
-    return _ranked(query) and query.limit is not None and not NARROW & query.equals.keys()
+    return is_ranked(query) and query.limit is not None and not NARROW & query.equals.keys()
 
 
 def next_walk(walked: int, passed: int, missing: int, sort_rows: int = MAX_WALK) -> int | None:
     """How many more ranking rows to read for ``missing`` rows, having read ``walked`` of
     which ``passed`` passed the filters; None: sort instead.
 
-    ``sort_rows`` is what sorting would read instead: the rows of the smallest filter's
-    index (``driver_rows``), each costing about what a walked row does.
+    ``sort_rows`` is what sorting would read instead: the artifacts its drivers pass
+    (``drive.choose``). Reading one costs about ``FETCH_WALKS`` walked rows (a whole
+    artifact row and its metric row, where a walked row is a few index probes).
     """
     if passed == 0:
         return None
     # Half again the estimate: the walk stops at a full page anyway, so reading too far is
     # free, while stopping short costs another round.
     needed = missing * walked * 3 // (passed * 2) + 1
-    return needed if needed <= min(MAX_WALK, sort_rows) else None
+    return needed if needed <= min(MAX_WALK, FETCH_WALKS * sort_rows) else None
 
 
 def _metric_conditions(
@@ -268,7 +296,7 @@ def _metric_conditions(
         column = artifact_metrics.c.kind
         conditions.append(column.is_(None) if value is None else column == value)
     if query.after is not None:
-        conditions.append(_after(query, ranked=True))
+        conditions.append(_after(query, ranked=True, driven=driven))
     return conditions
 
 
@@ -319,7 +347,8 @@ def build_select(
     *,
     until: QueryPosition | None = None,
     sort: bool = False,
-    driver: Driver | None = None,
+    drivers: Sequence[Driver] = (),
+    driven: Sequence[str] | None = None,
 ) -> Select[Any]:
     """SELECT the artifact rows a query asks for, ordered and limited.
 
@@ -329,20 +358,21 @@ def build_select(
             bounded walk, see ``ranking_walks``).
         sort: for a metric-ranked query, find the rows through the filters and sort them
             rather than read the ranking in order (for filters that pass few rows).
-        driver: with ``sort``, the filter whose own index lists the candidates
-            (``driver_rows``); without one, the planner picks an index of the artifact row.
+        drivers: the filters whose own indexes list the candidates (``driven_ids``), for
+            a sorted query; without them, the planner picks an index of the artifact row.
+        driven: the ids the drivers pass, when already read (``filter_conditions``).
     """
     statement: Select[Any]
-    if _ranked(query):
+    if is_ranked(query):
         m = artifact_metrics.c
         conditions = (
-            filter_conditions(query, driver=driver)
+            filter_conditions(query, drivers=drivers, driven=driven)
             if sort
             else filter_conditions(query, m.artifact_id)
         )
         # Sorting: no kind on the metric row, or the planner reads the whole kind off the
         # ranking index in random order instead of off ix_artifacts_kind in table order.
-        conditions.extend(_metric_conditions(query, kind=not sort, driven=driver is not None))
+        conditions.extend(_metric_conditions(query, kind=not sort, driven=bool(drivers)))
         if until is not None:
             conditions.append(_until(query, until))
         # "+ 0" keeps the ranking index out of the ORDER BY: the planner then finds the
@@ -355,13 +385,18 @@ def build_select(
             .order_by(*_rank_order(query, value, m.created_at, m.artifact_id))
         )
     else:
-        conditions = filter_conditions(query)
+        conditions = filter_conditions(query, drivers=drivers, driven=driven)
         if query.after is not None:
-            conditions.append(_after(query, ranked=False))
+            conditions.append(_after(query, ranked=False, driven=bool(drivers)))
+        created = artifacts.c.created_at
         statement = (
             select(artifacts)
             .where(*conditions)
-            .order_by(artifacts.c.created_at.desc(), artifacts.c.artifact_id.desc())
+            # Driven: sorted, not read in order off ix_artifacts_created checking each row.
+            .order_by(
+                (_unindexed(created) if drivers else created).desc(),
+                artifacts.c.artifact_id.desc(),
+            )
         )
     if query.limit is not None:
         if query.limit < 0:

@@ -132,6 +132,8 @@ artifact_labels = Table(
     Column("kind", Text),
     Index("ix_artifact_labels_str", "key", "vstr", "kind", "artifact_id"),
     Index("ix_artifact_labels_num", "key", "vnum", "vtype", "kind", "artifact_id"),
+    # SQLite: the row in its primary key's B-tree, one lookup per probe (migration 0005).
+    sqlite_with_rowid=False,
 )
 
 artifact_metrics = Table(
@@ -148,6 +150,7 @@ artifact_metrics = Table(
     Column("created_at", TIME),
     Index("ix_artifact_metrics_value", "name", "value"),
     Index("ix_artifact_metrics_rank", "name", "kind", "value", "created_at", "artifact_id"),
+    sqlite_with_rowid=False,  # as artifact_labels (migration 0005)
 )
 
 artifact_tags = Table(

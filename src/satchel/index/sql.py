@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 from sqlalchemy import (
     Connection,
@@ -20,8 +20,6 @@ from sqlalchemy import (
     Table,
     column,
     exists,
-    func,
-    literal,
     select,
     text,
     update,
@@ -32,14 +30,12 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from satchel.errors import IndexBackendError
 from satchel.index import pending, vectors
 from satchel.index.base import ArtifactQuery, ArtifactWrite, QueryPosition
+from satchel.index.drive import Drive, choose, unranked_drive
 from satchel.index.query import (
     FIRST_WALK,
-    MAX_WALK,
-    Driver,
     build_select,
-    driver_rows,
-    drivers,
     filter_conditions,
+    is_ranked,
     next_walk,
     ranking_edge,
     walks_ranking,
@@ -66,34 +62,9 @@ from satchel.models import (
     parse_time,
 )
 
-__all__ = ["DRIVER_CAP", "SqlIndex"]
-
-#: The most rows a sort may read off a filter's index before walking the ranking wins.
-DRIVER_CAP: Final = 2 * MAX_WALK
+__all__ = ["SqlIndex"]
 
 InsertIgnore = Callable[[Table], Insert]
-
-
-def _smallest_driver(conn: Connection, query: ArtifactQuery) -> tuple[Driver | None, int]:
-    """The filter whose own index passes the fewest artifacts, and how many (counted up to
-    ``DRIVER_CAP``); (None, ``MAX_WALK``) when none passes fewer than that.
-
-    Counting reads index entries only, a fraction of a millisecond per thousand; it is
-    done once a query's first walk has shown that its filters pass few rows.
-    """
-    best: Driver | None = None
-    best_rows = DRIVER_CAP
-    for driver in drivers(query):
-        # Counting ``1``, not the id: read off the index entries alone, even a scope's.
-        rows = driver_rows(query, driver).with_only_columns(literal(1))
-        capped = rows.limit(best_rows).subquery()
-        found = conn.execute(select(func.count()).select_from(capped)).scalar_one()
-        if found < best_rows:
-            best, best_rows = driver, int(found)
-    if best is None:
-        return None, MAX_WALK
-    # A scope smaller than every label and tag: the planner goes in through its index.
-    return (None, best_rows) if best[0] == "column" else (best, best_rows)
 
 
 class SqlIndex:
@@ -283,12 +254,15 @@ class SqlIndex:
         the filters pass there come first in the order, so the pieces only concatenate.
         """
         if query.limit is None or not walks_ranking(query):
-            return list(conn.execute(build_select(query)).all())
+            newest = None if is_ranked(query) else unranked_drive(conn, query)
+            if newest is None:
+                return list(conn.execute(build_select(query)).all())
+            driven = build_select(query, drivers=newest.drivers, driven=newest.ids)
+            return list(conn.execute(driven).all())
         rows: list[Row[Any]] = []
         start = query
         walk: int | None = FIRST_WALK
-        driver: Driver | None = None
-        sort_rows: int | None = None
+        drive: Drive | None = None
         read = 0
         while walk is not None:
             edge = conn.execute(ranking_edge(start, walk)).first()
@@ -307,11 +281,16 @@ class SqlIndex:
                 return rows
             read += walk
             start = replace(start, after=until)
-            if sort_rows is None:
-                driver, sort_rows = _smallest_driver(conn, query)
-            walk = next_walk(read, len(rows), query.limit - len(rows), sort_rows)
+            if drive is None:
+                drive = choose(conn, query)
+            walk = next_walk(read, len(rows), query.limit - len(rows), drive.rows)
         part = replace(start, limit=query.limit - len(rows))
-        rows.extend(conn.execute(build_select(part, sort=True, driver=driver)).all())
+        sort = (
+            build_select(part, sort=True)
+            if drive is None
+            else build_select(part, sort=True, drivers=drive.drivers, driven=drive.ids)
+        )
+        rows.extend(conn.execute(sort).all())
         return rows
 
     def query(self, query: ArtifactQuery) -> list[Artifact]:

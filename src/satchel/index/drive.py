@@ -1,0 +1,96 @@
+"""Which filters a search starts from, counted rather than guessed.
+
+SQLite's planner knows an index's average rows per value (ANALYZE), not how many artifacts
+"dataset = ds12 of kind model" holds, and it starts from one index only. A search whose
+filters together pass a few in ten thousand then reads a whole kind, a row at a time. Here
+each label, tag and scope filter's own index is counted (index entries only, capped: a
+fraction of a millisecond per thousand), and the filters that pass few artifacts are
+intersected, again off their indexes alone; the search then reads just the artifact rows
+of that intersection and sorts them (``query.build_select(drivers=...)``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final
+
+from sqlalchemy import Connection, func, literal, select
+
+from satchel.index.base import ArtifactQuery
+from satchel.index.query import (
+    MAX_WALK,
+    NARROW,
+    Driver,
+    driven_ids,
+    driver_candidates,
+    driver_rows,
+)
+
+__all__ = ["DRIVEN_MAX", "DRIVER_CAP", "SPREAD", "Drive", "choose", "unranked_drive"]
+
+#: The most index entries counted for one filter; a filter passing more never drives.
+DRIVER_CAP: Final = 2 * MAX_WALK
+#: A filter joins the intersection when it passes at most this many times what the
+#: smallest one does: reading its entries costs less than the rows it rules out.
+SPREAD: Final = 8
+#: An unranked search sorts what its drivers pass when that is at most this many
+#: artifacts; past it, reading newest first and filtering finds a page sooner.
+DRIVEN_MAX: Final = 2000
+
+
+@dataclass(frozen=True)
+class Drive:
+    """The filters to start from (none: the planner's own way in) and how many artifacts
+    they pass together (an estimate of the rows a driven sort reads)."""
+
+    drivers: tuple[Driver, ...]
+    rows: int
+    #: The ids several drivers pass together, read once to count them and kept for the
+    #: search itself (None: one driver, whose index the search reads again).
+    ids: tuple[str, ...] | None = None
+
+
+def _count(conn: Connection, rows: Any, cap: int | None) -> int:
+    capped = rows if cap is None else rows.limit(cap)
+    return int(conn.execute(select(func.count()).select_from(capped.subquery())).scalar_one())
+
+
+def choose(conn: Connection, query: ArtifactQuery) -> Drive:
+    """Count each candidate filter and pick the ones to start from (see the module)."""
+    counted: list[tuple[int, Driver]] = []
+    cap = DRIVER_CAP
+    smallest = DRIVER_CAP
+    for driver in driver_candidates(query):  # labels and tags first, then scopes
+        # A scope matters only if smaller than every label and tag (then it is the way in);
+        # a label or tag if within the spread of the smallest (then it is intersected).
+        limit = min(cap, smallest + 1) if driver[0] == "column" else cap
+        # Counting ``1``, not the id: read off the index entries alone, even a scope's.
+        found = _count(conn, driver_rows(query, driver).with_only_columns(literal(1)), limit)
+        if found < limit:
+            counted.append((found, driver))
+            smallest = min(smallest, found)
+            cap = min(cap, SPREAD * found + 1)
+    if not counted:
+        return Drive((), MAX_WALK)
+    counted.sort()
+    smallest, first = counted[0]
+    if first[0] == "column":  # a scope smaller than every label and tag: its own index
+        return Drive((), smallest)
+    chosen = tuple(d for n, d in counted if d[0] != "column" and n <= SPREAD * smallest)
+    if len(chosen) == 1:
+        return Drive(chosen, smallest)
+    # At most ``smallest`` ids (an intersection), so fetching them is bounded; the search
+    # then reads just these rows by primary key.
+    ids = tuple(str(i) for i in conn.execute(driven_ids(query, chosen)).scalars())
+    return Drive(chosen, len(ids), ids)
+
+
+def unranked_drive(conn: Connection, query: ArtifactQuery) -> Drive | None:
+    """For a newest-first page with label or tag filters, the drivers to sort from, or
+    None to read newest first (few enough filters, or filters that pass many)."""
+    if query.limit is None or NARROW & query.equals.keys():
+        return None
+    if not query.labels and not query.tags_all:
+        return None
+    drive = choose(conn, query)
+    return drive if drive.drivers and drive.rows <= DRIVEN_MAX else None

@@ -12,7 +12,7 @@ __all__ = ["open_index"]
 
 
 def open_index(url: str) -> Index:
-    """Open ``sqlite:///PATH`` (PostgreSQL comes with the postgres extra)."""
+    """Open ``sqlite:///PATH`` or ``postgresql://user@host:port/db`` (the postgres extra)."""
     parts = urlsplit(url)
     if parts.scheme in ("sqlite", "sqlite+pysqlite"):
         raw = unquote(url.split("://", 1)[1])
@@ -21,4 +21,10 @@ def open_index(url: str) -> Index:
         from satchel.index.sqlite import open_sqlite_index  # noqa: PLC0415
 
         return open_sqlite_index(Path(raw[1:]))
-    raise ConfigError(f"unsupported index URL {url!r}: use sqlite:///PATH")
+    if parts.scheme in ("postgresql", "postgres", "postgresql+psycopg"):
+        from satchel.index.postgres import open_postgres_index  # noqa: PLC0415
+
+        return open_postgres_index(url)
+    raise ConfigError(
+        f"unsupported index URL {url!r}: use sqlite:///PATH or postgresql://user@host/db"
+    )

@@ -78,6 +78,6 @@ def open_sqlite_index(path: str | Path) -> SqlIndex:
             placeholder=lambda c: f":{c}",
             errors=(sqlite3.Error,),
         ),
-        lexical=True,
+        lexical="satchel.index.fts",
         statistics=True,
     )

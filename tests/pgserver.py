@@ -87,13 +87,17 @@ def release() -> None:
     while _in_use:
         name = _in_use.pop()
         with admin().connect() as conn, conn.begin():
-            tables = conn.execute(
-                sa.text(
-                    "SELECT tablename FROM pg_tables WHERE schemaname = :s"
-                    " AND tablename <> 'alembic_version'"
-                ),
-                {"s": name},
-            ).scalars().all()
+            tables = (
+                conn.execute(
+                    sa.text(
+                        "SELECT tablename FROM pg_tables WHERE schemaname = :s"
+                        " AND tablename <> 'alembic_version'"
+                    ),
+                    {"s": name},
+                )
+                .scalars()
+                .all()
+            )
             # DELETE, not TRUNCATE: on tables this small it skips new files and their fsyncs.
             for table in tables:
                 conn.execute(sa.text(f'DELETE FROM "{name}"."{table}"'))

@@ -41,7 +41,7 @@ class ArtifactPosition(ColumnElement[int]):
 
     __visit_name__ = "satchel_artifact_position"
     inherit_cache = True
-    _traverse_internals: Final[list[Any]] = []
+    _traverse_internals: list[Any] = []  # noqa: RUF012 - SQLAlchemy reads it: no state
     type: TypeEngine[int] = BigInteger()
 
 
@@ -50,7 +50,7 @@ class VectorPosition(ColumnElement[int]):
 
     __visit_name__ = "satchel_vector_position"
     inherit_cache = True
-    _traverse_internals: Final[list[Any]] = []
+    _traverse_internals: list[Any] = []  # noqa: RUF012 - SQLAlchemy reads it: no state
     type: TypeEngine[int] = BigInteger()
 
 

@@ -56,7 +56,15 @@ def public_url(url: str) -> str:
     except ArgumentError:
         parts = urlsplit(url)
         return f"{parts.scheme}://{parts.hostname or ''}{parts.path}"
-    return parsed.set(password=None).render_as_string(hide_password=False)
+    bare = URL.create(
+        parsed.drivername,
+        username=parsed.username,
+        host=parsed.host,
+        port=parsed.port,
+        database=parsed.database,
+        query=parsed.query,
+    )
+    return bare.render_as_string(hide_password=False)
 
 
 def _engine(url: URL) -> Engine:
@@ -74,8 +82,8 @@ def _engine(url: URL) -> Engine:
     )
 
 
-def open_postgres_index(url: str) -> SqlIndex:
-    """Open (creating and migrating if needed) the PostgreSQL index at ``url``.
+def open_postgres_index(url: str, *, migrate: bool = True) -> SqlIndex:
+    """Open (creating and, unless ``migrate`` is False, migrating) the PostgreSQL index at ``url``.
 
     ``url`` is ``postgresql://user[:password]@host[:port]/database`` (``postgres://`` and
     ``postgresql+psycopg://`` too); libpq parameters go in the query string, e.g.
@@ -103,4 +111,5 @@ def open_postgres_index(url: str) -> SqlIndex:
         ),
         lexical="satchel.index.pg_text",
         statistics=False,
+        migrate=migrate,
     )

@@ -95,6 +95,7 @@ class SqlIndex:
         raw_writer: RawWriter,
         lexical: str | None = None,
         statistics: bool = False,
+        migrate: bool = True,
     ) -> None:
         self._engine = engine
         self._url = url
@@ -104,6 +105,8 @@ class SqlIndex:
         #: The text search module's name, imported at the first text search.
         self._lexical = lexical
         self._statistics = statistics
+        if not migrate:  # ``satchel db status`` looks before it leaps
+            return
         try:
             self.upgrade()
         except BaseException:
@@ -128,6 +131,11 @@ class SqlIndex:
             except DBAPIError:
                 return None
             return None if row is None else str(row[0])
+
+    @property
+    def head_revision(self) -> str:
+        """The newest schema revision this satchel knows."""
+        return SCHEMA_HEAD
 
     def upgrade(self) -> None:
         """Bring the schema to the newest revision (skipped when it is there already)."""

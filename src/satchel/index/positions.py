@@ -13,7 +13,8 @@ position N sees every committed position below it. Only the short save and vecto
 transactions take it; a text catch-up or a migration never does.
 
 Locks are keyed by the schema (``current_schema()``), so two satchel indexes in one database
-never wait for each other.
+never wait for each other; only migrations share one lock per database, as they may create
+the database-wide ``pg_trgm`` extension.
 """
 
 from __future__ import annotations
@@ -82,14 +83,18 @@ _LOCK_SQL: Final = "SELECT pg_advisory_xact_lock(hashtext(current_schema()), has
 CLAIM_SQL: Final = _LOCK_SQL.format(name="'satchel:positions'")
 
 
-def hold(conn: Connection, name: str) -> None:
+def hold(conn: Connection, name: str, *, database: bool = False) -> None:
     """Serialise, until this transaction ends, every transaction that holds ``name``.
 
     SQLite needs nothing: its write transactions (``BEGIN IMMEDIATE``) already run one at a
-    time. On PostgreSQL, a transaction-scoped advisory lock per schema and name.
+    time. On PostgreSQL, a transaction-scoped advisory lock per schema and name (per
+    database and name with ``database``).
     """
     if conn.dialect.name == "postgresql":
-        conn.execute(text(_LOCK_SQL.format(name=":name")), {"name": f"satchel:{name}"})
+        sql = _LOCK_SQL.format(name=":name")
+        if database:
+            sql = sql.replace("hashtext(current_schema())", "0")
+        conn.execute(text(sql), {"name": f"satchel:{name}"})
 
 
 def claim(conn: Connection) -> None:

@@ -151,7 +151,7 @@ class SqlIndex:
             with self._write() as conn:
                 # One migrator at a time (PostgreSQL; SQLite's write lock does it already):
                 # the others then find the schema at head and do nothing.
-                positions.hold(conn, "migrations")
+                positions.hold(conn, "migrations", database=True)
                 config.attributes["connection"] = conn
                 command.upgrade(config, "head")
         except SQLAlchemyError as exc:

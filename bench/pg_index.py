@@ -32,39 +32,48 @@ KINDS = ("model", "dataset", "report", "checkpoint", "eval", "plot")
 DOMAINS = ("vision", "nlp", "audio", "tabular", "rl")
 ARCHS = ("resnet", "vit", "bert", "gpt", "mlp", "unet", "lstm", "t5", "clip", "yolo")
 
-# One statement per table; ``i`` is the artifact number, times one second apart.
+# One statement per table; ``i`` is the artifact number, times one second apart; kind, labels
+# and tag drawn independently of each other (a hash of ``i`` each).
 _ID = "lpad(i::text, 26, '0')"
 _TIME = (
     "to_char(timestamp '2026-01-01' + i * interval '1 second', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 )
-_KIND = "(ARRAY['model','dataset','report','checkpoint','eval','plot'])[1 + i % 6]"
-_DOMAIN = "(ARRAY['vision','nlp','audio','tabular','rl'])[1 + (i / 7) % 5]"
-_ARCH = (
-    "(ARRAY['resnet','vit','bert','gpt','mlp','unet','lstm','t5','clip','yolo'])[1 + (i / 3) % 10]"
+_KIND = (
+    "(ARRAY['model','dataset','report','checkpoint','eval','plot'])"
+    "[1 + abs(hashtext(i::text || 'k')) % 6]"
 )
+_DOMAIN = "(ARRAY['vision','nlp','audio','tabular','rl'])[1 + abs(hashtext(i::text || 'd')) % 5]"
+_ARCH = (
+    "(ARRAY['resnet','vit','bert','gpt','mlp','unet','lstm','t5','clip','yolo'])"
+    "[1 + abs(hashtext(i::text || 'a')) % 10]"
+)
+_EPOCH = "abs(hashtext(i::text || 'e')) % 50"
+_TAG = "'t' || abs(hashtext(i::text || 't')) % 30"
 GENERATE = [
     f"""INSERT INTO artifacts (artifact_id, name, kind, status, run_id, sha256, bytes, mime,
         created_at, updated_at, tags, labels, metrics, pinned, org_id, user_id, session_id)
         SELECT {_ID}, 'artifact-' || i, {_KIND}, 'completed', 'run-' || (i % 1000),
         md5(i::text) || md5(i::text), 100, 'text/plain', {_TIME}, {_TIME},
-        '["t' || (i % 30) || '"]',
-        json_build_object('domain', {_DOMAIN}, 'arch', {_ARCH}, 'epoch', i % 50)::text,
+        '["' || {_TAG} || '"]',
+        json_build_object('domain', {_DOMAIN}, 'arch', {_ARCH}, 'epoch', {_EPOCH})::text,
         json_build_object(
-            'acc', (i * 7919 % 10007) / 10007.0, 'loss', (i * 104729 % 10009) / 10009.0
+            'acc', (i::bigint * 7919 % 10007) / 10007.0,
+            'loss', (i::bigint * 104729 % 10009) / 10009.0
         )::text,
         false, 'o1', 'u' || (i % 20), 's' || (i % 100)
         FROM generate_series(1, :n) AS i""",
     f"""INSERT INTO artifact_labels (artifact_id, key, vtype, vstr, vnum)
         SELECT {_ID}, 'domain', 's', {_DOMAIN}, NULL::float8 FROM generate_series(1, :n) AS i
         UNION ALL SELECT {_ID}, 'arch', 's', {_ARCH}, NULL::float8 FROM generate_series(1, :n) AS i
-        UNION ALL SELECT {_ID}, 'epoch', 'n', NULL::text, (i % 50)::float8 FROM generate_series(1, :n) AS i""",
+        UNION ALL SELECT {_ID}, 'epoch', 'n', NULL::text, ({_EPOCH})::float8
+        FROM generate_series(1, :n) AS i""",
     f"""INSERT INTO artifact_metrics (artifact_id, name, value, kind, created_at)
-        SELECT {_ID}, 'acc', (i * 7919 % 10007) / 10007.0, {_KIND}, {_TIME}
+        SELECT {_ID}, 'acc', (i::bigint * 7919 % 10007) / 10007.0, {_KIND}, {_TIME}
         FROM generate_series(1, :n) AS i
-        UNION ALL SELECT {_ID}, 'loss', (i * 104729 % 10009) / 10009.0, {_KIND}, {_TIME}
+        UNION ALL SELECT {_ID}, 'loss', (i::bigint * 104729 % 10009) / 10009.0, {_KIND}, {_TIME}
         FROM generate_series(1, :n) AS i""",
     f"""INSERT INTO artifact_tags (artifact_id, tag)
-        SELECT {_ID}, 't' || (i % 30) FROM generate_series(1, :n) AS i""",
+        SELECT {_ID}, {_TAG} FROM generate_series(1, :n) AS i""",
     "ANALYZE",
 ]
 

@@ -135,3 +135,13 @@ async def test_catch_up_commits_in_short_transactions(context, facade_kind, monk
     assert {a.artifact_id for a in await arts.search(query="walrus", limit=20)} == saved
     assert context.store.index.reindex() == 7
     assert {a.artifact_id for a in await arts.search(query="walrus", limit=20)} == saved
+
+
+async def test_query_syntax_characters_are_plain_text(arts):
+    # Quotes, LIKE wildcards, backslashes and tsquery/FTS5 operators are only characters.
+    await arts.save_text("discount notes", name="promo_50%_off.txt")
+    await arts.save_text("other notes", name="promo_50xyoff.txt")
+    for query in ("50%_off", "it's & | ! ( ) \\ promo:*", '"promo" AND NOT', "%_%"):
+        await arts.search(query=query)
+    found = [a.name for a in await arts.search(query="_50%_off", limit=5)]
+    assert found[0] == "promo_50%_off.txt"

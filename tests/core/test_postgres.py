@@ -195,3 +195,37 @@ def test_positions_follow_commit_order_not_insert_order() -> None:
     finally:
         idx.close()
         pgserver.release()
+
+
+def test_concurrent_catch_ups_index_each_artifact_once() -> None:
+    """Searches in several threads at once: one catch-up at a time, no row twice."""
+    url = pgserver.index_url()
+    idx = open_index(url)
+    try:
+        assert isinstance(idx, SqlIndex)
+        commit(idx, *[make_artifact(name=f"heron-{i}.txt") for i in range(300)])
+        errors: list[BaseException] = []
+        barrier = threading.Barrier(4)
+
+        def search() -> None:
+            try:
+                barrier.wait()
+                assert len(idx.lexical("heron", ArtifactQuery(), 500)) == 300
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=search) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        with idx.engine.connect() as conn:
+            texts = conn.execute(sa.text("SELECT count(*) FROM artifact_text")).scalar()
+            heron = conn.execute(
+                sa.text("SELECT docs FROM artifact_terms WHERE term = 'heron'")
+            ).scalar()
+        assert texts == heron == 300
+    finally:
+        idx.close()
+        pgserver.release()

@@ -1,7 +1,7 @@
 """Shared fixtures: every backend and both facade twins through one parametrised set.
 
 * ``blob_store``: each BlobStore backend (memory, local; S3 joins with the scale issue).
-* ``index``: each Index backend (SQLite; PostgreSQL joins with the scale issue).
+* ``index``: each Index backend (SQLite, PostgreSQL in a fresh schema: ``pgserver``).
 * ``context``: a ``satchel.Context`` over each store/index pair.
 * ``arts``: the facade under test, as an async API: the async ``ArtifactFacade`` itself, and
   the blocking ``SyncArtifactFacade`` driven through ``SyncAsAsync`` so that one test body
@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+import pgserver
 import satchel
 from satchel.config import Settings
 from satchel.index import Index, open_index
@@ -30,8 +31,8 @@ from satchel.storage.memory import MemoryBlobStore
 _names = itertools.count()
 
 BLOB_BACKENDS = ["memory", "local"]
-INDEX_BACKENDS = ["sqlite"]
-STORE_BACKENDS = ["local", "memory+sqlite"]
+INDEX_BACKENDS = ["sqlite", "postgres"]
+STORE_BACKENDS = ["local", "memory+sqlite", "memory+postgres"]
 FACADES = ["async", "sync"]
 
 
@@ -48,21 +49,40 @@ def blob_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BlobS
 
 @pytest.fixture(params=INDEX_BACKENDS)
 def index(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Index]:
+    if request.param == "postgres":
+        idx = open_index(pgserver.index_url())
+        yield idx
+        idx.close()
+        pgserver.release()
+        return
     idx = open_index(f"sqlite:///{tmp_path / 'index.db'}")
     yield idx
     idx.close()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _postgres_schemas_dropped() -> Iterator[None]:
+    """Every test schema of this process goes at the end of the session."""
+    yield
+    pgserver.drop_created()
 
 
 def make_settings(kind: str, tmp_path: Path) -> Settings:
     """Settings for one store/index pair, rooted in ``tmp_path``."""
     if kind == "local":
         return Settings.load(environ={}, home=str(tmp_path / "home"), store=str(tmp_path / "store"))
-    if kind == "memory+sqlite":
+    if kind in ("memory+sqlite", "memory+postgres"):
+        # PostgreSQL: an empty schema, emptied again by the ``settings`` fixture.
+        index = (
+            pgserver.index_url()
+            if kind == "memory+postgres"
+            else f"sqlite:///{tmp_path / 'index.db'}"
+        )
         return Settings.load(
             environ={},
             home=str(tmp_path / "home"),
             store=f"memory://test-{next(_names)}",
-            index=f"sqlite:///{tmp_path / 'index.db'}",
+            index=index,
         )
     raise ValueError(kind)
 
@@ -73,8 +93,9 @@ def store_kind(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def settings(store_kind: str, tmp_path: Path) -> Settings:
-    return make_settings(store_kind, tmp_path)
+def settings(store_kind: str, tmp_path: Path) -> Iterator[Settings]:
+    yield make_settings(store_kind, tmp_path)
+    pgserver.release()
 
 
 CONTEXT_FIELDS: dict[str, Any] = {

@@ -10,6 +10,7 @@ import ast
 import re
 import types
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -66,7 +67,18 @@ def test_every_cli_command_is_documented() -> None:
     from satchel.cli.app import app  # noqa: PLC0415 - the cli extra is in the dev install
 
     cli = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
-    names = [c.name or (c.callback.__name__ if c.callback else "") for c in app.registered_commands]
-    assert names
+
+    def command_names(typer_app: Any, prefix: str) -> list[str]:
+        found = [
+            prefix + (c.name or (c.callback.__name__ if c.callback else ""))
+            for c in typer_app.registered_commands
+        ]
+        for group in typer_app.registered_groups:
+            name = group.name if isinstance(group.name, str) else group.typer_instance.info.name
+            found.extend(command_names(group.typer_instance, f"{prefix}{name} "))
+        return found
+
+    names = command_names(app, "")
+    assert "db upgrade" in names
     for name in names:
         assert f"## `satchel {name}`" in cli, name

@@ -37,7 +37,7 @@ from satchel.models import Artifact, ArtifactFile, Occurrence, Run, RunStatus, n
 from satchel.storage import BlobSink, BlobStore, open_blob_store
 from satchel.storage.factory import local_root_of
 
-__all__ = ["ArtifactStore", "BlobWriter", "StoredBlob", "open_regular_file"]
+__all__ = ["ArtifactStore", "BlobWriter", "StoredBlob", "index_url_of", "open_regular_file"]
 
 INLINE_LOOKUP_MAX: Final = 1024 * 1024
 _RACY_NS: Final = 100_000_000  # a file modified this recently may change within one mtime tick
@@ -178,6 +178,17 @@ class BlobWriter:
             self._sink.abort()
 
 
+def index_url_of(settings: Settings) -> str:
+    """The index URL ``settings`` name: theirs, else the SQLite file in a local store."""
+    if settings.index is not None:
+        return settings.index
+    store_url = settings.store or str(settings.home)
+    root = local_root_of(store_url)
+    if root is None:
+        raise ConfigError(f"the store {store_url!r} is not a directory: give an index URL")
+    return f"sqlite:///{root.expanduser().resolve() / 'index.db'}"
+
+
 class ArtifactStore:
     """A blob store and an index, plus the local working directory (staging, copies)."""
 
@@ -200,11 +211,7 @@ class ArtifactStore:
         """Open the store and index named by ``settings`` (creating them if new)."""
         store_url = settings.store or str(settings.home)
         root = local_root_of(store_url)
-        index_url = settings.index
-        if index_url is None:
-            if root is None:
-                raise ConfigError(f"the store {store_url!r} is not a directory: give an index URL")
-            index_url = f"sqlite:///{root.expanduser().resolve() / 'index.db'}"
+        index_url = index_url_of(settings)
         blobs = open_blob_store(store_url)
         try:
             index = open_index(index_url)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
+import sqlalchemy as sa
 
 from conftest import facade_of
 from corpus import FILTERS, QUERIES, RECALL_FLOORS, assert_obeys, load_corpus, recall_at_5
-from satchel.index import fts
+from satchel.index import fts, pg_text
 
 
 async def test_recall_at_5_on_the_labelled_corpus(arts, capsys):
@@ -76,10 +75,11 @@ async def test_reindex_rebuilds_the_text_index(context, facade_kind):
     arts = facade_of(context, facade_kind)
     saved = await load_corpus(arts)
     assert [a.name for a in await arts.search(query="radiology", limit=1)] == ["dataset-card.md"]
-    db = context.store.index.url.removeprefix("sqlite:///")
-    with sqlite3.connect(db) as conn:
-        conn.execute("DELETE FROM artifact_fts")
-        conn.execute("DELETE FROM artifact_trigram")
+    engine = context.store.index.engine
+    postgres = engine.dialect.name == "postgresql"
+    with engine.begin() as conn:
+        for table in ("artifact_text",) if postgres else ("artifact_fts", "artifact_trigram"):
+            conn.execute(sa.text(f"DELETE FROM {table}"))
     assert await arts.search(query="radiology") == []
     assert context.store.index.reindex() == len(saved)
     assert [a.name for a in await arts.search(query="radiology", limit=1)] == ["dataset-card.md"]
@@ -127,10 +127,21 @@ async def test_another_orgs_artifacts_never_show(open_context, facade_kind, leve
 
 
 async def test_catch_up_commits_in_short_transactions(context, facade_kind, monkeypatch):
-    monkeypatch.setattr(fts, "_BATCH", 2)
-    monkeypatch.setattr(fts, "CATCH_UP_ROWS", 2)
+    for module in (fts, pg_text):
+        monkeypatch.setattr(module, "_BATCH", 2)
+        monkeypatch.setattr(module, "CATCH_UP_ROWS", 2)
     arts = facade_of(context, facade_kind)
     saved = {(await arts.save_text(f"walrus {i}", name=f"w{i}")).artifact_id for i in range(7)}
     assert {a.artifact_id for a in await arts.search(query="walrus", limit=20)} == saved
     assert context.store.index.reindex() == 7
     assert {a.artifact_id for a in await arts.search(query="walrus", limit=20)} == saved
+
+
+async def test_query_syntax_characters_are_plain_text(arts):
+    # Quotes, LIKE wildcards, backslashes and tsquery/FTS5 operators are only characters.
+    await arts.save_text("discount notes", name="promo_50%_off.txt")
+    await arts.save_text("other notes", name="promo_50xyoff.txt")
+    for query in ("50%_off", "it's & | ! ( ) \\ promo:*", '"promo" AND NOT', "%_%"):
+        await arts.search(query=query)
+    found = [a.name for a in await arts.search(query="_50%_off", limit=5)]
+    assert found[0] == "promo_50%_off.txt"

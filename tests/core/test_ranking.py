@@ -17,7 +17,7 @@ from alembic import command
 from alembic.config import Config
 
 import satchel.index.sql
-from satchel.index import ArtifactWrite, drive, open_index
+from satchel.index import ArtifactWrite, Index, drive, open_index
 from satchel.index import query as plans
 from satchel.index.base import ArtifactQuery, QueryPosition
 from satchel.index.query import build_select, ranking_edge
@@ -70,7 +70,17 @@ def expected(rows: list[Artifact], query: ArtifactQuery) -> list[str]:
 
 
 @pytest.fixture
-def filled(tmp_path: Path) -> Any:
+def filled(index: Index) -> Any:
+    """Every index backend (``index`` of conftest), holding ``corpus(120)``."""
+    assert isinstance(index, SqlIndex)
+    rows = corpus(120)
+    index.commit_writes([ArtifactWrite(artifact=a) for a in rows])
+    return index, rows
+
+
+@pytest.fixture
+def filled_sqlite(tmp_path: Path) -> Any:
+    """A SQLite index holding ``corpus(120)``, for the tests of SQLite's plans."""
     index = open_index(f"sqlite:///{tmp_path / 'index.db'}")
     assert isinstance(index, SqlIndex)
     rows = corpus(120)
@@ -138,8 +148,8 @@ def plan(index: SqlIndex, statement: Any) -> list[str]:
     return found
 
 
-def test_best_reads_the_ranking_index_without_sorting(filled: Any) -> None:
-    index, _ = filled
+def test_best_reads_the_ranking_index_without_sorting(filled_sqlite: Any) -> None:
+    index, _ = filled_sqlite
     query = ArtifactQuery(
         equals={"session_id": "s", "kind": "model"},
         labels={"ds": "d1"},
@@ -164,9 +174,9 @@ def test_best_reads_the_ranking_index_without_sorting(filled: Any) -> None:
     [(("label", "ds"), "ix_artifact_labels_str"), (("tag", "t"), "ix_artifact_tags_tag")],
 )
 def test_a_driven_sort_starts_from_the_filters_own_index(
-    filled: Any, driver: plans.Driver, index_name: str
+    filled_sqlite: Any, driver: plans.Driver, index_name: str
 ) -> None:
-    index, _ = filled
+    index, _ = filled_sqlite
     query = ArtifactQuery(
         equals={"session_id": "s", "kind": "model"},
         labels={"ds": "d1", "seed": 1},

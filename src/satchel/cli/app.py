@@ -1,4 +1,4 @@
-"""The ``satchel`` command: ``satchel reindex`` for now; the CLI issue adds the rest."""
+"""The ``satchel`` command: ``satchel reindex`` and ``satchel db``; the CLI issue adds the rest."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import typer
 from satchel.cli._errors import reported
 from satchel.config import Settings
 from satchel.errors import ValidationError
-from satchel.index.base import LexicalSearch, VectorStore
-from satchel.store import ArtifactStore
+from satchel.index import Index, open_index
+from satchel.index.base import LexicalSearch, SchemaMigrations, VectorStore
+from satchel.store import ArtifactStore, index_url_of
 
 __all__ = ["app", "main"]
 
@@ -80,6 +81,57 @@ def _reindex(store: ArtifactStore, *, semantic: bool) -> None:
         idx.reset_vectors(searcher.model)
         done = searcher.catch_up(idx, progress=lambda n: typer.echo(f"  embedded {n:,}", err=True))
         typer.echo(f"vectors ({searcher.model}): {done:,} artifacts embedded")
+
+
+db_app = typer.Typer(
+    name="db",
+    help="The index's schema: which revision it is at, and migrating it.",
+    no_args_is_help=True,
+)
+app.add_typer(db_app)
+
+
+def _schema_of(store: str | None, index: str | None) -> tuple[Index, SchemaMigrations]:
+    """The index the options name, opened without migrating it."""
+    settings = Settings.load(store=store, index=index)
+    opened = open_index(index_url_of(settings), migrate=False)
+    if not isinstance(opened, SchemaMigrations):
+        opened.close()
+        raise ValidationError(f"the index at {opened.url} has no schema revisions")
+    return opened, opened
+
+
+@db_app.command("status")
+def db_status(store: StoreOption = None, index: IndexOption = None) -> None:
+    """Print the index's schema revision, the newest one, and whether an upgrade is pending."""
+    with reported():
+        opened, schema = _schema_of(store, index)
+        try:
+            current = schema.current_revision()
+            head = schema.head_revision
+            typer.echo(f"index: {opened.url}")
+            typer.echo(f"current: {current or 'none (empty)'}")
+            typer.echo(f"head: {head}")
+            typer.echo(f"upgrade pending: {'no' if current == head else 'yes'}")
+        finally:
+            opened.close()
+
+
+@db_app.command("upgrade")
+def db_upgrade(store: StoreOption = None, index: IndexOption = None) -> None:
+    """Migrate the index's schema to the newest revision (nothing to do at head)."""
+    with reported():
+        opened, schema = _schema_of(store, index)
+        try:
+            before = schema.current_revision()
+            schema.upgrade()
+            after = schema.current_revision()
+        finally:
+            opened.close()
+        if before == after:
+            typer.echo(f"already at head: {after}")
+        else:
+            typer.echo(f"upgraded: {before or 'none (empty)'} -> {after}")
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ __all__ = [
     "LexicalSearch",
     "MetricOrder",
     "QueryPosition",
+    "SchemaMigrations",
     "VectorStore",
 ]
 
@@ -130,6 +131,21 @@ class Index(Protocol):
 
     def close(self) -> None:
         """Release connections."""
+
+
+@runtime_checkable
+class SchemaMigrations(Protocol):
+    """Optional ability: a schema with revisions (Alembic), inspected and migrated."""
+
+    @property
+    def head_revision(self) -> str:
+        """The newest revision this satchel knows."""
+
+    def current_revision(self) -> str | None:
+        """The revision the database is at (None: no schema yet)."""
+
+    def upgrade(self) -> None:
+        """Migrate to ``head_revision`` (nothing to do at head)."""
 
 
 @runtime_checkable

@@ -11,21 +11,19 @@ from collections.abc import Sequence
 from typing import Any, Final, Literal
 
 from sqlalchemy import (
-    BigInteger,
-    ColumnClause,
     ColumnElement,
     CompoundSelect,
     Select,
     and_,
     exists,
     intersect,
-    literal_column,
     or_,
     select,
 )
 
 from satchel.errors import ValidationError
 from satchel.index.base import EQUALITY_COLUMNS, ArtifactQuery, LabelValue, QueryPosition
+from satchel.index.positions import ARTIFACT_POSITION
 from satchel.index.schema import artifact_labels, artifact_metrics, artifact_tags, artifacts
 from satchel.models import format_time, parse_time
 
@@ -49,8 +47,8 @@ __all__ = [
     "walks_ranking",
 ]
 
-#: The order artifact rows were recorded in (SQLite's rowid).
-ROWID: ColumnClause[int] = literal_column("artifacts.rowid", BigInteger)
+#: The order artifact rows were recorded in: SQLite's rowid, PostgreSQL's ``seq`` (``positions``).
+ROWID: ColumnElement[int] = ARTIFACT_POSITION
 
 
 def label_row(artifact_id: str, key: str, value: LabelValue) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import string
 import unicodedata
 from typing import Final
 
-__all__ = ["MAX_WORD", "MIN_WORD", "one_edit", "words"]
+__all__ = ["MAX_WORD", "MIN_WORD", "one_edit", "tokens", "words"]
 
 #: Words shorter than this are not respelled: one edit from a three-letter word is another
 #: common word more often than a typo.
@@ -31,9 +31,15 @@ def _fold(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
+def tokens(text: str) -> list[str]:
+    """Every word of ``text`` as an index term, in order, repeats kept."""
+    found: list[str] = _WORD.findall(_fold(text))
+    return found
+
+
 def words(text: str) -> list[str]:
     """The distinct words of ``text`` as index terms, in order."""
-    return list(dict.fromkeys(_WORD.findall(_fold(text))))
+    return list(dict.fromkeys(tokens(text)))
 
 
 def one_edit(word: str) -> set[str]:

@@ -6,11 +6,12 @@ from the backend module that builds the engine; everything else is here.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, cast
 
 from sqlalchemy import (
     Connection,
@@ -28,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from satchel.errors import IndexBackendError
-from satchel.index import pending, vectors
+from satchel.index import pending, positions, vectors
 from satchel.index.base import ArtifactQuery, ArtifactWrite, QueryPosition
 from satchel.index.drive import Drive, choose, unranked_drive
 from satchel.index.query import (
@@ -62,9 +63,25 @@ from satchel.models import (
     parse_time,
 )
 
-__all__ = ["SqlIndex"]
+__all__ = ["SqlIndex", "TextIndex"]
 
 InsertIgnore = Callable[[Table], Insert]
+
+
+class TextIndex(Protocol):
+    """A dialect's text search module (``fts`` on SQLite, ``pg_text`` on PostgreSQL)."""
+
+    CATCH_UP_ROWS: int
+
+    def is_behind(self, conn: Connection) -> bool: ...
+
+    def catch_up(self, conn: Connection, *, max_rows: int | None = None) -> int: ...
+
+    def reset(self, conn: Connection) -> None: ...
+
+    def lexical_ids(
+        self, conn: Connection, text: str, query: ArtifactQuery, limit: int
+    ) -> list[str]: ...
 
 
 class SqlIndex:
@@ -78,16 +95,20 @@ class SqlIndex:
         insert_ignore: InsertIgnore,
         write_options: dict[str, Any],
         raw_writer: RawWriter,
-        lexical: bool = False,
+        lexical: str | None = None,
         statistics: bool = False,
+        migrate: bool = True,
     ) -> None:
         self._engine = engine
         self._url = url
         self._insert_ignore = insert_ignore
         self._write_options = write_options
         self._raw = raw_writer
+        #: The text search module's name, imported at the first text search.
         self._lexical = lexical
         self._statistics = statistics
+        if not migrate:  # ``satchel db status`` looks before it leaps
+            return
         try:
             self.upgrade()
         except BaseException:
@@ -113,6 +134,11 @@ class SqlIndex:
                 return None
             return None if row is None else str(row[0])
 
+    @property
+    def head_revision(self) -> str:
+        """The newest schema revision this satchel knows."""
+        return SCHEMA_HEAD
+
     def upgrade(self) -> None:
         """Bring the schema to the newest revision (skipped when it is there already)."""
         if self.current_revision() == SCHEMA_HEAD:
@@ -125,6 +151,9 @@ class SqlIndex:
         config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
         try:
             with self._write() as conn:
+                # One migrator at a time (PostgreSQL; SQLite's write lock does it already):
+                # the others then find the schema at head and do nothing.
+                positions.hold(conn, "migrations", database=True)
                 config.attributes["connection"] = conn
                 command.upgrade(config, "head")
         except SQLAlchemyError as exc:
@@ -317,38 +346,32 @@ class SqlIndex:
         files = self._files_of(conn, [i for i in ids if i in rows])
         return [artifact_from_row(rows[i], files[i]) for i in ids if i in rows]
 
-    def lexical(self, text: str, query: ArtifactQuery, limit: int) -> list[Artifact]:
-        if not self._lexical:
+    def _text_index(self) -> TextIndex:
+        if self._lexical is None:
             raise IndexBackendError(f"the index at {self._url} has no text search")
-        from satchel.index.fts import (  # noqa: PLC0415
-            CATCH_UP_ROWS,
-            catch_up,
-            is_behind,
-            lexical_ids,
-        )
+        return cast(TextIndex, importlib.import_module(self._lexical))
 
+    def lexical(self, text: str, query: ArtifactQuery, limit: int) -> list[Artifact]:
+        fts = self._text_index()
         self._keep_statistics()
         with self._read() as conn:
-            behind = is_behind(conn)
+            behind = fts.is_behind(conn)
         while behind:
             # Short transactions: writers from other processes interleave with a long
             # catch-up instead of waiting for all of it (and timing out).
             with self._write() as conn:
-                behind = catch_up(conn, max_rows=CATCH_UP_ROWS) > 0 and is_behind(conn)
+                behind = fts.catch_up(conn, max_rows=fts.CATCH_UP_ROWS) > 0 and fts.is_behind(conn)
         with self._read() as conn:
-            return self._in_order(conn, lexical_ids(conn, text, query, limit))
+            return self._in_order(conn, fts.lexical_ids(conn, text, query, limit))
 
     def reindex(self) -> int:
-        if not self._lexical:
-            raise IndexBackendError(f"the index at {self._url} has no text search")
-        from satchel.index.fts import CATCH_UP_ROWS, catch_up, reset  # noqa: PLC0415
-
+        fts = self._text_index()
         with self._write() as conn:
-            reset(conn)
-            done = catch_up(conn, max_rows=CATCH_UP_ROWS)
+            fts.reset(conn)
+            done = fts.catch_up(conn, max_rows=fts.CATCH_UP_ROWS)
         while True:
             with self._write() as conn:
-                more = catch_up(conn, max_rows=CATCH_UP_ROWS)
+                more = fts.catch_up(conn, max_rows=fts.CATCH_UP_ROWS)
             if not more:
                 return done
             done += more

@@ -59,8 +59,8 @@ def _engine(path: Path) -> Engine:
     return engine
 
 
-def open_sqlite_index(path: str | Path) -> SqlIndex:
-    """Open (creating and migrating if needed) the SQLite index at ``path``."""
+def open_sqlite_index(path: str | Path, *, migrate: bool = True) -> SqlIndex:
+    """Open (creating and, unless ``migrate`` is False, migrating) the SQLite index at ``path``."""
     path = Path(path).expanduser().resolve()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -78,6 +78,7 @@ def open_sqlite_index(path: str | Path) -> SqlIndex:
             placeholder=lambda c: f":{c}",
             errors=(sqlite3.Error,),
         ),
-        lexical=True,
+        lexical="satchel.index.fts",
         statistics=True,
+        migrate=migrate,
     )

@@ -13,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final
 
-from sqlalchemy import BigInteger, ColumnClause, Connection, Insert, func, literal_column, select
+from sqlalchemy import Connection, Insert, func, select
 
 from satchel.index.pending import artifacts_after, forget_watermark, set_watermark, watermark
+from satchel.index.positions import VECTOR_POSITION, claim, hold
 from satchel.index.schema import (
     artifact_vectors,
     search_watermarks,
@@ -35,7 +36,7 @@ __all__ = [
 
 #: Characters of content embedded (the model reads 256 tokens, about 1,000 characters).
 MAX_TEXT: Final = 2000
-_VECTOR_ROWID: ColumnClause[int] = literal_column("artifact_vectors.rowid", BigInteger)
+_VECTOR_ROWID = VECTOR_POSITION
 
 
 def watermark_name(model: str) -> str:
@@ -94,11 +95,15 @@ def store_vectors(
     ``insert_ignore`` is the dialect's insert-or-ignore into ``artifact_vectors``: rows
     another process stored first are kept, and the watermark only ever moves forward.
     """
+    name = watermark_name(model)
+    # PostgreSQL: one mover of this model's watermark at a time (it only moves forward), and
+    # vector positions drawn in commit order (``positions``). SQLite's write lock does both.
+    hold(conn, name)
+    claim(conn)
     if vectors:
         conn.execute(
             insert_ignore, [{"artifact_id": a, "model": model, "vector": v} for a, v in vectors]
         )
-    name = watermark_name(model)
     if position > watermark(conn, name):
         set_watermark(conn, name, position)
 

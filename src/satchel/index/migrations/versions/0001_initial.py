@@ -1,5 +1,7 @@
 """Initial schema: runs, artifacts, files, labels, metrics, tags, inline blobs, occurrences.
 
+PostgreSQL also gets ``artifacts.seq``, the recorded order that SQLite's rowid gives.
+
 Revision ID: 0001
 Revises:
 Create Date: 2026-11-23
@@ -71,6 +73,10 @@ def upgrade() -> None:
     op.create_index("ix_artifacts_user", "artifacts", ["user_id", "created_at"])
     op.create_index("ix_artifacts_org", "artifacts", ["org_id", "created_at"])
     op.create_index("ix_artifacts_kind", "artifacts", ["kind", "created_at"])
+    if op.get_bind().dialect.name == "postgresql":
+        # The recorded order (SQLite's rowid): drawn in commit order, see index/positions.py.
+        op.execute("ALTER TABLE artifacts ADD COLUMN seq bigint GENERATED ALWAYS AS IDENTITY")
+        op.execute("CREATE UNIQUE INDEX ix_artifacts_seq ON artifacts (seq)")
     op.create_table(
         "artifact_files",
         sa.Column("artifact_id", ID, _fk(), primary_key=True),

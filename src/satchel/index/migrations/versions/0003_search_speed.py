@@ -6,7 +6,8 @@ artifact of the kind and sorted them; ``ix_artifact_metrics_rank`` serves the fi
 order at once, so the first page is read off the index. Existing rows are backfilled here;
 the save path fills the two columns in the same transaction as the artifact row.
 ``ix_artifacts_run_kind`` lets a run-level search by kind read only that kind of the run.
-``artifact_fts_vocab`` (SQLite) lists the word index's terms, for looking up near spellings.
+``artifact_fts_vocab`` (SQLite) lists the word index's terms, for looking up near spellings;
+on PostgreSQL ``artifact_terms`` does, kept by the text catch-up.
 
 Revision ID: 0003
 Revises: 0002
@@ -41,9 +42,14 @@ def upgrade() -> None:
         # The word index's terms, read in place (no storage of its own): a typo is looked
         # up as the few strings one edit away from it.
         op.execute("CREATE VIRTUAL TABLE artifact_fts_vocab USING fts5vocab(artifact_fts, 'row')")
+    if op.get_bind().dialect.name == "postgresql":
+        # The text index's terms with how many documents hold each, kept by the catch-up.
+        op.execute("CREATE TABLE artifact_terms (term text PRIMARY KEY, docs bigint NOT NULL)")
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP TABLE artifact_terms")
     if op.get_bind().dialect.name == "sqlite":
         op.execute("DROP TABLE artifact_fts_vocab")
     op.drop_index("ix_artifacts_run_kind", "artifacts")

@@ -30,6 +30,12 @@ def upgrade() -> None:
         sa.Column("vector", sa.LargeBinary(), nullable=False),
     )
     op.create_index("ix_artifact_vectors_model", "artifact_vectors", ["model"])
+    if op.get_bind().dialect.name == "postgresql":
+        # The order vectors were stored in (SQLite's rowid), drawn in commit order.
+        op.execute(
+            "ALTER TABLE artifact_vectors ADD COLUMN seq bigint GENERATED ALWAYS AS IDENTITY"
+        )
+        op.execute("CREATE UNIQUE INDEX ix_artifact_vectors_seq ON artifact_vectors (seq)")
 
 
 def downgrade() -> None:

@@ -10,14 +10,16 @@ that one runtime's imports and memory never count for the other:
   words), in texts per second, best of 3;
 * agreement: the largest component difference between the two runtimes' vectors.
 
-Prints a table and one ``BENCH-RESULT`` line per runtime. Uses the interpreter it runs
-under, which needs the dev extras (both runtimes).
+Prints a table, the machine's load average before and after, and one ``BENCH-RESULT``
+line per runtime. Uses the interpreter it runs under, which needs both runtimes (the dev
+install, or `.venv-bench` made by `bench/run`): `.venv/bin/python bench/embedders.py`.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
 import subprocess
@@ -121,6 +123,7 @@ def main() -> None:
         child(args.child)
         return
     results = {}
+    load_before = os.getloadavg()[0]
     for runtime in RUNTIMES:
         out = subprocess.run(
             [sys.executable, __file__, "--child", runtime],
@@ -143,6 +146,8 @@ def main() -> None:
         )
         emit(r)
     print(f"largest difference between the runtimes' vectors: {diff:.1e}")
+    # The figures depend on what else the machine runs: say how busy it was.
+    print(f"load average (1 min) before/after: {load_before:.1f}/{os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

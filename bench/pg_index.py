@@ -62,18 +62,21 @@ GENERATE = [
         )::text,
         false, 'o1', 'u' || (i % 20), 's' || (i % 100)
         FROM generate_series(1, :n) AS i""",
-    f"""INSERT INTO artifact_labels (artifact_id, key, vtype, vstr, vnum)
-        SELECT {_ID}, 'domain', 's', {_DOMAIN}, NULL::float8 FROM generate_series(1, :n) AS i
-        UNION ALL SELECT {_ID}, 'arch', 's', {_ARCH}, NULL::float8 FROM generate_series(1, :n) AS i
-        UNION ALL SELECT {_ID}, 'epoch', 'n', NULL::text, ({_EPOCH})::float8
+    # Label and tag rows carry their artifact's kind (migration 0005), as saves write them.
+    f"""INSERT INTO artifact_labels (artifact_id, key, vtype, vstr, vnum, kind)
+        SELECT {_ID}, 'domain', 's', {_DOMAIN}, NULL::float8, {_KIND}
+        FROM generate_series(1, :n) AS i
+        UNION ALL SELECT {_ID}, 'arch', 's', {_ARCH}, NULL::float8, {_KIND}
+        FROM generate_series(1, :n) AS i
+        UNION ALL SELECT {_ID}, 'epoch', 'n', NULL::text, ({_EPOCH})::float8, {_KIND}
         FROM generate_series(1, :n) AS i""",
     f"""INSERT INTO artifact_metrics (artifact_id, name, value, kind, created_at)
         SELECT {_ID}, 'acc', (i::bigint * 7919 % 10007) / 10007.0, {_KIND}, {_TIME}
         FROM generate_series(1, :n) AS i
         UNION ALL SELECT {_ID}, 'loss', (i::bigint * 104729 % 10009) / 10009.0, {_KIND}, {_TIME}
         FROM generate_series(1, :n) AS i""",
-    f"""INSERT INTO artifact_tags (artifact_id, tag)
-        SELECT {_ID}, {_TAG} FROM generate_series(1, :n) AS i""",
+    f"""INSERT INTO artifact_tags (artifact_id, tag, kind)
+        SELECT {_ID}, {_TAG}, {_KIND} FROM generate_series(1, :n) AS i""",
     "ANALYZE",
 ]
 

@@ -3,6 +3,8 @@
 * ``blob_store``: each BlobStore backend (memory, local; S3 joins with the scale issue).
 * ``index``: each Index backend (SQLite, PostgreSQL in a fresh schema: ``pgserver``).
 * ``context``: a ``satchel.Context`` over each store/index pair.
+* ``st_embedder`` / ``numpy_embedder``: all-MiniLM-L6-v2 on each runtime, loaded once per
+  session (importing PyTorch alone takes seconds).
 * ``arts``: the facade under test, as an async API: the async ``ArtifactFacade`` itself, and
   the blocking ``SyncArtifactFacade`` driven through ``SyncAsAsync`` so that one test body
   covers both twins (and, later, the remote client).
@@ -24,6 +26,7 @@ import pgserver
 import satchel
 from satchel.config import Settings
 from satchel.index import Index, open_index
+from satchel.search.embed import Embedder, default_embedder
 from satchel.storage import BlobStore
 from satchel.storage.local import LocalBlobStore
 from satchel.storage.memory import MemoryBlobStore
@@ -180,3 +183,15 @@ def facade_of(ctx: satchel.Context, kind: str) -> Any:
 @pytest.fixture
 def arts(context: satchel.Context, facade_kind: str) -> Any:
     return facade_of(context, facade_kind)
+
+
+@pytest.fixture(scope="session")
+def st_embedder() -> Embedder:
+    """The default model on sentence-transformers (the dev install has it: never skipped)."""
+    return default_embedder("sentence-transformers")
+
+
+@pytest.fixture(scope="session")
+def numpy_embedder() -> Embedder:
+    """The default model on the NumPy runtime."""
+    return default_embedder("numpy")

@@ -1,8 +1,9 @@
 """Semantic and hybrid search through the facade: recall, filters, tenancy, paging, catch-up.
 
-The model is the real all-MiniLM-L6-v2 (the dev install has the ``semantic`` extra, so
-nothing here skips); ``FakeEmbedder`` stands in only where the test is about the machinery
-around the model (hundreds of artifacts, a second model), not about what it understands.
+The model is the real all-MiniLM-L6-v2 on its default runtime, sentence-transformers (the
+dev install has the ``semantic`` extra, so nothing here skips); ``FakeEmbedder`` stands in
+only where the test is about the machinery around the model (hundreds of artifacts, a second
+model), not about what it understands.
 """
 
 from __future__ import annotations
@@ -30,15 +31,14 @@ from corpus import (
 from fakes import FakeEmbedder, MemoEmbedder
 from satchel.errors import ValidationError
 from satchel.facade import _text
-from satchel.search.embed import default_embedder
 from satchel.search.semantic import SemanticSearch
 
 TEXT_MODES = ["lexical", "semantic", "hybrid"]
 
 
 @pytest.fixture(scope="module")
-def minilm() -> MemoEmbedder:
-    return MemoEmbedder(default_embedder())
+def minilm(st_embedder) -> MemoEmbedder:
+    return MemoEmbedder(st_embedder)  # the default runtime, loaded once per session
 
 
 @pytest.fixture(autouse=True)

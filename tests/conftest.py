@@ -1,6 +1,7 @@
 """Shared fixtures: every backend and both facade twins through one parametrised set.
 
-* ``blob_store``: each BlobStore backend (memory, local; S3 joins with the scale issue).
+* ``blob_store``: each BlobStore backend (memory, local, and S3 on a real SeaweedFS that the
+  session starts on first use: ``_seaweed.py``).
 * ``index``: each Index backend (SQLite; PostgreSQL joins with the scale issue).
 * ``context``: a ``satchel.Context`` over each store/index pair.
 * ``arts``: the facade under test, as an async API: the async ``ArtifactFacade`` itself, and
@@ -13,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import itertools
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -21,18 +23,35 @@ from typing import Any
 import pytest
 
 import satchel
+from _seaweed import Seaweed, running_seaweed
 from satchel.config import Settings
 from satchel.index import Index, open_index
 from satchel.storage import BlobStore
 from satchel.storage.local import LocalBlobStore
 from satchel.storage.memory import MemoryBlobStore
+from satchel.storage.s3 import S3BlobStore
 
 _names = itertools.count()
 
-BLOB_BACKENDS = ["memory", "local"]
+BLOB_BACKENDS = ["memory", "local", "s3"]
 INDEX_BACKENDS = ["sqlite"]
-STORE_BACKENDS = ["local", "memory+sqlite"]
+STORE_BACKENDS = ["local", "memory+sqlite", "s3+sqlite"]
 FACADES = ["async", "sync"]
+
+
+@pytest.fixture(scope="session")
+def seaweed() -> Iterator[Seaweed]:
+    """One SeaweedFS per session, started on first use; its keys are in the environment
+    (``AWS_ACCESS_KEY_ID``...), as a user's would be, so child processes reach it too."""
+    with running_seaweed() as server, pytest.MonkeyPatch.context() as patch:
+        for name, value in server.env.items():
+            patch.setenv(name, value)
+        yield server
+
+
+def unique_prefix() -> str:
+    """A fresh key prefix: each test gets an empty store in the shared bucket."""
+    return f"t-{uuid.uuid4().hex[:16]}"
 
 
 @pytest.fixture(params=BLOB_BACKENDS)
@@ -40,6 +59,9 @@ def blob_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BlobS
     store: BlobStore
     if request.param == "memory":
         store = MemoryBlobStore()
+    elif request.param == "s3":
+        server: Seaweed = request.getfixturevalue("seaweed")
+        store = S3BlobStore(server.url(unique_prefix()))
     else:
         store = LocalBlobStore(tmp_path / "blobs-root")
     yield store
@@ -53,8 +75,12 @@ def index(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Index]:
     idx.close()
 
 
-def make_settings(kind: str, tmp_path: Path) -> Settings:
-    """Settings for one store/index pair, rooted in ``tmp_path``."""
+def make_settings(kind: str, tmp_path: Path, seaweed: Seaweed | None = None) -> Settings:
+    """Settings for one store/index pair, rooted in ``tmp_path``.
+
+    ``s3+sqlite`` names no index: like a user's ``SATCHEL_STORE=s3://...`` alone, it gets
+    the default ``sqlite:///<home>/index.db``.
+    """
     if kind == "local":
         return Settings.load(environ={}, home=str(tmp_path / "home"), store=str(tmp_path / "store"))
     if kind == "memory+sqlite":
@@ -63,6 +89,11 @@ def make_settings(kind: str, tmp_path: Path) -> Settings:
             home=str(tmp_path / "home"),
             store=f"memory://test-{next(_names)}",
             index=f"sqlite:///{tmp_path / 'index.db'}",
+        )
+    if kind == "s3+sqlite":
+        assert seaweed is not None, "s3 stores need the seaweed fixture"
+        return Settings.load(
+            environ={}, home=str(tmp_path / "home"), store=seaweed.url(unique_prefix())
         )
     raise ValueError(kind)
 
@@ -73,8 +104,9 @@ def store_kind(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def settings(store_kind: str, tmp_path: Path) -> Settings:
-    return make_settings(store_kind, tmp_path)
+def settings(store_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    server = request.getfixturevalue("seaweed") if store_kind.startswith("s3") else None
+    return make_settings(store_kind, tmp_path, server)
 
 
 CONTEXT_FIELDS: dict[str, Any] = {

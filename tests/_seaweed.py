@@ -25,6 +25,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +62,11 @@ class Seaweed:
     def url(self, prefix: str) -> str:
         """A store URL in the test bucket under ``prefix``."""
         return f"s3://{self.bucket}/{prefix}?endpoint={self.endpoint}"
+
+
+def unique_prefix() -> str:
+    """A fresh key prefix: each test gets an empty store in the shared bucket."""
+    return f"t-{uuid.uuid4().hex[:16]}"
 
 
 def weed_binary() -> Path:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import itertools
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -23,7 +22,7 @@ from typing import Any
 import pytest
 
 import satchel
-from _seaweed import Seaweed, running_seaweed
+from _seaweed import Seaweed, running_seaweed, unique_prefix
 from satchel.config import Settings
 from satchel.index import Index, open_index
 from satchel.storage import BlobStore
@@ -47,11 +46,6 @@ def seaweed() -> Iterator[Seaweed]:
         for name, value in server.env.items():
             patch.setenv(name, value)
         yield server
-
-
-def unique_prefix() -> str:
-    """A fresh key prefix: each test gets an empty store in the shared bucket."""
-    return f"t-{uuid.uuid4().hex[:16]}"
 
 
 @pytest.fixture(params=BLOB_BACKENDS)

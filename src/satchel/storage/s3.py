@@ -433,8 +433,14 @@ class S3BlobStore:
         if item.kind == "multipart_upload":
             if self._api is None or item.upload_id is None:
                 raise StorageError("aborting uploads needs static S3 credentials")
+            key = self.location.key(item.key)
+            # Some servers (SeaweedFS) answer an abort of an unknown upload with success.
+            if not any(
+                u.upload_id == item.upload_id for u in self._api.list_multipart_uploads(key)
+            ):
+                return False
             try:
-                self._api.abort_multipart_upload(self.location.key(item.key), item.upload_id)
+                self._api.abort_multipart_upload(key, item.upload_id)
             except StorageError as exc:
                 if "NoSuchUpload" in str(exc):
                     return False

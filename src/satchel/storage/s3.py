@@ -279,8 +279,8 @@ class S3BlobStore:
         try:
             for batch in obs.list(self.obstore, BLOBS + "sha256/", chunk_size=1000):
                 for meta in batch:
-                    path = str(meta["path"])
-                    relative = path[path.find(BLOBS) + len(BLOBS) :] if BLOBS in path else ""
+                    path = str(meta["path"])  # relative to the store's prefix
+                    relative = path[len(BLOBS) :] if path.startswith(BLOBS) else ""
                     try:
                         digest = digest_from_key(relative)
                     except ValidationError:
@@ -402,11 +402,11 @@ class S3BlobStore:
                     modified = meta["last_modified"]
                     if modified.tzinfo is None:
                         modified = modified.replace(tzinfo=UTC)
-                    if modified <= cutoff:
-                        path = str(meta["path"])
+                    path = str(meta["path"])
+                    if modified <= cutoff and path.startswith(TMP):
                         yield GarbageItem(
                             kind="temp_object",
-                            key=path[path.find(TMP) :],
+                            key=path,
                             created_at=modified,
                             size=int(meta["size"]),
                         )

@@ -347,7 +347,10 @@ class S3BlobStore:
             )
 
         if size <= part:
-            data = source.read(size + 1) or b""
+            buffer = bytearray()
+            while len(buffer) <= size and (piece := source.read(size + 1 - len(buffer))):
+                buffer += piece
+            data = bytes(buffer)
             total = len(data)
             hasher.update(data)
             if total != size or hasher.hexdigest() != digest.hexdigest:

@@ -151,6 +151,20 @@ def test_streamed_blob_over_one_part_goes_through_a_temporary_key(store: S3BlobS
     assert list(store.iter_garbage(older_than=timedelta(0))) == []
 
 
+def test_reads_cross_get_windows(seaweed: Seaweed) -> None:
+    store = S3BlobStore(seaweed.url(unique_prefix()) + "&part_size=5MiB", read_window=3 * MIB)
+    data = os.urandom(12 * MIB + 5)
+    digest = digest_of(data)
+    assert store.put_verified(io.BytesIO(data), digest, len(data))
+    assert read_all(store, digest) == data  # 1 MiB buffers over 3 MiB windows
+    with store.open_read(digest) as reader:
+        big = bytearray(20 * MIB)
+        got = bytearray()
+        while n := reader.readinto(big):
+            got += big[:n]
+    assert got == data
+
+
 def test_aborted_stream_leaves_nothing(store: S3BlobStore) -> None:
     sink = store.open_sink()
     sink.write(os.urandom(12 * MIB))

@@ -22,6 +22,7 @@ How a blob gets under its key, and why (measured on SeaweedFS 4.48 with obstore 
   uploaded verified identical bytes one correct object stays. Measured: a 1 GiB upload
   took ~13 s and a server-side copy of it ~7 s, while hashing it takes ~1 s, so hashing
   first beats upload-then-copy by far.
+* **Reads** are streaming GETs of 256 MiB windows, handed out in ``part_size`` chunks.
 * **A stream** (the ``BlobSink``; digest known only at ``commit``): once it outgrows one
   part it is uploaded with ``obstore.open_writer`` (multipart, ``part_size`` parts,
   ``concurrency`` in flight) to a temporary key; ``commit`` completes it, copies it to the
@@ -73,12 +74,14 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra
     raise MissingDependencyError("s3:// stores need obstore: pip install 'satchel[s3]'") from exc
 
 if TYPE_CHECKING:
-    from obstore import WritableFile
+    from obstore import BytesStream, WritableFile
 
 __all__ = ["S3BlobStore"]
 
 BLOBS: Final = "blobs/"
 TMP: Final = "tmp/"
+#: One GET per this many bytes when reading (see ``_S3Reader``).
+READ_WINDOW: Final = 256 * 1024 * 1024
 #: S3 allows at most 10,000 parts per upload; parts grow past part_size for huge files.
 MAX_PARTS: Final = 10_000
 _TOKEN = re.compile(r"[0-9A-Za-z]{16,40}")
@@ -161,28 +164,60 @@ class _S3Sink:
 
 
 class _S3Reader:
-    """Ranged GETs of ``part_size`` bytes: memory and each request stay bounded."""
+    """Streaming GETs, one per window of ``READ_WINDOW`` bytes, handed out in chunks.
+
+    One streaming GET reads ~1.5x faster than ranged GETs of one part each (measured on
+    SeaweedFS); windows keep every request's duration bounded (the client's timeout is
+    per request) and a chunk of about ``part_size`` is all that is held.
+    """
 
     def __init__(self, store: S3BlobStore, key: str) -> None:
+        self._store = store
+        self._key = key
         try:
-            self._file = obs.open_reader(store.obstore, key, buffer_size=store.location.part_size)
+            self._size = int(obs.head(store.obstore, key)["size"])
         except FileNotFoundError as exc:
             raise NotFoundError(f"no blob at {key} in {store.url}") from exc
         except (BaseError, OSError) as exc:
             _fail("opening a blob", exc)
+        self._pos = 0
+        self._stream: BytesStream | None = None
+        self._pending = memoryview(b"")
+
+    def _next_chunk(self) -> bool:
+        """Load the next chunk into ``_pending``; False at the end of the blob."""
+        while True:
+            if self._stream is not None:
+                chunk = next(self._stream, None)
+                if chunk is not None:
+                    self._pending = memoryview(chunk).cast("B")
+                    self._pos += len(self._pending)
+                    return True
+                self._stream = None
+            if self._pos >= self._size:
+                return False
+            end = min(self._pos + self._store.read_window, self._size)
+            result = obs.get(self._store.obstore, self._key, options={"range": (self._pos, end)})
+            self._stream = result.stream(min_chunk_size=self._store.location.part_size)
 
     def readinto(self, buffer: bytearray | memoryview, /) -> int:
         target = memoryview(buffer).cast("B")
-        try:
-            data = self._file.read(len(target))
-        except (BaseError, OSError) as exc:
-            _fail("reading a blob", exc)
-        n = len(data)
-        target[:n] = memoryview(data)
+        if not self._pending:
+            try:
+                if not self._next_chunk():
+                    return 0
+            except FileNotFoundError as exc:
+                raise NotFoundError(f"blob {self._key} vanished while it was read") from exc
+            except (BaseError, OSError) as exc:
+                _fail("reading a blob", exc)
+        n = min(len(target), len(self._pending))
+        target[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
         return n
 
     def close(self) -> None:
-        self._file.close()
+        self._stream = None
+        self._pending = memoryview(b"")
 
     def __enter__(self) -> _S3Reader:
         return self
@@ -200,6 +235,7 @@ class S3BlobStore:
             obstore's own chain (``satchel.storage.s3_config``).
         environ: the environment to read (default ``os.environ``), for tests.
         timeout: the per-request timeout (obstore's format, e.g. ``"300s"``).
+        read_window: bytes per GET when reading (smaller in tests, to cross windows).
     """
 
     def __init__(
@@ -209,7 +245,9 @@ class S3BlobStore:
         credentials: S3Credentials | None = None,
         environ: Mapping[str, str] | None = None,
         timeout: str = "300s",
+        read_window: int = READ_WINDOW,
     ) -> None:
+        self.read_window = read_window
         self.location = parse_s3_url(location) if isinstance(location, str) else location
         found, region, endpoint = resolve(self.location, credentials, environ)
         config: dict[str, object] = {

@@ -111,6 +111,18 @@ def test_credentials_come_from_arguments_then_environment_then_profile(tmp_path:
     assert "ES" not in repr(resolve(loc, None, env)[0])
 
 
+def test_create_only_copy_mode_follows_the_endpoint() -> None:
+    keys = S3Credentials(access_key_id="a", secret_access_key="b")
+
+    def mode(url: str) -> object:
+        config = S3BlobStore(url, credentials=keys, environ={}).obstore.config
+        return config.get("copy_if_not_exists") or config.get("aws_copy_if_not_exists")
+
+    assert mode("s3://bucket/x") == "multipart"  # AWS itself
+    assert mode("s3://bucket/x?endpoint=http://127.0.0.1:1") == "header:If-None-Match:*"
+    assert mode("s3://bucket/x?copy_if_not_exists=multipart&endpoint=http://h:1") == "multipart"
+
+
 def test_without_obstore_the_error_names_the_extra() -> None:
     code = (
         "import sys; sys.modules['obstore'] = None\n"

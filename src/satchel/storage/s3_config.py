@@ -41,9 +41,11 @@ MIB: Final = 1024 * 1024
 DEFAULT_PART_SIZE: Final = 8 * MIB
 DEFAULT_CONCURRENCY: Final = 8
 #: The copy that publishes a streamed blob under its digest key must fail when the key
-#: exists: SeaweedFS and MinIO honour ``If-None-Match`` on CopyObject; on AWS use
-#: ``copy_if_not_exists=multipart``.
-DEFAULT_COPY_IF_NOT_EXISTS: Final = "header:If-None-Match:*"
+#: exists. With an ``endpoint`` (SeaweedFS, MinIO...) the default is ``If-None-Match`` on
+#: CopyObject (atomic on SeaweedFS); on AWS itself (no endpoint) obstore's ``multipart``
+#: mode, the one AWS documents (a part copy completed with ``If-None-Match``).
+HEADER_COPY_IF_NOT_EXISTS: Final = "header:If-None-Match:*"
+AWS_COPY_IF_NOT_EXISTS: Final = "multipart"
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]")
 _SEGMENT = re.compile(r"[A-Za-z0-9._\-]+")
 _OPTIONS: Final = frozenset(
@@ -75,7 +77,7 @@ class S3Location:
     profile: str | None = None
     part_size: int = DEFAULT_PART_SIZE
     concurrency: int = DEFAULT_CONCURRENCY
-    copy_if_not_exists: str = DEFAULT_COPY_IF_NOT_EXISTS
+    copy_if_not_exists: str | None = None  # None: chosen by endpoint (see above)
 
     @property
     def url(self) -> str:
@@ -145,7 +147,7 @@ def parse_s3_url(url: str) -> S3Location:
         profile=options.get("profile") or None,
         part_size=part_size,
         concurrency=concurrency,
-        copy_if_not_exists=options.get("copy_if_not_exists") or DEFAULT_COPY_IF_NOT_EXISTS,
+        copy_if_not_exists=options.get("copy_if_not_exists") or None,
     )
 
 

@@ -39,6 +39,7 @@ DEDUP_SPEEDUP_TARGET = 3.0
 SEQ_RATIO_TARGET = 2.0
 GATHER_RATIO_TARGET = 10.0
 RSS_BUDGET_MIB = 150.0
+S3_RATIO_TARGET = 0.8
 
 # The search benchmark (``--search``): sizes, time boxes (seconds) and targets (ms).
 SEARCH_FULL = {
@@ -208,6 +209,46 @@ def bench_large(report: Report, work: Path, cfg: dict[str, int], env: dict[str, 
         unit="s",
         ratio=speedup,
         target=f">= {DEDUP_SPEEDUP_TARGET}x faster",
+    )
+
+
+def bench_s3(report: Report, work: Path, cfg: dict[str, int], env: dict[str, str]) -> None:
+    size = cfg["large"]
+    label = size_label(size)
+    source = work / "s3-large.bin"
+    log(f"writing a {label} file of random bytes")
+    digest = make_file(str(source), size)
+    log(f"figure S3: SeaweedFS, obstore.put vs save_file, best of {cfg['runs']} each")
+    try:
+        res = child(
+            "s3_large.py",
+            "--file",
+            str(source),
+            "--sha256",
+            digest,
+            "--work",
+            str(work),
+            "--runs",
+            str(cfg["runs"]),
+            env=env,
+        )
+    finally:
+        source.unlink()
+    report.raw["s3_large"] = res
+    peer_mibs = size / min(res["obstore_put_s"]) / MIB
+    ours_mibs = size / min(res["save_file_s"]) / MIB
+    ratio = ours_mibs / peer_mibs
+    check = "" if res["digest_verified"] else " (WARNING: digest mismatch)"
+    report.figure(
+        "s3_save_file_throughput",
+        f"save_file {label} to SeaweedFS S3: {ours_mibs:.0f} MiB/s | plain obstore.put "
+        f"{peer_mibs:.0f} MiB/s | ratio {ratio:.2f}x (target >= {S3_RATIO_TARGET}x){check}",
+        ratio >= S3_RATIO_TARGET,
+        value=ours_mibs,
+        peer=peer_mibs,
+        unit="MiB/s",
+        ratio=ratio,
+        target=f">= {S3_RATIO_TARGET}x",
     )
 
 
@@ -481,9 +522,20 @@ def main() -> int:
         action="store_true",
         help="only the search benchmark (1,000,000 artifacts; 50,000 with --quick)",
     )
+    parser.add_argument(
+        "--s3",
+        action="store_true",
+        help="only the S3 benchmark: 1 GiB (256 MiB with --quick) to a SeaweedFS it starts",
+    )
     args = parser.parse_args()
     cfg: dict[str, int] = QUICK if args.quick else FULL
-    steps = (("large", bench_large), ("small", bench_small), ("rss", bench_rss))
+    steps: tuple[tuple[str, Any], ...] = (
+        ("large", bench_large),
+        ("small", bench_small),
+        ("rss", bench_rss),
+    )
+    if args.s3:
+        steps = (("s3", bench_s3),)
     if args.search:
         cfg = SEARCH_QUICK if args.quick else SEARCH_FULL
         steps = (("search", bench_search),)
@@ -491,7 +543,11 @@ def main() -> int:
 
     started = time.perf_counter()
     meta = versions()
-    mode = ("quick" if args.quick else "full") + (" search" if args.search else "")
+    mode = (
+        ("quick" if args.quick else "full")
+        + (" search" if args.search else "")
+        + (" s3" if args.s3 else "")
+    )
     report = Report(mode, {**meta, "config": cfg})
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     print(f"satchel benchmarks ({report.meta['mode']} run, {stamp})")
@@ -510,6 +566,14 @@ def main() -> int:
             "never at the same time; ratio = MLflow p50 / satchel p50 (> 1: satchel faster); "
             "MLflow has no text search, so the lexical and fuzzy figures are compared with "
             "its metric-filtered search_runs page"
+        )
+    elif args.s3:
+        print(
+            "notes: both sides read a warm file and upload to the same SeaweedFS on loopback "
+            "(started by the benchmark); obstore.put with its defaults (5 MiB parts, 12 in "
+            "flight); satchel hashes first, then one verified multipart upload (8 MiB parts, "
+            f"8 in flight) and a SQLite index commit; best of {cfg['runs']} runs; "
+            "MiB/s = 2**20 bytes/s"
         )
     else:
         print(
@@ -541,7 +605,8 @@ def main() -> int:
     elapsed = time.perf_counter() - started
     report.meta["bench_seconds"] = elapsed
     report.meta["loadavg_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    path = report.write("results-search.json" if args.search else "results.json")
+    name = "results-search.json" if args.search else "results.json"
+    path = report.write("results-s3.json" if args.s3 else name)
     missed = [key for key, fig in report.figures.items() if not fig["met"]]
     print()
     print(

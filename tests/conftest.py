@@ -1,6 +1,7 @@
 """Shared fixtures: every backend and both facade twins through one parametrised set.
 
-* ``blob_store``: each BlobStore backend (memory, local; S3 joins with the scale issue).
+* ``blob_store``: each BlobStore backend (memory, local, and S3 on a real SeaweedFS that the
+  session starts on first use: ``_seaweed.py``).
 * ``index``: each Index backend (SQLite, PostgreSQL in a fresh schema: ``pgserver``).
 * ``context``: a ``satchel.Context`` over each store/index pair.
 * ``st_embedder`` / ``numpy_embedder``: all-MiniLM-L6-v2 on each runtime, loaded once per
@@ -24,19 +25,31 @@ import pytest
 
 import pgserver
 import satchel
+from _seaweed import Seaweed, running_seaweed, unique_prefix
 from satchel.config import Settings
 from satchel.index import Index, open_index
 from satchel.search.embed import Embedder, default_embedder
 from satchel.storage import BlobStore
 from satchel.storage.local import LocalBlobStore
 from satchel.storage.memory import MemoryBlobStore
+from satchel.storage.s3 import S3BlobStore
 
 _names = itertools.count()
 
-BLOB_BACKENDS = ["memory", "local"]
+BLOB_BACKENDS = ["memory", "local", "s3"]
 INDEX_BACKENDS = ["sqlite", "postgres"]
-STORE_BACKENDS = ["local", "memory+sqlite", "memory+postgres"]
+STORE_BACKENDS = ["local", "memory+sqlite", "memory+postgres", "s3+postgres"]
 FACADES = ["async", "sync"]
+
+
+@pytest.fixture(scope="session")
+def seaweed() -> Iterator[Seaweed]:
+    """One SeaweedFS per session, started on first use; its keys are in the environment
+    (``AWS_ACCESS_KEY_ID``...), as a user's would be, so child processes reach it too."""
+    with running_seaweed() as server, pytest.MonkeyPatch.context() as patch:
+        for name, value in server.env.items():
+            patch.setenv(name, value)
+        yield server
 
 
 @pytest.fixture(params=BLOB_BACKENDS)
@@ -44,6 +57,9 @@ def blob_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BlobS
     store: BlobStore
     if request.param == "memory":
         store = MemoryBlobStore()
+    elif request.param == "s3":
+        server: Seaweed = request.getfixturevalue("seaweed")
+        store = S3BlobStore(server.url(unique_prefix()))
     else:
         store = LocalBlobStore(tmp_path / "blobs-root")
     yield store
@@ -70,8 +86,13 @@ def _postgres_schemas_dropped() -> Iterator[None]:
     pgserver.drop_created()
 
 
-def make_settings(kind: str, tmp_path: Path) -> Settings:
-    """Settings for one store/index pair, rooted in ``tmp_path``."""
+def make_settings(kind: str, tmp_path: Path, seaweed: Seaweed | None = None) -> Settings:
+    """Settings for one store/index pair, rooted in ``tmp_path``.
+
+    ``s3+postgres`` is the scale pair: blobs in a SeaweedFS bucket (a prefix of their own),
+    the index in a PostgreSQL schema of its own. ``s3+sqlite`` names no index: like a
+    user's ``SATCHEL_STORE=s3://...`` alone, it gets the default ``sqlite:///<home>/index.db``.
+    """
     if kind == "local":
         return Settings.load(environ={}, home=str(tmp_path / "home"), store=str(tmp_path / "store"))
     if kind in ("memory+sqlite", "memory+postgres"):
@@ -87,6 +108,14 @@ def make_settings(kind: str, tmp_path: Path) -> Settings:
             store=f"memory://test-{next(_names)}",
             index=index,
         )
+    if kind in ("s3+sqlite", "s3+postgres"):
+        assert seaweed is not None, "s3 stores need the seaweed fixture"
+        return Settings.load(
+            environ={},
+            home=str(tmp_path / "home"),
+            store=seaweed.url(unique_prefix()),
+            index=pgserver.index_url() if kind == "s3+postgres" else None,
+        )
     raise ValueError(kind)
 
 
@@ -96,8 +125,9 @@ def store_kind(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def settings(store_kind: str, tmp_path: Path) -> Iterator[Settings]:
-    yield make_settings(store_kind, tmp_path)
+def settings(store_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Settings]:
+    server = request.getfixturevalue("seaweed") if store_kind.startswith("s3") else None
+    yield make_settings(store_kind, tmp_path, server)
     pgserver.release()
 
 

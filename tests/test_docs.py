@@ -1,7 +1,8 @@
 """The documentation's examples run, and every error code is documented.
 
 Each Markdown file's ```python blocks run in order in one namespace, with top-level ``await``,
-in a fresh working directory with ``SATCHEL_HOME`` pointing at a fresh store.
+in a fresh working directory with ``SATCHEL_HOME`` pointing at a fresh store; a page that
+names ``S3_ENDPOINT`` gets the session's SeaweedFS in ``S3_ENDPOINT`` and ``S3_BUCKET``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 
 import satchel
+from _seaweed import Seaweed
 from satchel.errors import SatchelError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,8 +29,14 @@ def python_blocks(path: Path) -> list[str]:
 
 
 @pytest.mark.parametrize("doc", [d for d in DOCS if python_blocks(d)], ids=lambda p: p.name)
-async def test_doc_examples_run(doc: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_doc_examples_run(
+    doc: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
     monkeypatch.setenv("SATCHEL_HOME", str(tmp_path / "home"))
+    if "S3_ENDPOINT" in doc.read_text(encoding="utf-8"):
+        server: Seaweed = request.getfixturevalue("seaweed")
+        monkeypatch.setenv("S3_ENDPOINT", server.endpoint)
+        monkeypatch.setenv("S3_BUCKET", server.bucket)
     for name in ("SATCHEL_STORE", "SATCHEL_INDEX"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)

@@ -28,7 +28,8 @@ class Settings:
             (``SATCHEL_HOME``, default ``~/.satchel``).
         store: blob store URL or directory (``SATCHEL_STORE``, default: ``home``).
         index: index URL (``SATCHEL_INDEX``, default: ``sqlite:///<store>/index.db`` for a
-            local store).
+            local store, ``sqlite:///<home>/index.db`` for an ``s3://`` store; a
+            ``memory://`` store needs one given).
         inline_max: files up to this many bytes are kept inline in the index, so a small
             save is one durable transaction (``SATCHEL_INLINE_MAX``, default 16 KiB).
         chunk_size: streaming chunk size (``SATCHEL_CHUNK_SIZE``, default 8 MiB).

@@ -34,7 +34,7 @@ from satchel.errors import (
 from satchel.hashing import Digest, HashingSink, copy_and_hash, digest_bytes, verify
 from satchel.index import ArtifactQuery, ArtifactWrite, Index, open_index
 from satchel.models import Artifact, ArtifactFile, Occurrence, Run, RunStatus, new_id
-from satchel.storage import BlobSink, BlobStore, open_blob_store
+from satchel.storage import BlobSink, BlobStore, DigestFirstUpload, open_blob_store
 from satchel.storage.factory import local_root_of
 
 __all__ = ["ArtifactStore", "BlobWriter", "StoredBlob", "index_url_of", "open_regular_file"]
@@ -130,6 +130,10 @@ class _HashCache:
             )
 
 
+def _discard(_: memoryview) -> None:
+    return None
+
+
 class BlobWriter:
     """Streamed bytes: kept in memory up to ``inline_max``, then spilled to a blob sink."""
 
@@ -179,14 +183,20 @@ class BlobWriter:
 
 
 def index_url_of(settings: Settings) -> str:
-    """The index URL ``settings`` name: theirs, else the SQLite file in a local store."""
+    """The index URL ``settings`` name: theirs, else the SQLite file in a local store, or in
+    the local home for a store in a bucket."""
     if settings.index is not None:
         return settings.index
     store_url = settings.store or str(settings.home)
     root = local_root_of(store_url)
-    if root is None:
-        raise ConfigError(f"the store {store_url!r} is not a directory: give an index URL")
-    return f"sqlite:///{root.expanduser().resolve() / 'index.db'}"
+    if root is not None:
+        return f"sqlite:///{root.expanduser().resolve() / 'index.db'}"
+    if store_url.startswith("s3://"):
+        # Blobs in a bucket, the index in the local home: one machine's view until an
+        # index URL (PostgreSQL) is given, as with a directory store.
+        settings.home.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{settings.home.expanduser().resolve() / 'index.db'}"
+    raise ConfigError(f"the store {store_url!r} is not a directory: give an index URL")
 
 
 class ArtifactStore:
@@ -273,6 +283,8 @@ class ArtifactStore:
             cached = self._hash_cache.lookup(before)
             if cached is not None and self.blobs.stat(cached) == before.st_size:
                 return StoredBlob(digest=cached, size=before.st_size)
+            if isinstance(self.blobs, DigestFirstUpload):
+                return self._put_digest_first(source, before, cached, on_progress)
             head = b""
         started = time.time_ns()
         sink = self.blobs.open_sink()
@@ -290,6 +302,31 @@ class ArtifactStore:
             raise
         self._hash_cache.record(before, os.fstat(source.fileno()), started, digest)
         return StoredBlob(digest=digest, size=size)
+
+    def _put_digest_first(
+        self,
+        source: FileIO,
+        before: os.stat_result,
+        cached: Digest | None,
+        on_progress: Callable[[int], None] | None,
+    ) -> StoredBlob:
+        """Hash the file, then upload it once straight to its key (object stores).
+
+        An object store cannot rename a temporary object into place, so a streamed blob
+        costs an upload plus a server-side copy; hashing a local file first is far cheaper.
+        The store hashes the bytes again while uploading and publishes nothing if the file
+        changed in between.
+        """
+        digest = cached
+        if digest is None:
+            started = time.time_ns()
+            source.seek(0)
+            digest, _ = copy_and_hash(source, _discard, chunk_size=self.settings.chunk_size)
+            self._hash_cache.record(before, os.fstat(source.fileno()), started, digest)
+        source.seek(0)
+        assert isinstance(self.blobs, DigestFirstUpload)
+        self.blobs.put_verified(source, digest, before.st_size, on_progress=on_progress)
+        return StoredBlob(digest=digest, size=before.st_size)
 
     # -- committing ---------------------------------------------------------------------
 

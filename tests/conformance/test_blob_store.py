@@ -13,14 +13,15 @@ import hashlib
 import os
 import stat
 import threading
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
-from satchel.errors import NotFoundError, StorageError
+from satchel.errors import NotFoundError, StorageError, ValidationError
 from satchel.hashing import Digest
-from satchel.storage import BlobStore, LocalBlobPaths
+from satchel.storage import BlobGarbage, BlobStore, GarbageItem, LocalBlobPaths
 from satchel.storage.layout import blob_key
 from satchel.storage.local import LocalBlobStore
 
@@ -357,6 +358,20 @@ def test_threads_committing_same_digest_store_it_once(blob_store: BlobStore) -> 
     assert len(listed(blob_store)) == rounds
 
 
+# -- the optional BlobGarbage ability (local and S3) ----------------------------------------
+
+
+@pytest.mark.parametrize("blob_store", ["local", "s3"], indirect=True)
+def test_finished_writes_leave_no_garbage(blob_store: BlobStore) -> None:
+    assert isinstance(blob_store, BlobGarbage)
+    put(blob_store, b"committed " * 3000)
+    put(blob_store, b"committed " * 3000)
+    aborted = blob_store.open_sink()
+    aborted.write(b"aborted " * 3000)
+    aborted.abort()
+    assert list(blob_store.iter_garbage(older_than=timedelta(0))) == []
+
+
 # -- local-only: the on-disk layout of LocalBlobStore ------------------------------------------
 
 local_only = pytest.mark.parametrize("blob_store", ["local"], indirect=True)
@@ -374,6 +389,27 @@ def test_local_blob_sits_at_its_key_read_only(blob_store: BlobStore) -> None:
     assert stat.S_IMODE(path.stat().st_mode) == 0o444
     assert blob_store.blob_uri(digest) == path.as_uri()
     assert blob_store.url == blob_store.root.as_uri()
+
+
+@local_only
+def test_local_abandoned_temp_file_is_garbage(blob_store: BlobStore) -> None:
+    assert isinstance(blob_store, LocalBlobStore)
+    now = timedelta(0)
+    abandoned = blob_store.open_sink()
+    abandoned.write(b"left behind by a crash")
+    items = list(blob_store.iter_garbage(older_than=now))
+    assert [i.kind for i in items] == ["temp_file"]
+    assert items[0].key.startswith("tmp/")
+    assert list(blob_store.iter_garbage(older_than=timedelta(hours=1))) == []
+    assert blob_store.remove_garbage(items[0]) is True
+    assert blob_store.remove_garbage(items[0]) is False
+    assert list(blob_store.iter_garbage(older_than=now)) == []
+    forged = GarbageItem(
+        kind="temp_file", key="tmp/../blobs/x.part", created_at=items[0].created_at
+    )
+    with pytest.raises(ValidationError):
+        blob_store.remove_garbage(forged)
+    abandoned.abort()
 
 
 @local_only

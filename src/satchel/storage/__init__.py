@@ -2,7 +2,28 @@
 
 from __future__ import annotations
 
-from satchel.storage.base import BlobReader, BlobSink, BlobStore, LocalBlobPaths
+from satchel.storage.base import (
+    BlobGarbage,
+    BlobReader,
+    BlobSigner,
+    BlobSink,
+    BlobStore,
+    DigestFirstUpload,
+    GarbageItem,
+    LocalBlobPaths,
+    SignedUpload,
+)
 from satchel.storage.factory import open_blob_store
 
-__all__ = ["BlobReader", "BlobSink", "BlobStore", "LocalBlobPaths", "open_blob_store"]
+__all__ = [
+    "BlobGarbage",
+    "BlobReader",
+    "BlobSigner",
+    "BlobSink",
+    "BlobStore",
+    "DigestFirstUpload",
+    "GarbageItem",
+    "LocalBlobPaths",
+    "SignedUpload",
+    "open_blob_store",
+]

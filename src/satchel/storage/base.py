@@ -5,18 +5,35 @@ to a temporary place, and ``commit(digest)`` makes them durable and visible unde
 digest's key atomically and only if absent (put-if-absent), so two writers of the same
 bytes are both correct without a lock. Readers get raw bytes; verification against the
 digest happens in the store layer above, on every read.
+
+Optional abilities are small Protocols of their own, checked with ``isinstance``:
+``LocalBlobPaths`` (blobs are files here), ``DigestFirstUpload`` (the store would rather
+know the digest before the bytes: object stores), ``BlobGarbage`` (list and remove what
+crashed writes left) and ``BlobSigner`` (pre-signed URLs for the server).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import Protocol, Self, runtime_checkable
+from typing import BinaryIO, Literal, Protocol, Self, runtime_checkable
 
 from satchel.hashing import Digest
 
-__all__ = ["BlobReader", "BlobSink", "BlobStore", "LocalBlobPaths"]
+__all__ = [
+    "BlobGarbage",
+    "BlobReader",
+    "BlobSigner",
+    "BlobSink",
+    "BlobStore",
+    "DigestFirstUpload",
+    "GarbageItem",
+    "LocalBlobPaths",
+    "SignedUpload",
+]
 
 
 class BlobSink(Protocol):
@@ -90,3 +107,94 @@ class LocalBlobPaths(Protocol):
     @property
     def root(self) -> Path:
         """The store's directory."""
+
+
+@runtime_checkable
+class DigestFirstUpload(Protocol):
+    """Optional ability: upload bytes whose digest is already known, straight to their key.
+
+    An object store cannot rename, so a sink (digest known only at the end) must upload to
+    a temporary key and copy. When the source is a file, the store layer hashes it first
+    and calls this instead: one upload, no copy.
+    """
+
+    def put_verified(
+        self,
+        source: BinaryIO,
+        digest: Digest,
+        size: int,
+        *,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> bool:
+        """Store ``size`` bytes read from ``source`` under ``digest``.
+
+        The bytes are hashed again as they are uploaded; unless they hash to ``digest``
+        and count ``size``, nothing becomes visible and ``ConflictError`` (the source
+        changed) is raised. Returns True if stored now, False if already present.
+        """
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GarbageItem:
+    """Something a crashed or abandoned write left behind, never a blob under its key.
+
+    Attributes:
+        kind: ``temp_object`` (a finished upload never published) or
+            ``multipart_upload`` (an upload begun and neither completed nor aborted).
+        key: the object key (or temp file name) it occupies.
+        created_at: when it was started (UTC).
+        size: bytes it holds, when known.
+        upload_id: the multipart upload's id.
+    """
+
+    kind: Literal["temp_object", "multipart_upload", "temp_file"]
+    key: str
+    created_at: datetime
+    size: int | None = None
+    upload_id: str | None = None
+
+
+@runtime_checkable
+class BlobGarbage(Protocol):
+    """Optional ability: list and remove leftovers of writes (for ``fsck`` and ``gc``).
+
+    Plan, then execute: ``iter_garbage`` only lists; ``remove_garbage`` removes one item.
+    The grace period keeps writes still in flight out of the plan.
+    """
+
+    def iter_garbage(self, *, older_than: timedelta) -> Iterator[GarbageItem]:
+        """Leftovers started more than ``older_than`` ago."""
+
+    def remove_garbage(self, item: GarbageItem) -> bool:
+        """Remove one leftover; False if it was gone already."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SignedUpload:
+    """A pre-signed PUT to a temporary key; ``token`` names it for ``adopt_upload``."""
+
+    url: str
+    token: str
+    expires_at: datetime
+
+
+@runtime_checkable
+class BlobSigner(Protocol):
+    """Optional ability: pre-signed URLs, so clients move bytes without the server.
+
+    Uploads never go straight to a digest key: a signed PUT cannot be made create-only,
+    and the bytes must be verified before anything references them.
+    """
+
+    def presign_get(self, digest: Digest, expires: timedelta) -> str:
+        """A URL that GETs the blob's raw bytes until ``expires`` from now."""
+
+    def presign_put(self, expires: timedelta) -> SignedUpload:
+        """A URL that PUTs one object to a fresh temporary key."""
+
+    def adopt_upload(self, token: str, digest: Digest) -> bool:
+        """Verify a signed upload's bytes against ``digest`` and publish them under it.
+
+        Raises ``IntegrityError`` (and removes the upload) when they do not match and
+        ``NotFoundError`` when nothing was uploaded; True if stored now, False if present.
+        """

@@ -24,7 +24,11 @@ def local_root_of(url: str) -> Path | None:
 
 
 def open_blob_store(url: str) -> BlobStore:
-    """Open ``file://`` (or a plain path) or ``memory://NAME``; S3 comes with the s3 extra."""
+    """Open ``file://`` (or a plain path), ``memory://NAME`` or ``s3://BUCKET/PREFIX?...``.
+
+    ``s3://`` needs the ``s3`` extra (obstore); without it ``MissingDependencyError`` says
+    what to install. See ``satchel.storage.s3_config`` for the URL's options.
+    """
     root = local_root_of(url)
     if root is not None:
         from satchel.storage.local import LocalBlobStore  # noqa: PLC0415
@@ -35,6 +39,10 @@ def open_blob_store(url: str) -> BlobStore:
         from satchel.storage.memory import MemoryBlobStore  # noqa: PLC0415
 
         return MemoryBlobStore.named(urlsplit(url).netloc)
+    if scheme == "s3":
+        from satchel.storage.s3 import S3BlobStore  # noqa: PLC0415
+
+        return S3BlobStore(url)
     raise ConfigError(
-        f"unsupported blob store URL {url!r}: use a directory path, file://, or memory://"
+        f"unsupported blob store URL {url!r}: use a directory path, file://, memory:// or s3://"
     )

@@ -12,22 +12,26 @@ from __future__ import annotations
 import contextlib
 import errno as errno_codes
 import os
+import re
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from io import FileIO
 from pathlib import Path
 from typing import Final
 
 from satchel import _faults
-from satchel.errors import NotFoundError, StorageError
+from satchel.errors import NotFoundError, StorageError, ValidationError
 from satchel.hashing import Digest
 from satchel.models import new_id
+from satchel.storage.base import GarbageItem
 from satchel.storage.layout import FANOUT_DIRS, blob_key, digest_from_key
 
 __all__ = ["LocalBlobStore", "fsync_dir"]
 
 BLOBS_DIR: Final = "blobs"
 TMP_DIR: Final = "tmp"
+_TEMP_KEY: Final = re.compile(rf"{TMP_DIR}/[0-9A-Za-z]{{16,40}}\.part")
 #: Start writeback in the background every this many bytes, so that the fsync at commit
 #: has only the tail left to flush and disk writes overlap hashing.
 FLUSH_EVERY: Final = 32 * 1024 * 1024
@@ -253,6 +257,35 @@ class LocalBlobStore:
     def iter_temp_files(self) -> Iterator[Path]:
         """Leftover temp files (from crashed writes or writes in flight)."""
         yield from sorted(self.tmp_dir.glob("*.part"))
+
+    def iter_garbage(self, *, older_than: timedelta) -> Iterator[GarbageItem]:
+        """Temp files last written more than ``older_than`` ago (``BlobGarbage``)."""
+        cutoff = datetime.now(UTC) - older_than
+        for path in self.iter_temp_files():
+            try:
+                st = path.stat()
+            except FileNotFoundError:
+                continue  # committed or aborted meanwhile
+            modified = datetime.fromtimestamp(st.st_mtime, UTC)
+            if modified <= cutoff:
+                yield GarbageItem(
+                    kind="temp_file",
+                    key=f"{TMP_DIR}/{path.name}",
+                    created_at=modified,
+                    size=st.st_size,
+                )
+
+    def remove_garbage(self, item: GarbageItem) -> bool:
+        """Remove one temp file; the key must name one (it never becomes another path)."""
+        if item.kind != "temp_file" or not _TEMP_KEY.fullmatch(item.key):
+            raise ValidationError(f"not a temp file of this store: {item.key!r}")
+        try:
+            (self._root / item.key).unlink()
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise _storage_error("removing a temp file", exc) from exc
+        return True
 
     def blob_uri(self, digest: Digest) -> str:
         return self.blob_path(digest).as_uri()

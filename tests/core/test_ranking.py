@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import itertools
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -266,34 +268,48 @@ def test_statistics_are_gathered_once_the_table_is_big_enough(tmp_path: Path) ->
         index.close()
 
 
-def test_migration_0003_backfills_metric_rows(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'index.db'}"
+WHEN = "2026-01-01T00:00:00.000000Z"
+
+
+@contextmanager
+def migrated_to(url: str, revision: str) -> Iterator[sa.Connection]:
+    """A transaction on an index at ``revision``, for rows written as that schema had them."""
     engine = sa.create_engine(url)
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    when = "2026-01-01T00:00:00.000000Z"
     try:
         with engine.begin() as conn:
             config.attributes["connection"] = conn
-            command.upgrade(config, "0002")
-            for i, kind in zip(range(3), itertools.cycle(["model", None]), strict=False):
-                conn.execute(
-                    sa.text(
-                        "INSERT INTO artifacts (artifact_id, name, kind, status, created_at, "
-                        "updated_at, tags, labels, metrics, pinned) VALUES "
-                        "(:id, :id, :kind, 'completed', :when, :when, '[]', '{}', '{}', 0)"
-                    ),
-                    {"id": f"a{i}", "kind": kind, "when": when},
-                )
-                conn.execute(
-                    sa.text(
-                        "INSERT INTO artifact_metrics (artifact_id, name, value) "
-                        "VALUES (:id, 'acc', :v)"
-                    ),
-                    {"id": f"a{i}", "v": i / 10},
-                )
+            command.upgrade(config, revision)
+            yield conn
     finally:
         engine.dispose()
+
+
+def insert_artifact(conn: sa.Connection, artifact_id: str, kind: str | None) -> None:
+    conn.execute(
+        sa.text(
+            "INSERT INTO artifacts (artifact_id, name, kind, status, created_at, "
+            "updated_at, tags, labels, metrics, pinned) VALUES "
+            "(:id, :id, :kind, 'completed', :when, :when, '[]', '{}', '{}', 0)"
+        ),
+        {"id": artifact_id, "kind": kind, "when": WHEN},
+    )
+
+
+def test_migration_0003_backfills_metric_rows(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'index.db'}"
+    when = WHEN
+    with migrated_to(url, "0002") as conn:
+        for i, kind in zip(range(3), itertools.cycle(["model", None]), strict=False):
+            insert_artifact(conn, f"a{i}", kind)
+            conn.execute(
+                sa.text(
+                    "INSERT INTO artifact_metrics (artifact_id, name, value) "
+                    "VALUES (:id, 'acc', :v)"
+                ),
+                {"id": f"a{i}", "v": i / 10},
+            )
     index = open_index(url)
     try:
         with index.engine.connect() as conn:
@@ -311,43 +327,28 @@ def test_migration_0003_backfills_metric_rows(tmp_path: Path) -> None:
 
 def test_migration_0005_copies_the_kind_and_clusters_labels_and_metrics(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'index.db'}"
-    engine = sa.create_engine(url)
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    when = "2026-01-01T00:00:00.000000Z"
-    try:
-        with engine.begin() as conn:
-            config.attributes["connection"] = conn
-            command.upgrade(config, "0004")
-            for i, kind in enumerate(["model", None]):
-                conn.execute(
-                    sa.text(
-                        "INSERT INTO artifacts (artifact_id, name, kind, status, created_at, "
-                        "updated_at, tags, labels, metrics, pinned) VALUES "
-                        "(:id, :id, :kind, 'completed', :when, :when, '[]', '{}', '{}', 0)"
-                    ),
-                    {"id": f"a{i}", "kind": kind, "when": when},
-                )
-                conn.execute(
-                    sa.text(
-                        "INSERT INTO artifact_labels (artifact_id, key, vtype, vstr) "
-                        "VALUES (:id, 'ds', 's', 'd1')"
-                    ),
-                    {"id": f"a{i}"},
-                )
-                conn.execute(
-                    sa.text("INSERT INTO artifact_tags (artifact_id, tag) VALUES (:id, 't')"),
-                    {"id": f"a{i}"},
-                )
-                conn.execute(
-                    sa.text(
-                        "INSERT INTO artifact_metrics (artifact_id, name, value, kind, "
-                        "created_at) VALUES (:id, 'acc', :v, :kind, :when)"
-                    ),
-                    {"id": f"a{i}", "v": i / 10, "kind": kind, "when": when},
-                )
-    finally:
-        engine.dispose()
+    when = WHEN
+    with migrated_to(url, "0004") as conn:
+        for i, kind in enumerate(["model", None]):
+            insert_artifact(conn, f"a{i}", kind)
+            conn.execute(
+                sa.text(
+                    "INSERT INTO artifact_labels (artifact_id, key, vtype, vstr) "
+                    "VALUES (:id, 'ds', 's', 'd1')"
+                ),
+                {"id": f"a{i}"},
+            )
+            conn.execute(
+                sa.text("INSERT INTO artifact_tags (artifact_id, tag) VALUES (:id, 't')"),
+                {"id": f"a{i}"},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO artifact_metrics (artifact_id, name, value, kind, "
+                    "created_at) VALUES (:id, 'acc', :v, :kind, :when)"
+                ),
+                {"id": f"a{i}", "v": i / 10, "kind": kind, "when": when},
+            )
     index = open_index(url)
     try:
         with index.engine.connect() as conn:

@@ -3,7 +3,8 @@
 Every figure is measured in this one run, on this machine, each in its own child process.
 Data lives in a temporary directory under /tmp, removed at the end. Results are printed one
 line per figure (figure | peer | ratio | target) and written to ``.bench-out/results.json``
-(``results-search.json`` for ``--search``, which runs only the search benchmark).
+(``results-search.json``, ``results-s3.json``, ``results-scale.json`` for ``--search``,
+``--s3``, ``--scale``, which each run only their own benchmark).
 Benchmarks report; they never assert: a missed target is printed as ``MISSED``.
 """
 

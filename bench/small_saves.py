@@ -8,7 +8,8 @@ or, for the scale figure, the ``--store`` and ``--index`` given, which must be f
 allow one repetition only), saves a few warm-up texts (untimed, like the peer's),
 then times ``--ops`` saves: one after the other on the sync facade (``sync``) or the async
 facade (``async-seq``), or all at once with ``asyncio.gather`` (``async-gather``). Every
-save is durable when it returns (SQLite WAL, ``synchronous=FULL``). Afterwards the run's
+save is durable when it returns (SQLite WAL, ``synchronous=FULL``; or a PostgreSQL
+commit). Afterwards the run's
 artifacts are listed to check that every save landed.
 """
 

@@ -12,13 +12,32 @@ import json
 import os
 import resource
 import statistics
+import subprocess
+import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 KIB = 1024
 MIB = 1024 * KIB
 GIB = 1024 * MIB
 RESULT_PREFIX = "BENCH-RESULT "
+BENCH_DIR = Path(__file__).resolve().parent
+
+
+class ChildFailedError(Exception):
+    pass
+
+
+def child(script: str, *args: str, env: dict[str, str]) -> dict[str, Any]:
+    """Run ``bench/<script>`` in a fresh interpreter and return its ``BENCH-RESULT``."""
+    cmd = [sys.executable, str(BENCH_DIR / script), *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    for line in proc.stdout.splitlines():
+        if line.startswith(RESULT_PREFIX):
+            return json.loads(line[len(RESULT_PREFIX) :])
+    sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-4000:])
+    raise ChildFailedError(f"{script} exited {proc.returncode} without a result")
 
 
 def emit(result: dict[str, Any]) -> None:

@@ -3,7 +3,8 @@
 Every figure is measured in this one run, on this machine, each in its own child process.
 Data lives in a temporary directory under /tmp, removed at the end. Results are printed one
 line per figure (figure | peer | ratio | target) and written to ``.bench-out/results.json``
-(``results-search.json`` for ``--search``, which runs only the search benchmark).
+(``results-search.json``, ``results-s3.json``, ``results-scale.json`` for ``--search``,
+``--s3``, ``--scale``, which each run only their own benchmark).
 Benchmarks report; they never assert: a missed target is printed as ``MISSED``.
 """
 
@@ -12,7 +13,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import importlib.metadata
-import json
 import os
 import platform
 import shutil
@@ -25,11 +25,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _util import GIB, MIB, RESULT_PREFIX, make_file, median
-
-BENCH_DIR = Path(__file__).resolve().parent
-ROOT = BENCH_DIR.parent
-OUT_DIR = ROOT / ".bench-out"
+from _report import ROOT, Report, log
+from _util import GIB, MIB, ChildFailedError, child, make_file, median
 
 FULL = {"large": 1 * GIB, "ops": 1000, "huge": 4 * GIB, "runs": 3, "reps": 3}
 QUICK = {"large": 256 * MIB, "ops": 200, "huge": 1 * GIB, "runs": 3, "reps": 3}
@@ -73,27 +70,8 @@ SEARCH_TARGETS = {  # figure: (p50 target, p95 target or None)
 }
 
 
-class ChildFailedError(Exception):
-    pass
-
-
-def log(message: str) -> None:
-    print(f"  .. {message}", file=sys.stderr, flush=True)
-
-
 def size_label(size: int) -> str:
     return f"{size // GIB} GiB" if size % GIB == 0 else f"{size // MIB} MiB"
-
-
-def child(script: str, *args: str, env: dict[str, str]) -> dict[str, Any]:
-    """Run ``bench/<script>`` in a fresh interpreter and return its ``BENCH-RESULT``."""
-    cmd = [sys.executable, str(BENCH_DIR / script), *args]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
-    for line in proc.stdout.splitlines():
-        if line.startswith(RESULT_PREFIX):
-            return json.loads(line[len(RESULT_PREFIX) :])
-    sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-4000:])
-    raise ChildFailedError(f"{script} exited {proc.returncode} without a result")
 
 
 def versions() -> dict[str, str]:
@@ -123,37 +101,6 @@ def versions() -> dict[str, str]:
         "machine": f"{os.cpu_count()} cores, {platform.system()} {platform.release()}",
         "loadavg_start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
     }
-
-
-class Report:
-    """Collects the figures, prints one line each, and writes the JSON."""
-
-    def __init__(self, mode: str, meta: dict[str, Any]) -> None:
-        self.figures: dict[str, dict[str, Any]] = {}
-        self.raw: dict[str, Any] = {}
-        self.errors: list[str] = []
-        self.meta = {"mode": mode, **meta}
-
-    def figure(self, key: str, line: str, met: bool, **data: Any) -> None:
-        verdict = "met" if met else "MISSED"
-        print(f"{line}  [{verdict}]", flush=True)
-        self.figures[key] = {"line": line, "met": met, **data}
-
-    def error(self, key: str, message: str) -> None:
-        print(f"{key}: ERROR {message}", flush=True)
-        self.errors.append(f"{key}: {message}")
-
-    def write(self, name: str = "results.json") -> Path:
-        OUT_DIR.mkdir(exist_ok=True)
-        path = OUT_DIR / name
-        payload = {
-            "meta": self.meta,
-            "figures": self.figures,
-            "raw": self.raw,
-            "errors": self.errors,
-        }
-        path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
-        return path
 
 
 def bench_large(report: Report, work: Path, cfg: dict[str, int], env: dict[str, str]) -> None:
@@ -305,6 +252,48 @@ def bench_small(report: Report, work: Path, cfg: dict[str, int], env: dict[str, 
             unit="ops/s",
             ratio=ratio,
             target=f">= {target}x",
+        )
+
+
+def bench_scale(report: Report, work: Path, cfg: dict[str, int], env: dict[str, str]) -> None:
+    ops = cfg["ops"]
+    log(
+        f"figure scale: {cfg['reps']} rounds of x{ops} saves: MLflow log_text on S3 + "
+        "PostgreSQL, satchel on S3 + PostgreSQL (inline, then every save a blob), embedded"
+    )
+    res = child(
+        "scale_saves.py",
+        "--ops",
+        str(ops),
+        "--rounds",
+        str(cfg["reps"]),
+        "--work",
+        str(work),
+        env=env,
+    )
+    report.raw["scale_saves"] = res
+    rate = {case: ops / median(seconds) for case, seconds in res["seconds"].items()}
+    check = "" if all(res["all_landed"].values()) else " (WARNING: missing saves)"
+    peer = f"mlflow log_text on S3 + PostgreSQL {rate['mlflow']:,.0f} ops/s"
+    embedded = f"satchel embedded (SQLite + local dir) {rate['embedded']:,.0f} ops/s"
+    for case, what in (
+        ("scale", "inline in the index, the default for texts < 16 KiB"),
+        ("scale_blobs", "every save a blob in S3, SATCHEL_INLINE_MAX=0"),
+    ):
+        ours = rate[case]
+        vs_embedded, vs_peer = ours / rate["embedded"], ours / rate["mlflow"]
+        report.figure(
+            f"save_text_{case}",
+            f"save_text x{ops} sequential on S3 + PostgreSQL ({what}): {ours:,.0f} ops/s | "
+            f"{embedded}: ratio {vs_embedded:.2f}x | {peer}: ratio {vs_peer:.2f}x{check}",
+            None,
+            value=ours,
+            peer=rate["mlflow"],
+            embedded=rate["embedded"],
+            unit="ops/s",
+            ratio=vs_peer,
+            ratio_embedded=vs_embedded,
+            target="none (issue 4 asks for the figures)",
         )
 
 
@@ -527,6 +516,11 @@ def main() -> int:
         action="store_true",
         help="only the S3 benchmark: 1 GiB (256 MiB with --quick) to a SeaweedFS it starts",
     )
+    parser.add_argument(
+        "--scale",
+        action="store_true",
+        help="only the scale pair's small saves: S3 + PostgreSQL vs embedded vs MLflow on both",
+    )
     args = parser.parse_args()
     cfg: dict[str, int] = QUICK if args.quick else FULL
     steps: tuple[tuple[str, Any], ...] = (
@@ -536,6 +530,8 @@ def main() -> int:
     )
     if args.s3:
         steps = (("s3", bench_s3),)
+    if args.scale:
+        steps = (("scale", bench_scale),)
     if args.search:
         cfg = SEARCH_QUICK if args.quick else SEARCH_FULL
         steps = (("search", bench_search),)
@@ -547,6 +543,7 @@ def main() -> int:
         ("quick" if args.quick else "full")
         + (" search" if args.search else "")
         + (" s3" if args.s3 else "")
+        + (" scale" if args.scale else "")
     )
     report = Report(mode, {**meta, "config": cfg})
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -566,6 +563,15 @@ def main() -> int:
             "never at the same time; ratio = MLflow p50 / satchel p50 (> 1: satchel faster); "
             "MLflow has no text search, so the lexical and fuzzy figures are compared with "
             "its metric-filtered search_runs page"
+        )
+    elif args.scale:
+        print(
+            "notes: one SeaweedFS started by the benchmark, a fresh PostgreSQL schema and "
+            "bucket prefix per side and round (dropped after); every side sequential, one "
+            "call per text, in its own child process, 10 untimed warm-up saves each; median "
+            f"of {cfg['reps']} rounds, sides interleaved; satchel commits every save durably "
+            "(PostgreSQL commit; embedded: SQLite WAL synchronous=FULL); MLflow's log_text "
+            "uploads one S3 object per call and writes nothing to its tracking store"
         )
     elif args.s3:
         print(
@@ -606,11 +612,14 @@ def main() -> int:
     report.meta["bench_seconds"] = elapsed
     report.meta["loadavg_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     name = "results-search.json" if args.search else "results.json"
-    path = report.write("results-s3.json" if args.s3 else name)
-    missed = [key for key, fig in report.figures.items() if not fig["met"]]
+    if args.s3 or args.scale:
+        name = "results-s3.json" if args.s3 else "results-scale.json"
+    path = report.write(name)
+    missed = report.missed()
     print()
+    targeted = report.targeted()
     print(
-        f"{len(report.figures) - len(missed)}/{len(report.figures)} targets met"
+        (f"{targeted - len(missed)}/{targeted} targets met" if targeted else "no targets")
         + (f"; missed: {', '.join(missed)}" if missed else "")
         + (f"; {len(report.errors)} errors" if report.errors else "")
     )

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import Any, Final, Protocol, cast
 
 from sqlalchemy import (
     Connection,
@@ -63,7 +63,10 @@ from satchel.models import (
     parse_time,
 )
 
-__all__ = ["SqlIndex", "TextIndex"]
+__all__ = ["CHEAP_WALK", "SqlIndex", "TextIndex"]
+
+#: A walk this short goes ahead without weighing it against a sort (``drive.choose``).
+CHEAP_WALK: Final = 8000
 
 InsertIgnore = Callable[[Table], Insert]
 
@@ -310,9 +313,13 @@ class SqlIndex:
                 return rows
             read += walk
             start = replace(start, after=until)
-            if drive is None:
+            missing = query.limit - len(rows)
+            walk = next_walk(read, len(rows), missing)
+            if drive is None and (walk is None or walk > CHEAP_WALK):
+                # Only a long walk is weighed against sorting: counting costs a few ms.
                 drive = choose(conn, query)
-            walk = next_walk(read, len(rows), query.limit - len(rows), drive.rows)
+            if drive is not None:
+                walk = next_walk(read, len(rows), missing, drive.rows)
         part = replace(start, limit=query.limit - len(rows))
         sort = (
             build_select(part, sort=True)

@@ -474,7 +474,7 @@ def bench_semantic(
     report.raw["semantic"] = ours
     print(
         f"semantic store: {n:,} artifacts saved in {ours['gen_seconds']:.0f} s; catch-up "
-        f"embedding {ours['embed_per_s']:.0f} artifacts/s (all-MiniLM-L6-v2, NumPy; "
+        f"embedding {ours['embed_per_s']:.0f} artifacts/s (all-MiniLM-L6-v2, the default runtime; "
         f"{n / ours['embed_per_s'] / 60:.0f} min for all {n:,}); query embedding p50 "
         f"{ours['query_embed_p50_ms']:.1f} ms, p95 {ours['query_embed_p95_ms']:.1f} ms; whole "
         f"search(mode='semantic') p50 {ours['total_p50_ms']:.1f} ms; first search (reads "

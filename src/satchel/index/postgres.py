@@ -20,6 +20,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from satchel.errors import ConfigError, MissingDependencyError
+from satchel.index.drive import PG_DRIVEN_MAX
 from satchel.index.positions import CLAIM_SQL
 from satchel.index.rawwrite import RawWriter
 from satchel.index.sql import SqlIndex
@@ -111,5 +112,6 @@ def open_postgres_index(url: str, *, migrate: bool = True) -> SqlIndex:
         ),
         lexical="satchel.index.pg_text",
         statistics=False,
+        driven_max=PG_DRIVEN_MAX,
         migrate=migrate,
     )

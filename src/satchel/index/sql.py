@@ -31,7 +31,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from satchel.errors import IndexBackendError
 from satchel.index import pending, positions, vectors
 from satchel.index.base import ArtifactQuery, ArtifactWrite, QueryPosition
-from satchel.index.drive import Drive, choose, unranked_drive
+from satchel.index.drive import DRIVEN_MAX, Drive, choose, unranked_drive
 from satchel.index.query import (
     FIRST_WALK,
     build_select,
@@ -101,8 +101,12 @@ class SqlIndex:
         lexical: str | None = None,
         statistics: bool = False,
         migrate: bool = True,
+        driven_max: int = DRIVEN_MAX,
     ) -> None:
         self._engine = engine
+        #: Up to how many artifacts a newest-first search goes filter-first (``drive``):
+        #: where reading them beats the dialect's own plan.
+        self._driven_max = driven_max
         self._url = url
         self._insert_ignore = insert_ignore
         self._write_options = write_options
@@ -286,7 +290,7 @@ class SqlIndex:
         the filters pass there come first in the order, so the pieces only concatenate.
         """
         if query.limit is None or not walks_ranking(query):
-            newest = None if is_ranked(query) else unranked_drive(conn, query)
+            newest = None if is_ranked(query) else unranked_drive(conn, query, self._driven_max)
             if newest is None:
                 return list(conn.execute(build_select(query)).all())
             driven = build_select(query, drivers=newest.drivers, driven=newest.ids)

@@ -103,16 +103,17 @@ def versions() -> dict[str, str]:
     }
 
 
-def bench_large(report: Report, work: Path, cfg: dict[str, int], env: dict[str, str]) -> None:
-    size = cfg["large"]
-    label = size_label(size)
-    source = work / "large.bin"
-    log(f"writing a {label} file of random bytes")
-    digest = make_file(str(source), size)
-    log(f"figures 1-2: copyfile+fsync vs save_file, best of {cfg['runs']} each")
+def _on_random_file(
+    script: str, work: Path, cfg: dict[str, int], env: dict[str, str], what: str
+) -> dict[str, Any]:
+    """Run ``script`` on a fresh file of ``cfg["large"]`` random bytes (removed after)."""
+    source = work / f"{Path(script).stem}.bin"
+    log(f"writing a {size_label(cfg['large'])} file of random bytes")
+    digest = make_file(str(source), cfg["large"])
+    log(f"{what}, best of {cfg['runs']} each")
     try:
-        res = child(
-            "large_file.py",
+        return child(
+            script,
             "--file",
             str(source),
             "--sha256",
@@ -125,6 +126,14 @@ def bench_large(report: Report, work: Path, cfg: dict[str, int], env: dict[str, 
         )
     finally:
         source.unlink()
+
+
+def bench_large(report: Report, work: Path, cfg: dict[str, int], env: dict[str, str]) -> None:
+    size = cfg["large"]
+    label = size_label(size)
+    res = _on_random_file(
+        "large_file.py", work, cfg, env, "figures 1-2: copyfile+fsync vs save_file"
+    )
     report.raw["large_file"] = res
     peer_s = min(res["copyfile_fsync_s"])
     first_s = min(res["save_file_first_s"])
@@ -162,25 +171,9 @@ def bench_large(report: Report, work: Path, cfg: dict[str, int], env: dict[str, 
 def bench_s3(report: Report, work: Path, cfg: dict[str, int], env: dict[str, str]) -> None:
     size = cfg["large"]
     label = size_label(size)
-    source = work / "s3-large.bin"
-    log(f"writing a {label} file of random bytes")
-    digest = make_file(str(source), size)
-    log(f"figure S3: SeaweedFS, obstore.put vs save_file, best of {cfg['runs']} each")
-    try:
-        res = child(
-            "s3_large.py",
-            "--file",
-            str(source),
-            "--sha256",
-            digest,
-            "--work",
-            str(work),
-            "--runs",
-            str(cfg["runs"]),
-            env=env,
-        )
-    finally:
-        source.unlink()
+    res = _on_random_file(
+        "s3_large.py", work, cfg, env, "figure S3: SeaweedFS, obstore.put vs save_file"
+    )
     report.raw["s3_large"] = res
     peer_mibs = size / min(res["obstore_put_s"]) / MIB
     ours_mibs = size / min(res["save_file_s"]) / MIB

@@ -27,14 +27,9 @@ from satchel.errors import (
     ValidationError,
 )
 from satchel.facade import _local
-from satchel.facade._paging import (
-    MAX_PAGE,
-    SearchPage,
-    decode_cursor,
-    encode_cursor,
-    window_start,
-)
+from satchel.facade._paging import SearchPage, window_start
 from satchel.facade._scope import ContextInfo, ScopeLevel, same_label, scope_query
+from satchel.facade._search import page_search, search_text, text_query
 from satchel.facade._text import TextSearcher
 from satchel.hashing import tree_digest
 from satchel.index import ArtifactWrite
@@ -428,58 +423,31 @@ class FacadeCore:
         **filters: Any,
     ) -> SearchPage:
         """One page of a search; ``limit`` None means every match on one page."""
-        if query is not None and not isinstance(query, str):
-            raise ValidationError(f"query must be a string, not {type(query).__name__}")
-        if query and query.strip():
-            return self._text_search(
-                query,
-                mode=mode,
-                cursor=cursor,
-                limit=limit,
-                paged=paged,
-                time_window=time_window,
-                **filters,
-            )
-        if mode not in (None, "structured"):
+        text = search_text(query)
+        metric = None
+        if text is not None:
+            metric = filters.pop("metric", None)
+            filters.pop("metric_mode", None)
+        elif mode not in (None, "structured"):
             raise ValidationError(f"search mode {mode!r} needs a query")
-        if limit is not None and (not isinstance(limit, int) or limit < 0):
-            raise ValidationError(f"limit must be a non-negative integer, got {limit!r}")
-        if paged and (limit is None or not 1 <= limit <= MAX_PAGE):
-            raise ValidationError(f"a page's limit must be from 1 to {MAX_PAGE}: {limit!r}")
         base = scope_query(
-            self.context, created_since=window_start(time_window), limit=None, **filters
+            self.context,
+            created_since=window_start(time_window),
+            limit=None,
+            **filters,
         )
-        if base is None:
-            return SearchPage()
-        if cursor is not None:
-            base = decode_cursor(base, cursor)
-        if limit is None:
-            return SearchPage(items=self.store.query(base))
-        rows = self.store.query(replace(base, limit=limit + 1))
-        if len(rows) <= limit or limit == 0:
-            return SearchPage(items=rows[:limit])
-        return SearchPage(items=rows[:limit], next_cursor=encode_cursor(base, rows[limit - 1]))
-
-    def _text_search(
-        self,
-        text: str,
-        *,
-        mode: str | None,
-        cursor: str | None,
-        limit: int | None,
-        paged: bool,
-        time_window: str | None,
-        **filters: Any,
-    ) -> SearchPage:
-        # Relevance orders a text search; a metric only requires that artifacts have it.
-        metric = filters.pop("metric", None)
-        filters.pop("metric_mode", None)
-        base = scope_query(self.context, created_since=window_start(time_window), **filters)
-        if base is None:
-            return SearchPage()
-        if metric is not None:
-            base = replace(base, has_metrics=(validate_token(metric, what="metric"),))
-        return self.text.page(text, mode=mode, query=base, limit=limit, cursor=cursor, paged=paged)
+        if base is not None and text is not None:
+            base = text_query(base, metric)
+        return page_search(
+            self.store.query,
+            self.text,
+            base,
+            text=text,
+            mode=mode,
+            cursor=cursor,
+            limit=limit,
+            paged=paged,
+        )
 
     def pin(self, artifact_id: str, pinned: bool) -> None:
         if not self.store.index.set_pinned(

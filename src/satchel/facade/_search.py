@@ -1,0 +1,73 @@
+"""One page of a search over a ready ``ArtifactQuery``: the one implementation of paging.
+
+The facade builds the query from its context and scope level; the server builds it from a
+request's filters and the caller's reader. Both then page through here, so structured and
+text searches page, rank and refuse cursors alike everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+from satchel.errors import ValidationError
+from satchel.facade._paging import MAX_PAGE, SearchPage, decode_cursor, encode_cursor
+from satchel.facade._text import TextSearcher
+from satchel.index import ArtifactQuery
+from satchel.models import Artifact
+from satchel.validation import validate_token
+
+__all__ = ["page_search", "search_text"]
+
+
+def search_text(query: object) -> str | None:
+    """The text of a search (None for a structured one); refuses what is not a string."""
+    if query is not None and not isinstance(query, str):
+        raise ValidationError(f"query must be a string, not {type(query).__name__}")
+    return query if query and query.strip() else None
+
+
+def text_query(base: ArtifactQuery, metric: str | None) -> ArtifactQuery:
+    """A structured query made fit for a text search: relevance orders it, and a metric
+    only requires that artifacts have it."""
+    base = replace(base, metric=None, metric_order=None)
+    if metric is None:
+        return base
+    return replace(base, has_metrics=(validate_token(metric, what="metric"),))
+
+
+def page_search(
+    run_query: Callable[[ArtifactQuery], list[Artifact]],
+    searcher: TextSearcher,
+    base: ArtifactQuery | None,
+    *,
+    text: str | None,
+    mode: str | None,
+    cursor: str | None,
+    limit: int | None,
+    paged: bool,
+) -> SearchPage:
+    """One page of ``base`` (None: nothing can match), by ``text`` when given.
+
+    ``limit`` None means every match on one page (``paged`` False only).
+    """
+    if text is not None:
+        if base is None:
+            return SearchPage()
+        return searcher.page(text, mode=mode, query=base, limit=limit, cursor=cursor, paged=paged)
+    if mode not in (None, "structured"):
+        raise ValidationError(f"search mode {mode!r} needs a query")
+    if limit is not None and (not isinstance(limit, int) or limit < 0):
+        raise ValidationError(f"limit must be a non-negative integer, got {limit!r}")
+    if paged and (limit is None or not 1 <= limit <= MAX_PAGE):
+        raise ValidationError(f"a page's limit must be from 1 to {MAX_PAGE}: {limit!r}")
+    if base is None:
+        return SearchPage()
+    if cursor is not None:
+        base = decode_cursor(base, cursor)
+    if limit is None:
+        return SearchPage(items=run_query(base))
+    rows = run_query(replace(base, limit=limit + 1))
+    if len(rows) <= limit or limit == 0:
+        return SearchPage(items=rows[:limit])
+    return SearchPage(items=rows[:limit], next_cursor=encode_cursor(base, rows[limit - 1]))

@@ -22,9 +22,23 @@ from sqlalchemy import (
 )
 
 from satchel.errors import ValidationError
-from satchel.index.base import EQUALITY_COLUMNS, ArtifactQuery, LabelValue, QueryPosition
+from satchel.index.base import (
+    EQUALITY_COLUMNS,
+    ORIGINS,
+    ArtifactQuery,
+    LabelValue,
+    Origin,
+    QueryPosition,
+    Reader,
+)
 from satchel.index.positions import ARTIFACT_POSITION
-from satchel.index.schema import artifact_labels, artifact_metrics, artifact_tags, artifacts
+from satchel.index.schema import (
+    artifact_labels,
+    artifact_metrics,
+    artifact_tags,
+    artifacts,
+    grants,
+)
 from satchel.models import format_time, parse_time
 
 __all__ = [
@@ -44,6 +58,7 @@ __all__ = [
     "label_row",
     "next_walk",
     "ranking_edge",
+    "readable",
     "walks_ranking",
 ]
 
@@ -173,6 +188,47 @@ def _unindexed(column: ColumnElement[Any]) -> ColumnElement[Any]:
     return column.concat("")
 
 
+def readable(
+    reader: Reader,
+    origin: frozenset[Origin] = frozenset(),
+    *,
+    owner: Any = None,
+    driven: bool = False,
+) -> ColumnElement[bool]:
+    """The access filter (DESIGN.md): the artifacts ``reader`` may read, of ``origin``.
+
+    Readable: created by the reader, of the reader's org, or named by a grant to the
+    reader's email or org. ``origin`` narrows that to a union of "mine" (created by the
+    reader), "org" (of the reader's org) and "shared" (of another org, granted to the
+    reader); empty means all three. ``owner`` is the artifact id column the grant lookup
+    follows (see ``filter_conditions``); ``driven`` says the row's columns through no
+    index, as a driven sort says its other conditions (``_unindexed``).
+    """
+    unknown = set(origin) - ORIGINS
+    if unknown:
+        raise ValidationError(f"unknown origin {sorted(unknown)!r}; use any of {sorted(ORIGINS)!r}")
+    owner = artifacts.c.artifact_id if owner is None else owner
+    user: ColumnElement[Any] = artifacts.c.user_id
+    org: ColumnElement[Any] = artifacts.c.org_id
+    if driven:
+        user, org = _unindexed(user), _unindexed(org)
+    # The per-artifact probe of uq_grants_email / uq_grants_org (artifact_id first).
+    granted = exists().where(
+        grants.c.artifact_id == owner,
+        or_(
+            grants.c.recipient_email == reader.email.lower(),
+            grants.c.recipient_org_id == reader.org_id,
+        ),
+    )
+    mine = user == reader.user_id
+    ours = org == reader.org_id
+    if not origin:
+        return or_(mine, ours, granted)
+    shared = and_(granted, or_(org.is_(None), org != reader.org_id))
+    parts = {"mine": mine, "org": ours, "shared": shared}
+    return or_(*(parts[name] for name in sorted(origin)))
+
+
 def filter_conditions(
     query: ArtifactQuery,
     owner: Any = None,
@@ -221,6 +277,10 @@ def filter_conditions(
         )
         for name in query.has_metrics
     )
+    if query.reader is not None:
+        conditions.append(readable(query.reader, query.origin, owner=owner, driven=bool(drivers)))
+    elif query.origin:
+        raise ValidationError("an origin filter needs a reader (whose artifacts are 'mine'?)")
     if query.recorded_until is not None:
         conditions.append(query.recorded_until >= ROWID)
     if query.created_since is not None:

@@ -11,7 +11,8 @@ catch ``FileNotFoundError`` or ``ValueError`` keep working::
     │   ├── InvalidFileKeyError                       invalid_file_key
     │   ├── InvalidMetadataError                      invalid_metadata
     │   ├── InvalidURIError                           invalid_uri
-    │   └── UnsupportedEntryError                     unsupported_entry
+    │   ├── UnsupportedEntryError                     unsupported_entry
+    │   └── PayloadTooLargeError                      too_large
     ├── ConfigError (ValueError)                      config_error
     ├── MissingDependencyError (ImportError)          missing_dependency
     ├── NotFoundError (FileNotFoundError)             not_found
@@ -46,6 +47,7 @@ __all__ = [
     "InvalidURIError",
     "MissingDependencyError",
     "NotFoundError",
+    "PayloadTooLargeError",
     "PermissionDeniedError",
     "SatchelError",
     "StorageError",
@@ -102,6 +104,12 @@ class UnsupportedEntryError(ValidationError):
     """A directory entry satchel refuses to ingest: FIFO, device, socket, escaping symlink."""
 
     code = "unsupported_entry"
+
+
+class PayloadTooLargeError(ValidationError):
+    """Input over a size limit: a request body, inline content, more bytes than declared."""
+
+    code = "too_large"
 
 
 class ConfigError(SatchelError, ValueError):

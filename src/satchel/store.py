@@ -26,6 +26,7 @@ from satchel.commit import GroupCommitter
 from satchel.config import Settings
 from satchel.errors import (
     ConfigError,
+    ConflictError,
     IntegrityError,
     NotFoundError,
     StorageError,
@@ -133,6 +134,14 @@ class _HashCache:
 
 def _discard(_: memoryview) -> None:
     return None
+
+
+def _check_declared(actual: Digest, actual_size: int, expected: Digest, size: int) -> None:
+    if actual_size != size or actual.hexdigest != expected.hexdigest:
+        raise ConflictError(
+            f"the bytes received ({actual_size} bytes, {actual}) are not the ones declared "
+            f"({size} bytes, {expected})"
+        )
 
 
 class BlobWriter:
@@ -270,6 +279,38 @@ class ArtifactStore:
         """Store a regular file's bytes, hashing while copying; the source is not changed."""
         with open_regular_file(path, follow_symlinks=follow_symlinks) as source:
             return self._put_open_file(source, on_progress)
+
+    def put_file_expecting(
+        self, path: str | os.PathLike[str], expected: Digest, size: int
+    ) -> StoredBlob:
+        """Store a file that must hold ``size`` bytes hashing to ``expected``.
+
+        For bytes a client declared before sending them (the server's uploads): nothing
+        is published unless they match; otherwise ``ConflictError`` says what they hash to.
+        """
+        with open_regular_file(path, follow_symlinks=False) as source:
+            actual_size = os.fstat(source.fileno()).st_size
+            if actual_size <= self.settings.inline_max:
+                data = source.read(self.settings.inline_max + 1) or b""
+                _check_declared(digest_bytes(data), len(data), expected, size)
+                return StoredBlob(digest=expected, size=size, inline=data)
+            if isinstance(self.blobs, DigestFirstUpload):
+                digest, read = copy_and_hash(source, _discard, chunk_size=self.settings.chunk_size)
+                _check_declared(digest, read, expected, size)
+                source.seek(0)
+                self.blobs.put_verified(source, expected, size)
+                return StoredBlob(digest=expected, size=size)
+            sink = self.blobs.open_sink()
+            try:
+                digest, read = copy_and_hash(
+                    source, sink.write, chunk_size=self.settings.chunk_size
+                )
+                _check_declared(digest, read, expected, size)
+                sink.commit(expected)
+            except BaseException:
+                sink.abort()
+                raise
+            return StoredBlob(digest=expected, size=size)
 
     def _put_open_file(
         self, source: FileIO, on_progress: Callable[[int], None] | None

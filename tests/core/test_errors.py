@@ -27,6 +27,7 @@ from satchel.errors import (
     InvalidURIError,
     MissingDependencyError,
     NotFoundError,
+    PayloadTooLargeError,
     PermissionDeniedError,
     SatchelError,
     StorageError,
@@ -57,6 +58,7 @@ STABLE_CODES: dict[type[SatchelError], str] = {
     InvalidMetadataError: "invalid_metadata",
     InvalidURIError: "invalid_uri",
     UnsupportedEntryError: "unsupported_entry",
+    PayloadTooLargeError: "too_large",
     ConfigError: "config_error",
     MissingDependencyError: "missing_dependency",
     NotFoundError: "not_found",
@@ -115,6 +117,7 @@ def test_builtin_parents() -> None:
         InvalidMetadataError,
         InvalidURIError,
         UnsupportedEntryError,
+        PayloadTooLargeError,
     ):
         assert issubclass(sub, ValidationError)
         assert issubclass(sub, ValueError)

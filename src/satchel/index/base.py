@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
-from satchel.models import Artifact, Occurrence, Run, RunStatus
+from satchel.models import Artifact, ArtifactStatus, Occurrence, Run, RunStatus
 
 __all__ = [
     "ORIGINS",
@@ -22,6 +22,7 @@ __all__ = [
     "RunPosition",
     "RunQuery",
     "SchemaMigrations",
+    "UploadLedger",
     "VectorStore",
 ]
 
@@ -272,3 +273,28 @@ class VectorStore(Protocol):
     def get_many(self, ids: Sequence[str], *, reader: Reader | None = None) -> list[Artifact]:
         """The completed artifacts of ``ids``, in that order (unknown ids, and those
         ``reader`` may not read, are left out)."""
+
+
+@runtime_checkable
+class UploadLedger(Protocol):
+    """Two-phase uploads (the server's): pending artifacts and completing their files.
+
+    A pending artifact is written with ``Index.commit_writes`` (status ``pending``, each
+    file ``pending`` or ``completed``); ``satchel.index.uploads`` implements this for SQL.
+    """
+
+    def get_any(self, artifact_id: str) -> Artifact | None:
+        """One artifact whatever its status, or None."""
+
+    def complete_files(
+        self,
+        artifact_id: str,
+        paths: Sequence[str],
+        *,
+        inline: Mapping[str, bytes],
+        updated_at: str,
+    ) -> ArtifactStatus:
+        """Mark files completed; the last one completes the artifact (one transaction)."""
+
+    def org_holds_blob(self, sha256: str, size: int, org_id: str) -> bool:
+        """Whether a completed file of an artifact of ``org_id`` has these bytes."""

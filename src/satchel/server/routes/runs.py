@@ -1,0 +1,162 @@
+"""Runs: create, list, read, update status, list artifacts, delete (with its artifacts)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from satchel.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
+from satchel.hashing import Digest
+from satchel.index.base import RunPosition, RunQuery
+from satchel.models import Run, format_time, new_id, utcnow
+from satchel.server.deps import ActorDep, RunIdPath, StateDep
+from satchel.server.routes import ERRORS
+from satchel.server.schemas.artifacts import ArtifactOut, artifact_page
+from satchel.server.schemas.common import Page
+from satchel.server.schemas.identity import RunIn, RunOut, RunPatch, RunStatus
+from satchel.server.services import search as searching
+from satchel.server.services.access import check_run_write
+from satchel.server.state import ServerState
+from satchel.tenancy.base import Actor
+from satchel.validation import validate_token
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["runs"])
+
+
+def _visible_run(state: ServerState, actor: Actor, run_id: str) -> Run:
+    """A run of the caller's org (or one they started); 404 otherwise."""
+    run = state.store.get_run(run_id)
+    if run is None or (run.org_id != actor.org_id and run.user_id != actor.user_id):
+        raise NotFoundError(f"no run with id {run_id!r}")
+    return run
+
+
+def _managed_run(state: ServerState, actor: Actor, run_id: str, *, job_may: bool) -> Run:
+    run = _visible_run(state, actor, run_id)
+    if actor.run_id is not None:
+        if job_may and actor.run_id == run_id:
+            return run
+        raise PermissionDeniedError(f"a job token for run {actor.run_id!r} cannot do this")
+    if run.user_id == actor.user_id or (actor.role == "admin" and run.org_id == actor.org_id):
+        return run
+    raise PermissionDeniedError(f"only its creator or an org admin manages run {run_id!r}")
+
+
+@router.post(
+    "/runs",
+    response_model=RunOut,
+    status_code=201,
+    responses={**ERRORS, 200: {"model": RunOut, "description": "The caller's run already"}},
+)
+def create_run(state: StateDep, actor: ActorDep, body: RunIn, response: Response) -> RunOut:
+    """Start a run (``running``), owned by the caller; a run id taken by another is 409."""
+    run_id = body.run_id or actor.run_id or new_id()
+    for value, what in ((run_id, "run_id"), (body.session_id, "session_id"), (body.name, "name")):
+        if value is not None:
+            validate_token(value, what=what)
+    if body.parent_run_id is not None:
+        _visible_run(state, actor, validate_token(body.parent_run_id, what="parent_run_id"))
+    check_run_write(actor, run_id)
+    existing = state.store.get_run(run_id)
+    if existing is not None:
+        if existing.user_id != actor.user_id:
+            raise ConflictError(f"the run id {run_id!r} is taken")
+        response.status_code = 200
+        return RunOut.of(existing)
+    state.store.index.ensure_run(
+        Run(
+            run_id=run_id,
+            name=body.name,
+            parent_run_id=body.parent_run_id,
+            org_id=actor.org_id,
+            user_id=actor.user_id,
+            session_id=body.session_id,
+            status="running",
+            started_at=utcnow(),
+        )
+    )
+    return RunOut.of(_visible_run(state, actor, run_id))
+
+
+def _run_cursor(run: Run) -> str:
+    assert run.started_at is not None
+    raw = json.dumps({"t": format_time(run.started_at), "i": run.run_id}).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _run_position(cursor: str) -> RunPosition:
+    try:
+        body = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        return RunPosition(started_at=str(body["t"]), run_id=str(body["i"]))
+    except (binascii.Error, ValueError, KeyError, TypeError) as exc:
+        raise ValidationError("not a valid cursor") from exc
+
+
+@router.get("/runs", response_model=Page[RunOut], responses=ERRORS)
+def list_runs(
+    state: StateDep,
+    actor: ActorDep,
+    status: RunStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    cursor: Annotated[str | None, Query(max_length=1024)] = None,
+) -> Page[RunOut]:
+    """The runs of the caller's org, newest started first."""
+    query = RunQuery(
+        equals={} if status is None else {"status": status},
+        limit=limit + 1,
+        after=None if cursor is None else _run_position(cursor),
+        reader=actor.reader,
+    )
+    runs = state.store.index.list_runs(query)
+    more = len(runs) > limit
+    runs = runs[:limit]
+    return Page[RunOut](
+        items=[RunOut.of(r) for r in runs],
+        next_cursor=_run_cursor(runs[-1]) if more and runs else None,
+    )
+
+
+@router.get("/runs/{run_id}", response_model=RunOut, responses=ERRORS)
+def get_run(state: StateDep, actor: ActorDep, run_id: RunIdPath) -> RunOut:
+    """One run of the caller's org."""
+    return RunOut.of(_visible_run(state, actor, run_id))
+
+
+@router.patch("/runs/{run_id}", response_model=RunOut, responses=ERRORS)
+def update_run(state: StateDep, actor: ActorDep, run_id: RunIdPath, body: RunPatch) -> RunOut:
+    """Set a run's status; leaving ``running`` records its end."""
+    _managed_run(state, actor, run_id, job_may=True)
+    ended = None if body.status == "running" else format_time(utcnow())
+    state.store.set_run_status(run_id, body.status, ended_at=ended)
+    return RunOut.of(_visible_run(state, actor, run_id))
+
+
+@router.get("/runs/{run_id}/artifacts", response_model=Page[ArtifactOut], responses=ERRORS)
+def run_artifacts(
+    state: StateDep,
+    actor: ActorDep,
+    run_id: RunIdPath,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    cursor: Annotated[str | None, Query(max_length=4096)] = None,
+) -> Page[ArtifactOut]:
+    """The run's artifacts the caller may read, newest first."""
+    _visible_run(state, actor, run_id)
+    page = searching.listing(
+        state, actor, equals={"run_id": run_id}, tags=[], origin=[], limit=limit, cursor=cursor
+    )
+    return artifact_page(page)
+
+
+@router.delete("/runs/{run_id}", status_code=204, response_class=Response, responses=ERRORS)
+def delete_run(state: StateDep, actor: ActorDep, run_id: RunIdPath) -> Response:
+    """Delete a run, its experiments and all their artifacts (409 while running)."""
+    _managed_run(state, actor, run_id, job_may=False)
+    for sha in state.store.index.delete_run(run_id):
+        state.store.blobs.delete(Digest(hexdigest=sha))
+    return Response(status_code=204)

@@ -1,0 +1,1 @@
+"""What the routes call: one service per area, blocking unless marked async."""

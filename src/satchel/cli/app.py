@@ -1,4 +1,5 @@
-"""The ``satchel`` command: ``satchel reindex`` and ``satchel db``; the CLI issue adds the rest."""
+"""The ``satchel`` command: ``satchel serve``, ``satchel reindex`` and ``satchel db``; the CLI
+issue adds the rest."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Annotated
 import typer
 
 from satchel.cli._errors import reported
+from satchel.cli.serve import serve
 from satchel.config import Settings
 from satchel.errors import ValidationError
 from satchel.index import Index, open_index
@@ -37,6 +39,9 @@ IndexOption = Annotated[
 @app.callback()
 def _root() -> None:
     """satchel: an artifact store for machine-learning work."""
+
+
+app.command()(serve)
 
 
 @app.command()

@@ -67,6 +67,11 @@ def _query_digest(query: ArtifactQuery, *text: str) -> str:
         "h": sorted(query.has_metrics),
         "x": list(text),
     }
+    # Only when set, so that cursors of queries without them stay what they were.
+    if query.reader is not None:
+        shape["r"] = [query.reader.user_id, query.reader.org_id, query.reader.email]
+    if query.origin:
+        shape["o"] = sorted(query.origin)
     return hashlib.sha256(json.dumps(shape, default=str).encode()).hexdigest()[:16]
 
 

@@ -110,7 +110,7 @@ def test_users(tenancy: SqlTenancy) -> None:
 def test_passwords_are_salted_scrypt_and_checked(tenancy: SqlTenancy, index: Index) -> None:
     org = tenancy.create_org("o")
     ann = tenancy.create_user(email="ann@example.com", org_id=org.org_id, password=PASSWORD)
-    bob = tenancy.create_user(email="bob@example.com", org_id=org.org_id, password=PASSWORD)
+    tenancy.create_user(email="bob@example.com", org_id=org.org_id, password=PASSWORD)
     cy = tenancy.create_user(email="cy@example.com", org_id=org.org_id)
     assert ann.has_password
     assert not cy.has_password
@@ -232,7 +232,7 @@ def test_an_expired_token_fails(tenancy: SqlTenancy, index: Index) -> None:
 def test_last_used_is_recorded_at_most_once_a_minute(tenancy: SqlTenancy, index: Index) -> None:
     org = tenancy.create_org("o")
     ann = tenancy.create_user(email="ann@example.com", org_id=org.org_id)
-    token, secret = tenancy.create_token(ann.user_id, name="t")
+    _token, secret = tenancy.create_token(ann.user_id, name="t")
 
     def last_used() -> str | None:
         with engine_of(index).connect() as conn:

@@ -1,4 +1,4 @@
-"""The ``satchel`` command: ``satchel serve``, ``satchel reindex`` and ``satchel db``; the CLI
+"""The ``satchel`` command: ``satchel serve``, ``reindex``, ``db`` and ``admin``; the CLI
 issue adds the rest."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from satchel.cli._errors import reported
+from satchel.cli.admin import admin_app
 from satchel.cli.serve import serve
 from satchel.config import Settings
 from satchel.errors import ValidationError
@@ -87,6 +88,8 @@ def _reindex(store: ArtifactStore, *, semantic: bool) -> None:
         done = searcher.catch_up(idx, progress=lambda n: typer.echo(f"  embedded {n:,}", err=True))
         typer.echo(f"vectors ({searcher.model}): {done:,} artifacts embedded")
 
+
+app.add_typer(admin_app)
 
 db_app = typer.Typer(
     name="db",

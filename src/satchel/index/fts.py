@@ -239,7 +239,9 @@ def _ranked(
     conditions = filter_conditions(query)
     passes = (and_(*conditions) if conditions else true()).label("passes")
     depth: int | None = max(want * 8, 400)
-    top, window = _window(conn, table, match.estimate)
+    # For a reader, no window: which rows are the newest ones holding ~RANK_CAP matches
+    # depends on artifacts the reader may not see, and would change which ones rank first.
+    top, window = _window(conn, table, None if query.reader is not None else match.estimate)
     while True:
         hits = (
             select(table.c.artifact_id, rank.label("score"))

@@ -33,15 +33,11 @@ from starlette.requests import ClientDisconnect
 from satchel.errors import ConflictError, StorageError, ValidationError
 from satchel.server.errors import ApiError
 
-__all__ = ["PIECE", "Chunk", "Staging", "UploadBusyError"]
+__all__ = ["PIECE", "Chunk", "Staging"]
 
 #: Bytes gathered before one write to disk.
 PIECE: Final = 1024 * 1024
 _ARTIFACT_ID: Final = re.compile(r"[0-9A-Za-z_-]{1,64}")
-
-
-class UploadBusyError(ConflictError):
-    """Another request is writing (or verifying) this file's upload right now."""
 
 
 @dataclass(slots=True)
@@ -95,6 +91,16 @@ class Staging:
     @contextlib.contextmanager
     def locked(self, artifact_id: str, path: str) -> Iterator[int]:
         """The part file, open and exclusively locked (``ConflictError`` when busy)."""
+        with self.try_locked(artifact_id, path) as fd:
+            if fd is None:
+                raise ConflictError(
+                    f"another upload of {path!r} is in progress; retry when it ended"
+                )
+            yield fd
+
+    @contextlib.contextmanager
+    def try_locked(self, artifact_id: str, path: str) -> Iterator[int | None]:
+        """The part file, open and exclusively locked; None when another holds the lock."""
         part = self.part_path(artifact_id, path)
         try:
             part.parent.mkdir(parents=True, exist_ok=True)
@@ -104,11 +110,10 @@ class Staging:
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError as exc:
-                raise UploadBusyError(
-                    f"another upload of {path!r} is in progress; retry when it ended"
-                ) from exc
-            yield fd
+            except BlockingIOError:
+                yield None
+            else:
+                yield fd
         finally:
             os.close(fd)
 

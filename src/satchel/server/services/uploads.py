@@ -16,7 +16,6 @@ from satchel.models import Artifact, ArtifactFile, ArtifactStatus, format_time, 
 from satchel.server.schemas.artifacts import PresignOut, UploadState
 from satchel.server.services.access import find_own_pending
 from satchel.server.services.artifacts import file_of
-from satchel.server.staging import UploadBusyError
 from satchel.server.state import ServerState
 from satchel.storage.base import BlobSigner
 from satchel.tenancy.base import Actor
@@ -61,10 +60,8 @@ def _finish(state: ServerState, artifact_id: str, file: ArtifactFile) -> Artifac
 
     A mismatch drops the staged bytes (the file stays pending) and raises ``ConflictError``.
     """
-    with contextlib.ExitStack() as stack:
-        try:
-            stack.enter_context(state.staging.locked(artifact_id, file.path))
-        except UploadBusyError:
+    with state.staging.try_locked(artifact_id, file.path) as fd:
+        if fd is None:
             return None
         if state.staging.received(artifact_id, file.path) != file.bytes:
             return None

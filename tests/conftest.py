@@ -36,6 +36,9 @@ from satchel.storage.s3 import S3BlobStore
 
 _names = itertools.count()
 
+#: The server's fixtures (``server_kind``, ``app``, ``world``...).
+pytest_plugins = ["serverkit"]
+
 BLOB_BACKENDS = ["memory", "local", "s3"]
 INDEX_BACKENDS = ["sqlite", "postgres"]
 STORE_BACKENDS = ["local", "memory+sqlite", "memory+postgres", "s3+postgres"]

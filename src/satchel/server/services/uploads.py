@@ -112,13 +112,13 @@ def presign(
     state: ServerState, actor: Actor, artifact_id: str, path: str, expires_in: int
 ) -> PresignOut:
     """A URL to PUT a pending file's bytes straight into the bucket."""
+    _, file = _pending_file(state, actor, artifact_id, path)
     blobs = state.store.blobs
     if not isinstance(blobs, BlobSigner):
         raise ValidationError(
             "this store does not take presigned uploads; PUT the bytes to "
             f"/api/v1/artifacts/{artifact_id}/uploads/<path> instead"
         )
-    _, file = _pending_file(state, actor, artifact_id, path)
     if file.status == "completed":
         raise ConflictError(f"the file {path!r} of artifact {artifact_id} is complete already")
     signed = blobs.presign_put(timedelta(seconds=expires_in))
@@ -127,10 +127,10 @@ def presign(
 
 def adopt(state: ServerState, actor: Actor, artifact_id: str, path: str, token: str) -> UploadState:
     """Verify bytes PUT to a presigned URL and complete the file with them."""
+    _, file = _pending_file(state, actor, artifact_id, path)
     blobs = state.store.blobs
     if not isinstance(blobs, BlobSigner):
         raise ValidationError("this store does not take presigned uploads")
-    _, file = _pending_file(state, actor, artifact_id, path)
     if file.status == "completed":
         raise ConflictError(f"the file {path!r} of artifact {artifact_id} is complete already")
     try:

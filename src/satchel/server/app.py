@@ -55,17 +55,29 @@ class BodyLimit:
                     await response(scope, receive, send)
                     return
         seen = 0
+        refused = False
 
         async def counted() -> Message:
-            nonlocal seen
+            nonlocal seen, refused
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
+                    refused = True
                     raise PayloadTooLargeError(f"the request body is over {self.limit} bytes")
             return message
 
-        await self.app(scope, counted, send)
+        async def answer(message: Message) -> None:
+            # Whatever the app made of the refused body, the answer is 413.
+            if not refused:
+                await send(message)
+            elif message["type"] == "http.response.start":
+                response = error_response(
+                    "too_large", f"the request body is over {self.limit} bytes"
+                )
+                await response(scope, receive, send)
+
+        await self.app(scope, counted, answer)
 
 
 def create_app(settings: ServerSettings, *, state: ServerState | None = None) -> FastAPI:

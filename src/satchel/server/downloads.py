@@ -9,6 +9,7 @@ Memory per download is two chunks (``CHUNK``), whatever the file size.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -25,11 +26,29 @@ from satchel.server.errors import ApiError
 from satchel.storage.base import BlobReader
 from satchel.store import INLINE_LOOKUP_MAX, ArtifactStore
 
-__all__ = ["CHUNK", "ByteRange", "download_headers", "parse_range", "stream_file"]
+__all__ = [
+    "CHUNK",
+    "ByteRange",
+    "DownloadAbortedError",
+    "download_headers",
+    "parse_range",
+    "stream_file",
+]
+
+log = logging.getLogger("satchel.server")
 
 #: Bytes read per step: 32 concurrent downloads hold at most 64 MiB of chunks.
 CHUNK: Final = 1024 * 1024
 _RANGE: Final = re.compile(r"bytes=(\d*)-(\d*)")
+
+
+class DownloadAbortedError(RuntimeError):
+    """A download stopped after its headers were sent; the connection is cut short.
+
+    Deliberately not a ``SatchelError``: an error handler cannot answer once the body
+    started, so the exception must travel up to the server, which closes the connection
+    before the announced length (the client sees a short body, never wrong bytes).
+    """
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,12 +84,12 @@ def parse_range(header: str | None, size: int) -> ByteRange | None:
             raise _unsatisfiable(size)
         return ByteRange(max(0, size - suffix), size - 1)
     start = int(first)
-    end = int(last) if last else size - 1
-    if end < start:
+    end = int(last) if last else None
+    if end is not None and end < start:
         return None
     if start >= size:
         raise _unsatisfiable(size)
-    return ByteRange(start, min(end, size - 1))
+    return ByteRange(start, size - 1 if end is None else min(end, size - 1))
 
 
 def _unsatisfiable(size: int) -> ApiError:
@@ -151,6 +170,17 @@ async def stream_file(
 
 
 async def _verified(
+    reader: BlobReader, file: ArtifactFile, *, first: int, last: int, what: str
+) -> AsyncIterator[bytes]:
+    try:
+        async for piece in _checked(reader, file, first=first, last=last, what=what):
+            yield piece
+    except IntegrityError as exc:
+        log.error("download aborted: %s", exc)
+        raise DownloadAbortedError(str(exc)) from exc
+
+
+async def _checked(
     reader: BlobReader, file: ArtifactFile, *, first: int, last: int, what: str
 ) -> AsyncIterator[bytes]:
     expected = Digest(hexdigest=file.sha256)

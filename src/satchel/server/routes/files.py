@@ -16,16 +16,18 @@ from satchel.server.services.access import find_readable
 from satchel.server.services.artifacts import file_of
 from satchel.server.services.uploads import adopt, presign, upload_chunk, upload_state
 
-__all__ = ["BINARY", "router"]
+__all__ = ["BINARY", "FILE_BYTES", "router"]
 
 router = APIRouter(tags=["files"])
 
 FilePathParam = Annotated[str, Path(min_length=1, max_length=4096)]
 
-#: The OpenAPI description of a body or answer of raw bytes.
+#: The OpenAPI description of a request body of raw bytes.
 BINARY: Final[dict[str, Any]] = {
     "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
 }
+#: A file's bytes as a download answers them: with the file's own MIME type.
+FILE_BYTES: Final[dict[str, Any]] = {"*/*": {"schema": {"type": "string", "format": "binary"}}}
 
 
 @router.get(
@@ -82,8 +84,8 @@ def post_adopt(
     "/artifacts/{artifact_id}/files/{path:path}",
     response_class=Response,
     responses={
-        200: {"content": BINARY, "description": "The file's bytes"},
-        206: {"content": BINARY, "description": "The bytes of the range asked for"},
+        200: {"content": FILE_BYTES, "description": "The file's bytes"},
+        206: {"content": FILE_BYTES, "description": "The bytes of the range asked for"},
         **ERRORS,
         **errors(416),
     },

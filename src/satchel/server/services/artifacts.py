@@ -160,7 +160,12 @@ def _replay(
 def _held_blob(state: ServerState, actor: Actor, file: FileIn) -> StoredBlob | None:
     """The bytes of ``file`` when the caller's org stores them already (dedup)."""
     if file.bytes == 0:
-        return StoredBlob(digest=digest_bytes(b""), size=0, inline=b"")
+        empty = digest_bytes(b"")
+        if file.sha256 != empty.hexdigest:
+            raise ConflictError(
+                f"{file.path!r} has 0 bytes, which hash to {empty}, not sha256:{file.sha256}"
+            )
+        return StoredBlob(digest=empty, size=0, inline=b"")
     if not state.uploads.org_holds_blob(file.sha256, file.bytes, actor.org_id):
         return None
     digest = Digest(hexdigest=file.sha256)

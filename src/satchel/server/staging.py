@@ -42,10 +42,12 @@ _ARTIFACT_ID: Final = re.compile(r"[0-9A-Za-z_-]{1,64}")
 
 @dataclass(slots=True)
 class Chunk:
-    """The outcome of one chunk: bytes now acknowledged, and bytes this request sent."""
+    """The outcome of one chunk: bytes now acknowledged, bytes this request sent, and
+    whether the client went away before the end (what arrived is kept all the same)."""
 
     received: int
     sent: int
+    disconnected: bool = False
 
 
 def _storage_error(action: str, exc: OSError) -> StorageError:
@@ -156,7 +158,7 @@ class Staging:
             position = offset
             sent = 0
             buffer = bytearray()
-            disconnected: BaseException | None = None
+            disconnected = False
 
             def flush() -> None:
                 nonlocal position
@@ -184,17 +186,15 @@ class Staging:
                 except ApiError:
                     os.ftruncate(fd, offset)
                     raise
-                except ClientDisconnect as exc:  # keep what arrived before it
-                    disconnected = exc
+                except ClientDisconnect:  # keep what arrived before it
+                    disconnected = True
                 if buffer:
                     await anyio.to_thread.run_sync(flush)
                 await anyio.to_thread.run_sync(os.fsync, fd)
                 await anyio.to_thread.run_sync(self._acknowledge, artifact_id, path, position)
             except OSError as exc:
                 raise _storage_error("writing an upload", exc) from exc
-            if disconnected is not None:
-                raise disconnected
-            return Chunk(received=position, sent=sent)
+            return Chunk(received=position, sent=sent, disconnected=disconnected)
 
     def drop(self, artifact_id: str, path: str) -> None:
         """Forget a file's staged bytes (after it completed, or failed its check)."""

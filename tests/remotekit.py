@@ -1,0 +1,152 @@
+"""The ``remote`` backend of the facade tests: the SDK against a real server over HTTP.
+
+A pytest plugin of the root ``conftest.py``. One uvicorn serves the whole session on a free
+port; each test gets a server of its own (a fresh home: local store and SQLite index, like
+an embedded test's own store) mounted under a path prefix ``/t<N>``, the way a reverse
+proxy mounts a service, so tests never see each other's runs, orgs or search statistics
+and no test pays for a server start. Users and orgs are real: the facade tests' context
+fields ``org_id``/``user_id`` ("o1", "u2"...) name orgs and users that ``RemoteWorld``
+creates on first use, each with its own API token; the context then carries their real
+ids, as the token says.
+"""
+
+from __future__ import annotations
+
+import itertools
+import weakref
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+import satchel
+from conftest import make_settings
+from satchel.config import Settings
+from satchel.server import ServerSettings, create_app
+from satchel.store import ArtifactStore
+from serverkit import SECRET, serving, state_of
+
+_emails = itertools.count()
+#: The server store behind each remote context of a test (what ``store_of`` answers).
+_STORES: weakref.WeakKeyDictionary[satchel.Context, ArtifactStore] = weakref.WeakKeyDictionary()
+
+
+class Mounts:
+    """An ASGI app that routes ``/t<N>/...`` to the app mounted there."""
+
+    def __init__(self) -> None:
+        self._apps: dict[str, ASGIApp] = {}
+        self._numbers = itertools.count()
+
+    def mount(self, app: ASGIApp) -> str:
+        prefix = f"/t{next(self._numbers)}"
+        self._apps[prefix] = app
+        return prefix
+
+    def unmount(self, prefix: str) -> None:
+        del self._apps[prefix]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        prefix = "/" + scope["path"].split("/", 2)[1]
+        app = self._apps.get(prefix)
+        if app is None:
+            await send({"type": "http.response.start", "status": 404, "headers": []})
+            await send({"type": "http.response.body", "body": b"no such test server"})
+            return
+        await app({**scope, "root_path": scope.get("root_path", "") + prefix}, receive, send)
+
+
+@dataclass
+class Member:
+    user_id: str
+    org_id: str
+    email: str
+    token: str
+
+
+@dataclass
+class RemoteWorld:
+    """One test's server: its URL, its orgs and users, and contexts onto it."""
+
+    app: FastAPI
+    url: str
+    client_home: Path
+    orgs: dict[str, str] = field(default_factory=dict)
+    members: dict[tuple[str, str], Member] = field(default_factory=dict)
+    #: Real ids back to the names they stand for (tests copy a context's fields around).
+    names: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def store(self) -> ArtifactStore:
+        return state_of(self.app).store
+
+    def member(self, org: str = "o1", user: str = "u1", role: str = "member") -> Member:
+        """The real user that the test's names ``org``/``user`` stand for."""
+        tenancy = state_of(self.app).tenancy
+        org, user = self.names.get(org, org), self.names.get(user, user)
+        if org not in self.orgs:
+            self.orgs[org] = tenancy.create_org(f"org-{org}").org_id
+            self.names[self.orgs[org]] = org
+        if (org, user) not in self.members:
+            email = f"{user}-{next(_emails)}@example.com"
+            made = tenancy.create_user(email=email, org_id=self.orgs[org], role=role)  # type: ignore[arg-type]
+            _, token = tenancy.create_token(made.user_id, name="test")
+            self.members[(org, user)] = Member(made.user_id, made.org_id, email, token)
+            self.names[made.user_id] = user
+        return self.members[(org, user)]
+
+    def settings(self, **overrides: Any) -> Settings:
+        return Settings.load(environ={}, home=str(self.client_home), store=self.url, **overrides)
+
+    def context(self, **fields: Any) -> satchel.Context:
+        """``satchel.Context`` on this server, ``org_id``/``user_id`` mapped to real ones."""
+        member = self.member(
+            fields.pop("org_id", None) or "o1", fields.pop("user_id", None) or "u1"
+        )
+        ctx = satchel.Context(
+            settings=self.settings(),
+            token=member.token,
+            user_id=member.user_id,
+            org_id=member.org_id,
+            **fields,
+        )
+        _STORES[ctx] = self.store
+        return ctx
+
+
+def remote_store_of(ctx: satchel.Context) -> ArtifactStore:
+    """The store of the server a remote context talks to (for inspecting it)."""
+    return _STORES[ctx]
+
+
+@pytest.fixture(scope="session")
+def remote_mounts() -> Iterator[tuple[Mounts, str]]:
+    mounts = Mounts()
+    with serving(mounts) as url:  # type: ignore[arg-type]
+        yield mounts, url
+
+
+@pytest.fixture
+def remote(remote_mounts: tuple[Mounts, str], tmp_path: Path) -> Iterator[RemoteWorld]:
+    """A fresh server for this test, on the session's uvicorn."""
+    mounts, url = remote_mounts
+    server_dir = tmp_path / "server"
+    settings = ServerSettings.load(
+        environ={},
+        store=make_settings("local", server_dir),
+        secret=SECRET,
+        upload_dir=str(server_dir / "uploads"),
+    )
+    app = create_app(settings)
+    prefix = mounts.mount(app)
+    try:
+        yield RemoteWorld(app, url + prefix, tmp_path / "client-home")
+    finally:
+        mounts.unmount(prefix)
+        state_of(app).close()

@@ -81,6 +81,8 @@ class RemoteWorld:
     members: dict[tuple[str, str], Member] = field(default_factory=dict)
     #: Real ids back to the names they stand for (tests copy a context's fields around).
     names: dict[str, str] = field(default_factory=dict)
+    #: Every context opened here, closed with the test's server (closing twice is fine).
+    opened: list[satchel.Context] = field(default_factory=list)
 
     @property
     def store(self) -> ArtifactStore:
@@ -101,22 +103,27 @@ class RemoteWorld:
             self.names[made.user_id] = user
         return self.members[(org, user)]
 
-    def settings(self, **overrides: Any) -> Settings:
-        return Settings.load(environ={}, home=str(self.client_home), store=self.url, **overrides)
+    def settings(self, *, url: str | None = None, **overrides: Any) -> Settings:
+        """Client settings for this server (``url``: the same server through a proxy)."""
+        store = url or self.url
+        return Settings.load(environ={}, home=str(self.client_home), store=store, **overrides)
 
-    def context(self, **fields: Any) -> satchel.Context:
+    def context(
+        self, *, url: str | None = None, chunk_size: int | None = None, **fields: Any
+    ) -> satchel.Context:
         """``satchel.Context`` on this server, ``org_id``/``user_id`` mapped to real ones."""
         member = self.member(
             fields.pop("org_id", None) or "o1", fields.pop("user_id", None) or "u1"
         )
         ctx = satchel.Context(
-            settings=self.settings(),
+            settings=self.settings(url=url, chunk_size=chunk_size),
             token=member.token,
             user_id=member.user_id,
             org_id=member.org_id,
             **fields,
         )
         _STORES[ctx] = self.store
+        self.opened.append(ctx)
         return ctx
 
 
@@ -145,8 +152,13 @@ def remote(remote_mounts: tuple[Mounts, str], tmp_path: Path) -> Iterator[Remote
     )
     app = create_app(settings)
     prefix = mounts.mount(app)
+    world = RemoteWorld(app, url + prefix, tmp_path / "client-home")
     try:
-        yield RemoteWorld(app, url + prefix, tmp_path / "client-home")
+        yield world
     finally:
-        mounts.unmount(prefix)
-        state_of(app).close()
+        try:
+            for ctx in world.opened:
+                ctx.close()
+        finally:
+            mounts.unmount(prefix)
+            state_of(app).close()

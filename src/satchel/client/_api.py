@@ -65,7 +65,9 @@ def raise_for_error(response: httpx.Response) -> None:
                 f"(HTTP {response.status_code} from something in between)"
             )
         raise SatchelError(f"HTTP {response.status_code} from {response.url}: {message}")
-    raise error_class_for_code(code)(message)
+    error = error_class_for_code(code)(message)
+    error.message = message  # as the server said it (some classes decorate their own)
+    raise error
 
 
 def _error_of(response: httpx.Response) -> tuple[str | None, str]:

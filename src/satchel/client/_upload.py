@@ -216,12 +216,11 @@ class Uploader:
                     },
                 )
             except (NetworkError, ConflictError) as exc:
-                # A dropped connection, or the server still finishing the request it cut
-                # ("another upload ... in progress"): ask how much arrived, go on from there.
+                # A dropped connection, or the server still finishing a request that was cut
+                # (this one's, or a killed process's: "another upload ... in progress"): ask
+                # how much arrived and go on from there.
                 busy = isinstance(exc, ConflictError) and "in progress" in exc.message
-                if not (isinstance(exc, NetworkError) or (busy and failures)):
-                    raise
-                if failures >= len(_BACKOFF):
+                if not (isinstance(exc, NetworkError) or busy) or failures >= len(_BACKOFF):
                     raise
                 time.sleep(_BACKOFF[failures])
                 failures += 1

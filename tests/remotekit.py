@@ -12,6 +12,7 @@ ids, as the token says.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import weakref
 from collections.abc import Iterator
@@ -139,20 +140,23 @@ def remote_mounts() -> Iterator[tuple[Mounts, str]]:
         yield mounts, url
 
 
-@pytest.fixture
-def remote(remote_mounts: tuple[Mounts, str], tmp_path: Path) -> Iterator[RemoteWorld]:
-    """A fresh server for this test, on the session's uvicorn."""
-    mounts, url = remote_mounts
-    server_dir = tmp_path / "server"
+@contextlib.contextmanager
+def remote_world(
+    mounts: Mounts, url: str, root: Path, **server_settings: Any
+) -> Iterator[RemoteWorld]:
+    """A fresh server in ``root`` mounted on the session's uvicorn (``server_settings``:
+    ``ServerSettings`` overrides, such as ``body_max``)."""
+    server_dir = root / "server"
     settings = ServerSettings.load(
         environ={},
         store=make_settings("local", server_dir),
         secret=SECRET,
         upload_dir=str(server_dir / "uploads"),
+        **server_settings,
     )
     app = create_app(settings)
     prefix = mounts.mount(app)
-    world = RemoteWorld(app, url + prefix, tmp_path / "client-home")
+    world = RemoteWorld(app, url + prefix, root / "client-home")
     try:
         yield world
     finally:
@@ -162,3 +166,10 @@ def remote(remote_mounts: tuple[Mounts, str], tmp_path: Path) -> Iterator[Remote
         finally:
             mounts.unmount(prefix)
             state_of(app).close()
+
+
+@pytest.fixture
+def remote(remote_mounts: tuple[Mounts, str], tmp_path: Path) -> Iterator[RemoteWorld]:
+    """A fresh server for this test, on the session's uvicorn."""
+    with remote_world(*remote_mounts, tmp_path) as world:
+        yield world

@@ -158,16 +158,18 @@ class Uploader:
     ) -> Artifact:
         by_path = {f.path: f for f in files}
         pending = [by_path[f.path] for f in artifact.files if f.status == "pending"]
-        small = [f for f in pending if f.size <= content_max]
-        for batch in self._batches(small):
+        budget = self._api.info().body_max - _MARGIN
+        small = [f for f in pending if f.size <= content_max and _inline_size(f) <= budget]
+        for batch in self._batches(small, budget):
             self._api.request(
                 "POST",
                 f"/artifacts/{artifact.artifact_id}/contents",
                 json={"files": [{"path": f.path, "content": f.content()} for f in batch]},
                 retry=True,
             )
+        inline = {f.path for f in small}
         for upload in pending:
-            if upload.size > content_max:
+            if upload.path not in inline:
                 self._send(artifact.artifact_id, upload, resume=resumed)
         final = Artifact.from_dict(
             self._api.json("GET", f"/artifacts/{artifact.artifact_id}", retry=True)
@@ -178,8 +180,8 @@ class Uploader:
             )
         return final
 
-    def _batches(self, small: Sequence[Upload]) -> Iterator[list[Upload]]:
-        budget = self._api.info().body_max - _MARGIN
+    @staticmethod
+    def _batches(small: Sequence[Upload], budget: int) -> Iterator[list[Upload]]:
         batch: list[Upload] = []
         used = 0
         for upload in small:

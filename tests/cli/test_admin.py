@@ -4,25 +4,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-import pgserver
 from satchel.cli.app import app
 from satchel.index import open_index
 from satchel.tenancy import tenancy_of
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def index_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'index.db'}"
-        return
-    with pgserver.fresh_schema() as url:
-        yield url
 
 
 def admin(url: str, *args: str, stdin: str | None = None, code: int = 0) -> tuple[str, str]:

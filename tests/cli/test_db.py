@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import alembic.command
-import pytest
 import sqlalchemy as sa
 from alembic.config import Config
 from typer.testing import CliRunner
 
-import pgserver
 import satchel.index.sql
 from satchel.cli.app import app
 from satchel.index import open_index
@@ -19,15 +16,6 @@ from satchel.index.postgres import public_url
 from satchel.index.schema import SCHEMA_HEAD
 
 MIGRATIONS = Path(satchel.index.sql.__file__).parent / "migrations"
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def index_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'index.db'}"
-        return
-    with pgserver.fresh_schema() as url:
-        yield url
 
 
 def run(*args: str) -> str:

@@ -226,12 +226,14 @@ def test_the_filters_that_pass_few_drive_together(filled: Any) -> None:
     assert bare == drive.Drive((), len(rows))
 
 
-@pytest.mark.parametrize("limit", [1, 3, 50])
-def test_a_driven_newest_first_page_equals_the_plain_one(filled: Any, limit: int) -> None:
-    index, rows = filled
+def assert_driven_pages_match(
+    index: SqlIndex, rows: list[Artifact], limit: int, reader: Reader | None = None
+) -> None:
+    """Newest-first pages of every shape of ``QUERIES`` equal Python's answer over ``rows``
+    (what ``reader`` may read), through the plain plan and through each driven one."""
     driven_shapes = 0
     for shape in QUERIES:
-        query = ArtifactQuery(limit=limit, **shape)  # type: ignore[arg-type]
+        query = ArtifactQuery(limit=limit, reader=reader, **shape)  # type: ignore[arg-type]
         want = [
             a.artifact_id
             for a in sorted(rows, key=lambda a: (a.created_at, a.artifact_id), reverse=True)
@@ -244,9 +246,16 @@ def test_a_driven_newest_first_page_equals_the_plain_one(filled: Any, limit: int
             chosen = drive.unranked_drive(conn, query)
             if chosen is not None:
                 driven_shapes += 1
-                driven = build_select(query, drivers=chosen.drivers)
-                assert [r.artifact_id for r in conn.execute(driven)] == want, shape
+                for ids in (None, chosen.ids):
+                    driven = build_select(query, drivers=chosen.drivers, driven=ids)
+                    assert [r.artifact_id for r in conn.execute(driven)] == want, shape
     assert driven_shapes >= 3
+
+
+@pytest.mark.parametrize("limit", [1, 3, 50])
+def test_a_driven_newest_first_page_equals_the_plain_one(filled: Any, limit: int) -> None:
+    index, rows = filled
+    assert_driven_pages_match(index, rows, limit)
 
 
 def test_statistics_are_gathered_once_the_table_is_big_enough(tmp_path: Path) -> None:
@@ -343,26 +352,7 @@ def test_walks_and_sorts_with_a_reader_rank_like_python(
 
 @pytest.mark.parametrize("limit", [1, 3, 50])
 def test_a_driven_newest_first_page_with_a_reader_equals_python(shared: Shared, limit: int) -> None:
-    readable = shared.readable()
-    driven_shapes = 0
-    for shape in QUERIES:
-        query = ArtifactQuery(limit=limit, reader=shared.reader, **shape)  # type: ignore[arg-type]
-        want = [
-            a.artifact_id
-            for a in sorted(readable, key=lambda a: (a.created_at, a.artifact_id), reverse=True)
-            if all(getattr(a, k) == v for k, v in query.equals.items())
-            and all(a.labels.get(k) == v for k, v in query.labels.items())
-            and set(query.tags_all) <= set(a.tags)
-        ][:limit]
-        assert [a.artifact_id for a in shared.index.query(query)] == want, shape
-        with shared.index.engine.connect() as conn:
-            chosen = drive.unranked_drive(conn, query)
-            if chosen is not None:
-                driven_shapes += 1
-                for ids in (None, chosen.ids):
-                    driven = build_select(query, drivers=chosen.drivers, driven=ids)
-                    assert [r.artifact_id for r in conn.execute(driven)] == want, shape
-    assert driven_shapes >= 3
+    assert_driven_pages_match(shared.index, shared.readable(), limit, shared.reader)
 
 
 def test_a_reader_keeps_the_plans(tmp_path: Path) -> None:

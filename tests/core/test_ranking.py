@@ -226,12 +226,14 @@ def test_the_filters_that_pass_few_drive_together(filled: Any) -> None:
     assert bare == drive.Drive((), len(rows))
 
 
-@pytest.mark.parametrize("limit", [1, 3, 50])
-def test_a_driven_newest_first_page_equals_the_plain_one(filled: Any, limit: int) -> None:
-    index, rows = filled
+def assert_driven_pages_match(
+    index: SqlIndex, rows: list[Artifact], limit: int, reader: Reader | None = None
+) -> None:
+    """Newest-first pages of every shape of ``QUERIES`` equal Python's answer over ``rows``
+    (what ``reader`` may read), through the plain plan and through each driven one."""
     driven_shapes = 0
     for shape in QUERIES:
-        query = ArtifactQuery(limit=limit, **shape)  # type: ignore[arg-type]
+        query = ArtifactQuery(limit=limit, reader=reader, **shape)  # type: ignore[arg-type]
         want = [
             a.artifact_id
             for a in sorted(rows, key=lambda a: (a.created_at, a.artifact_id), reverse=True)
@@ -244,9 +246,16 @@ def test_a_driven_newest_first_page_equals_the_plain_one(filled: Any, limit: int
             chosen = drive.unranked_drive(conn, query)
             if chosen is not None:
                 driven_shapes += 1
-                driven = build_select(query, drivers=chosen.drivers)
-                assert [r.artifact_id for r in conn.execute(driven)] == want, shape
+                for ids in (None, chosen.ids):
+                    driven = build_select(query, drivers=chosen.drivers, driven=ids)
+                    assert [r.artifact_id for r in conn.execute(driven)] == want, shape
     assert driven_shapes >= 3
+
+
+@pytest.mark.parametrize("limit", [1, 3, 50])
+def test_a_driven_newest_first_page_equals_the_plain_one(filled: Any, limit: int) -> None:
+    index, rows = filled
+    assert_driven_pages_match(index, rows, limit)
 
 
 def test_statistics_are_gathered_once_the_table_is_big_enough(tmp_path: Path) -> None:
@@ -343,26 +352,45 @@ def test_walks_and_sorts_with_a_reader_rank_like_python(
 
 @pytest.mark.parametrize("limit", [1, 3, 50])
 def test_a_driven_newest_first_page_with_a_reader_equals_python(shared: Shared, limit: int) -> None:
-    readable = shared.readable()
-    driven_shapes = 0
-    for shape in QUERIES:
-        query = ArtifactQuery(limit=limit, reader=shared.reader, **shape)  # type: ignore[arg-type]
+    assert_driven_pages_match(shared.index, shared.readable(), limit, shared.reader)
+
+
+def test_a_reader_who_reads_few_starts_from_what_it_may_read(index: Index) -> None:
+    """A guest shown a few artifacts of a large index: its grants and its own org's rows are
+    the way in, newest first and ranked, with or without a kind, on both dialects."""
+    assert isinstance(index, SqlIndex)
+    tenancy = tenancy_of(index)
+    home, guests = tenancy.create_org("home").org_id, tenancy.create_org("guests").org_id
+    rows = [replace(a, org_id=home, user_id="u") for a in corpus(300)]
+    rows[7] = replace(rows[7], org_id=guests)
+    index.commit_writes([ArtifactWrite(artifact=a) for a in rows])
+    granted = {rows[i].artifact_id for i in (3, 50, 51, 200)}
+    for aid in sorted(granted):
+        tenancy.add_grant(aid, email="guest@guests.example", granted_by="u")
+    reader = Reader(user_id="guest", org_id=guests, email="Guest@Guests.example")
+    readable = [a for a in rows if a.artifact_id in granted or a.org_id == guests]
+    for shape in ({}, {"equals": {"kind": "model"}}, {"labels": {"seed": 1}}):
+        query = ArtifactQuery(limit=3, reader=reader, **shape)  # type: ignore[arg-type]
+        with index.engine.connect() as conn:
+            chosen = drive.unranked_drive(conn, query)
+        assert chosen is not None
+        assert ("reader", "") in chosen.drivers, shape
         want = [
             a.artifact_id
             for a in sorted(readable, key=lambda a: (a.created_at, a.artifact_id), reverse=True)
             if all(getattr(a, k) == v for k, v in query.equals.items())
             and all(a.labels.get(k) == v for k, v in query.labels.items())
-            and set(query.tags_all) <= set(a.tags)
-        ][:limit]
-        assert [a.artifact_id for a in shared.index.query(query)] == want, shape
-        with shared.index.engine.connect() as conn:
-            chosen = drive.unranked_drive(conn, query)
-            if chosen is not None:
-                driven_shapes += 1
-                for ids in (None, chosen.ids):
-                    driven = build_select(query, drivers=chosen.drivers, driven=ids)
-                    assert [r.artifact_id for r in conn.execute(driven)] == want, shape
-    assert driven_shapes >= 3
+        ]
+        assert [a.artifact_id for a in index.query(query)] == want[:3], shape
+        ranked = replace(query, metric="acc", metric_order="max", limit=2)
+        assert [a.artifact_id for a in index.query(ranked)] == expected(readable, ranked)[:2]
+    # A reader of the big org counts no further than READER_CAP, and then does not drive.
+    member = ArtifactQuery(limit=3, reader=Reader(user_id="u", org_id=home, email="u@h.example"))
+    with index.engine.connect() as conn, pytest.MonkeyPatch.context() as patch:
+        assert drive.unranked_drive(conn, member) is not None  # 300 of 300: cheap either way
+        patch.setattr(drive, "READER_CAP", 100)
+        assert drive.unranked_drive(conn, member) is None
+    assert len(index.query(member)) == 3
 
 
 def test_a_reader_keeps_the_plans(tmp_path: Path) -> None:
@@ -399,6 +427,14 @@ def test_a_reader_keeps_the_plans(tmp_path: Path) -> None:
         assert not any("ix_artifacts_user" in s or "ix_artifacts_org" in s for s in steps), steps
         # The grant lookup is one probe of a grants index per artifact.
         assert any("grants USING" in s and "INDEX" in s for s in steps), steps
+        # Driven by the reader: the rows its indexes list, looked up by primary key.
+        steps = plan(index, build_select(query, sort=True, drivers=(("reader", ""),)))
+        assert steps[0] == (
+            "SEARCH artifacts USING INDEX sqlite_autoindex_artifacts_1 (artifact_id=?)"
+        ), steps
+        for way_in in ("ix_artifacts_user", "ix_artifacts_org", "ix_grants_email", "ix_grants_org"):
+            assert any(way_in in s for s in steps), (way_in, steps)
+        assert not any("ix_artifacts_kind" in s for s in steps), steps
     finally:
         index.close()
 

@@ -19,6 +19,7 @@ from sqlalchemy import (
     intersect,
     or_,
     select,
+    union_all,
 )
 
 from satchel.errors import ValidationError
@@ -59,6 +60,7 @@ __all__ = [
     "next_walk",
     "ranking_edge",
     "readable",
+    "reader_rows",
     "walks_ranking",
 ]
 
@@ -106,8 +108,9 @@ def _label_condition(key: str, value: LabelValue, owner: Any) -> Any:
 
 
 #: A filter whose own index can list the artifacts it passes: ("label", key), ("tag", tag),
-#: or ("column", name) for a scope column with an index of its own.
-Driver = tuple[Literal["label", "tag", "column"], str]
+#: ("column", name) for a scope column with an index of its own, or ("reader", "") for
+#: the access filter (``reader_rows``).
+Driver = tuple[Literal["label", "tag", "column", "reader"], str]
 
 #: Scope columns whose index (``ix_artifacts_<scope>``) is a way in of its own.
 SCOPE_COLUMNS: Final = ("session_id", "user_id", "org_id")
@@ -117,6 +120,8 @@ def driver_candidates(query: ArtifactQuery) -> list[Driver]:
     """The query's filters that could drive it (see ``driver_rows``)."""
     found: list[Driver] = [("label", key) for key in query.labels]
     found.extend(("tag", tag) for tag in query.tags_all)
+    if query.reader is not None:
+        found.append(("reader", ""))
     found.extend(
         ("column", name)
         for name in SCOPE_COLUMNS
@@ -133,6 +138,8 @@ def driver_rows(query: ArtifactQuery, driver: Driver) -> Select[Any]:
     filters pass, without reading an artifact row.
     """
     source, name = driver
+    if source == "reader":
+        return reader_rows(query)
     if source == "column":  # counted only: a scope's own index is the planner's to pick
         return select(artifacts.c.artifact_id).where(artifacts.c[name] == query.equals[name])
     if source == "label":
@@ -143,6 +150,45 @@ def driver_rows(query: ArtifactQuery, driver: Driver) -> Select[Any]:
         kind = query.equals["kind"]
         conditions.append(table.c.kind.is_(None) if kind is None else table.c.kind == kind)
     return select(table.c.artifact_id).where(*conditions)
+
+
+def reader_rows(query: ArtifactQuery) -> Select[Any]:
+    """The ids of the artifacts the query's reader may read (of its origins, and of the
+    kind when it has one), off the indexes that list them: the reader's own
+    (``ix_artifacts_user``), its org's (``ix_artifacts_org``), and its grants
+    (``ix_grants_email``, ``ix_grants_org``). An artifact may be listed more than once.
+
+    A reader who may read few artifacts of a large index (a partner shown what was shared
+    with it) then starts from those, where reading newest first would pass them all by.
+    """
+    reader = query.reader
+    assert reader is not None
+    origin = query.origin or ORIGINS
+    a = artifacts.c
+    kind: list[Any] = []
+    if "kind" in query.equals:
+        # Through no index: the kind's own would pass half the table where the reader's
+        # passes a few rows (the planner's statistics cannot tell a small org from a big one).
+        value = query.equals["kind"]
+        kind.append(a.kind.is_(None) if value is None else _unindexed(a.kind) == value)
+    parts: list[Select[Any]] = []
+    if "mine" in origin:
+        parts.append(select(a.artifact_id).where(a.user_id == reader.user_id, *kind))
+    if "org" in origin:
+        parts.append(select(a.artifact_id).where(a.org_id == reader.org_id, *kind))
+    if "shared" in origin:
+        for recipient in (
+            grants.c.recipient_email == reader.email.lower(),
+            grants.c.recipient_org_id == reader.org_id,
+        ):
+            granted = select(grants.c.artifact_id.label("artifact_id")).where(recipient)
+            if kind:
+                granted = granted.join(artifacts, a.artifact_id == grants.c.artifact_id).where(
+                    *kind
+                )
+            parts.append(granted)
+    ids = union_all(*parts).subquery("readable_ids")
+    return select(ids.c.artifact_id).select_from(ids)
 
 
 def _after(query: ArtifactQuery, ranked: bool, *, driven: bool = False) -> Any:

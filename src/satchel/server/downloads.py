@@ -4,7 +4,7 @@ Every byte sent is hashed on the way, a range request too (it reads the whole fi
 the last piece is held back until the SHA-256 and size match: a damaged blob is never
 served whole. When they do not match, the stream raises after the headers went out, which
 closes the connection before the announced length, so the client sees a short body.
-Memory per download is two chunks (``CHUNK``), whatever the file size.
+Memory per download is a few chunks (``CHUNK``), whatever the file size.
 """
 
 from __future__ import annotations
@@ -37,8 +37,9 @@ __all__ = [
 
 log = logging.getLogger("satchel.server")
 
-#: Bytes read per step: 32 concurrent downloads hold at most 64 MiB of chunks.
-CHUNK: Final = 1024 * 1024
+#: Bytes read per step. A download holds about three of them (the one read, the one held
+#: back until verified, the one the socket is sending): 32 at once, about 48 MiB.
+CHUNK: Final = 512 * 1024
 _RANGE: Final = re.compile(r"bytes=(\d*)-(\d*)")
 
 

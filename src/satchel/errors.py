@@ -15,6 +15,8 @@ catch ``FileNotFoundError`` or ``ValueError`` keep working::
     ├── ConfigError (ValueError)                      config_error
     ├── MissingDependencyError (ImportError)          missing_dependency
     ├── NotFoundError (FileNotFoundError)             not_found
+    ├── AuthenticationError (PermissionError)         unauthenticated
+    ├── PermissionDeniedError (PermissionError)       forbidden
     ├── ArtifactIsDirectoryError (IsADirectoryError)  is_a_directory
     ├── ArtifactNotDirectoryError (NotADirectoryError) not_a_directory
     ├── InvalidJSONError (json.JSONDecodeError)       invalid_json
@@ -32,6 +34,7 @@ from typing import ClassVar
 __all__ = [
     "ArtifactIsDirectoryError",
     "ArtifactNotDirectoryError",
+    "AuthenticationError",
     "ConfigError",
     "ConflictError",
     "IndexBackendError",
@@ -43,6 +46,7 @@ __all__ = [
     "InvalidURIError",
     "MissingDependencyError",
     "NotFoundError",
+    "PermissionDeniedError",
     "SatchelError",
     "StorageError",
     "UnsupportedEntryError",
@@ -116,6 +120,22 @@ class NotFoundError(SatchelError, FileNotFoundError):
     """No artifact, file or blob by that id, path or URI (or none the caller may read)."""
 
     code = "not_found"
+
+
+class AuthenticationError(SatchelError, PermissionError):
+    """No valid credentials: an unknown, revoked or expired token, or a wrong password."""
+
+    code = "unauthenticated"
+
+
+class PermissionDeniedError(SatchelError, PermissionError):
+    """The caller is known but may not do this (for example a member managing users).
+
+    An artifact the caller may not read is never this but ``NotFoundError``: whether it
+    exists is not the caller's to learn.
+    """
+
+    code = "forbidden"
 
 
 class ArtifactIsDirectoryError(SatchelError, IsADirectoryError):

@@ -33,6 +33,7 @@ from satchel.errors import (
 )
 from satchel.hashing import Digest, HashingSink, copy_and_hash, digest_bytes, verify
 from satchel.index import ArtifactQuery, ArtifactWrite, Index, open_index
+from satchel.index.base import Reader, RunQuery
 from satchel.models import Artifact, ArtifactFile, Occurrence, Run, RunStatus, new_id
 from satchel.storage import BlobSink, BlobStore, DigestFirstUpload, open_blob_store
 from satchel.storage.factory import local_root_of
@@ -344,8 +345,9 @@ class ArtifactStore:
 
     # -- reading ------------------------------------------------------------------------
 
-    def get(self, artifact_id: str) -> Artifact | None:
-        return self.index.get(artifact_id)
+    def get(self, artifact_id: str, *, reader: Reader | None = None) -> Artifact | None:
+        """One completed artifact; None when missing or when ``reader`` may not read it."""
+        return self.index.get(artifact_id, reader=reader)
 
     def query(self, query: ArtifactQuery) -> list[Artifact]:
         return self.index.query(query)
@@ -438,6 +440,41 @@ class ArtifactStore:
 
     def add_occurrences(self, items: Sequence[Occurrence]) -> None:
         self.index.add_occurrences(items)
+
+    def list_runs(self, query: RunQuery) -> list[Run]:
+        return self.index.list_runs(query)
+
+    # -- deleting -----------------------------------------------------------------------
+
+    def delete_artifact(self, artifact_id: str) -> list[str]:
+        """Delete an artifact (``Index.delete_artifact``), then the blobs only it used.
+
+        The index commits first: a crash before the blobs go leaves unreferenced blobs
+        (garbage for ``gc``), never an artifact whose blob is missing.
+
+        Returns:
+            The digests of the blobs removed from the blob store.
+
+        Raises:
+            NotFoundError: no such artifact.
+            ConflictError: its run is still running.
+        """
+        return self._remove_blobs(self.index.delete_artifact(artifact_id))
+
+    def delete_run(self, run_id: str) -> list[str]:
+        """Delete a run, its child runs and all their artifacts, then the blobs only they
+        used (as ``delete_artifact``)."""
+        return self._remove_blobs(self.index.delete_run(run_id))
+
+    def _remove_blobs(self, digests: Sequence[str]) -> list[str]:
+        removed: list[str] = []
+        for hexdigest in digests:
+            # Checked again just before: a save of the same bytes may have committed since.
+            if self.index.blob_referenced(hexdigest):
+                continue
+            if self.blobs.delete(Digest(hexdigest=hexdigest)):
+                removed.append(hexdigest)
+        return removed
 
     def close(self) -> None:
         """Finish pending commits, then release threads, connections and handles."""

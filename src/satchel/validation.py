@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import math
 import mimetypes
+import re
 import unicodedata
 from collections.abc import Iterable, Mapping
+from datetime import timedelta
 from functools import lru_cache
 from typing import Any, Final
 
@@ -27,6 +29,7 @@ __all__ = [
     "MAX_NAME_BYTES",
     "guess_mime",
     "guess_text_mime",
+    "validate_duration",
     "validate_file_key",
     "validate_labels",
     "validate_metrics",
@@ -36,6 +39,8 @@ __all__ = [
 ]
 
 MAX_NAME_BYTES: Final = 255
+_DURATION = re.compile(r"([1-9][0-9]{0,6})([smhdw])")
+_UNITS: Final = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 MAX_SEGMENT_BYTES: Final = 255
 MAX_KEY_BYTES: Final = 4096
 MAX_LABEL_VALUE_BYTES: Final = 4096
@@ -266,3 +271,14 @@ def guess_text_mime(name: str | None) -> str:
     if mime.startswith("text/") or mime in _TEXT_APPLICATION or mime.endswith(("+json", "+xml")):
         return mime
     return "text/plain"
+
+
+def validate_duration(text: str, *, what: str) -> timedelta:
+    """A span like ``30s``, ``15m``, ``2h``, ``7d`` or ``4w`` (a positive count and a unit)."""
+    match = _DURATION.fullmatch(text) if isinstance(text, str) else None
+    if match is None:
+        raise ValidationError(
+            f"{what} must be a positive count and a unit s, m, h, d or w "
+            f"(e.g. '30s', '15m', '2h', '7d', '4w'), not {text!r}"
+        )
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})

@@ -15,6 +15,7 @@ import satchel.errors
 from satchel.errors import (
     ArtifactIsDirectoryError,
     ArtifactNotDirectoryError,
+    AuthenticationError,
     ConfigError,
     ConflictError,
     IndexBackendError,
@@ -26,6 +27,7 @@ from satchel.errors import (
     InvalidURIError,
     MissingDependencyError,
     NotFoundError,
+    PermissionDeniedError,
     SatchelError,
     StorageError,
     UnsupportedEntryError,
@@ -58,6 +60,8 @@ STABLE_CODES: dict[type[SatchelError], str] = {
     ConfigError: "config_error",
     MissingDependencyError: "missing_dependency",
     NotFoundError: "not_found",
+    AuthenticationError: "unauthenticated",
+    PermissionDeniedError: "forbidden",
     ArtifactIsDirectoryError: "is_a_directory",
     ArtifactNotDirectoryError: "not_a_directory",
     InvalidJSONError: "invalid_json",
@@ -121,6 +125,9 @@ def test_builtin_parents() -> None:
     assert issubclass(InvalidJSONError, json.JSONDecodeError)
     assert issubclass(InvalidJSONError, ValueError)
     assert issubclass(StorageError, OSError)
+    assert issubclass(AuthenticationError, PermissionError)
+    assert issubclass(PermissionDeniedError, PermissionError)
+    assert not issubclass(PermissionDeniedError, AuthenticationError)
     for cls in ERROR_CLASSES:
         assert issubclass(cls, SatchelError)
         assert issubclass(cls, Exception)

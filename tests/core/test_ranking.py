@@ -8,7 +8,7 @@ import itertools
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,11 +21,12 @@ from alembic.config import Config
 import satchel.index.sql
 from satchel.index import ArtifactWrite, Index, drive, open_index
 from satchel.index import query as plans
-from satchel.index.base import ArtifactQuery, QueryPosition
+from satchel.index.base import ArtifactQuery, QueryPosition, Reader
 from satchel.index.query import build_select, ranking_edge
 from satchel.index.sql import SqlIndex
 from satchel.index.stats import MIN_ROWS, is_stale
 from satchel.models import Artifact, format_time, new_id
+from satchel.tenancy import tenancy_of
 
 MIGRATIONS = Path(satchel.index.sql.__file__).parent / "migrations"
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -328,12 +329,14 @@ def test_a_driven_sort_reads_rows_down_the_ranking_until_the_page_is_full(
             assert [r.artifact_id for r in rest] == want[3:]
 
 
-@pytest.mark.parametrize("limit", [1, 3, 50])
-def test_a_driven_newest_first_page_equals_the_plain_one(filled: Any, limit: int) -> None:
-    index, rows = filled
+def assert_driven_pages_match(
+    index: SqlIndex, rows: list[Artifact], limit: int, reader: Reader | None = None
+) -> None:
+    """Newest-first pages of every shape of ``QUERIES`` equal Python's answer over ``rows``
+    (what ``reader`` may read), through the plain plan and through each driven one."""
     driven_shapes = 0
     for shape in QUERIES:
-        query = ArtifactQuery(limit=limit, **shape)  # type: ignore[arg-type]
+        query = ArtifactQuery(limit=limit, reader=reader, **shape)  # type: ignore[arg-type]
         want = [
             a.artifact_id
             for a in sorted(rows, key=lambda a: (a.created_at, a.artifact_id), reverse=True)
@@ -346,9 +349,16 @@ def test_a_driven_newest_first_page_equals_the_plain_one(filled: Any, limit: int
             chosen = drive.unranked_drive(conn, query)
             if chosen is not None:
                 driven_shapes += 1
-                driven = build_select(query, drivers=chosen.drivers)
-                assert [r.artifact_id for r in conn.execute(driven)] == want, shape
+                for ids in (None, chosen.ids):
+                    driven = build_select(query, drivers=chosen.drivers, driven=ids)
+                    assert [r.artifact_id for r in conn.execute(driven)] == want, shape
     assert driven_shapes >= 3
+
+
+@pytest.mark.parametrize("limit", [1, 3, 50])
+def test_a_driven_newest_first_page_equals_the_plain_one(filled: Any, limit: int) -> None:
+    index, rows = filled
+    assert_driven_pages_match(index, rows, limit)
 
 
 def test_statistics_are_gathered_once_the_table_is_big_enough(tmp_path: Path) -> None:
@@ -367,6 +377,167 @@ def test_statistics_are_gathered_once_the_table_is_big_enough(tmp_path: Path) ->
             assert is_stale(conn) is False
             tables = {r[0] for r in conn.execute(sa.text("SELECT tbl FROM sqlite_stat1"))}
         assert {"artifacts", "artifact_metrics"} <= tables
+    finally:
+        index.close()
+
+
+# -- with a reader: the access filter rides every walk, sort and drive ---------------------
+
+
+@dataclass(frozen=True)
+class Shared:
+    index: SqlIndex
+    rows: list[Artifact]
+    reader: Reader
+    granted: frozenset[str]
+
+    def readable(self) -> list[Artifact]:
+        r = self.reader
+        return [
+            a
+            for a in self.rows
+            if a.user_id == r.user_id or a.org_id == r.org_id or a.artifact_id in self.granted
+        ]
+
+
+def shared_corpus(index: Index, orgs: list[str]) -> tuple[list[Artifact], frozenset[str]]:
+    """``corpus(120)`` spread over users and orgs, a few of it granted to the reader."""
+    tenancy = tenancy_of(index)
+    rows = [
+        replace(a, user_id=f"u{i % 4}", org_id=orgs[i % 5 % 3]) for i, a in enumerate(corpus(120))
+    ]
+    index.commit_writes([ArtifactWrite(artifact=a) for a in rows])
+    granted: set[str] = set()
+    for i, a in enumerate(rows):
+        if i % 11 == 0:
+            tenancy.add_grant(a.artifact_id, email="Reader@Example.com", granted_by="x")
+            granted.add(a.artifact_id)
+        elif i % 13 == 0:
+            tenancy.add_grant(a.artifact_id, org_id=orgs[0], granted_by="x")
+            granted.add(a.artifact_id)
+    return rows, frozenset(granted)
+
+
+@pytest.fixture
+def shared(index: Index) -> Shared:
+    """Every index backend, holding ``corpus(120)`` of three orgs; the reader is u1 of the
+    first org, with grants to its email and org."""
+    assert isinstance(index, SqlIndex)
+    orgs = [tenancy_of(index).create_org(name).org_id for name in ("o1", "o2", "o3")]
+    rows, granted = shared_corpus(index, orgs)
+    reader = Reader(user_id="u1", org_id=orgs[0], email="reader@example.com")
+    return Shared(index, rows, reader, granted)
+
+
+@pytest.mark.parametrize(
+    ("first", "most"), [(3, 4), (3, 1000), (2000, 64000)], ids=["sorts", "walks", "default"]
+)
+@pytest.mark.parametrize("order", ["max", "min"])
+def test_walks_and_sorts_with_a_reader_rank_like_python(
+    shared: Shared, monkeypatch: pytest.MonkeyPatch, first: int, most: int, order: str
+) -> None:
+    monkeypatch.setattr(satchel.index.sql, "FIRST_WALK", first)
+    monkeypatch.setattr(plans, "MAX_WALK", most)
+    readable = shared.readable()
+    assert 0 < len(readable) < len(shared.rows)
+    for shape in QUERIES:
+        query = ArtifactQuery(
+            metric="acc",
+            metric_order=order,  # type: ignore[arg-type]
+            reader=shared.reader,
+            **shape,  # type: ignore[arg-type]
+        )
+        want = expected(readable, query)
+        for limit in (1, 5, 200):
+            got = [a.artifact_id for a in shared.index.query(replace(query, limit=limit))]
+            assert got == want[:limit], (shape, limit)
+
+
+@pytest.mark.parametrize("limit", [1, 3, 50])
+def test_a_driven_newest_first_page_with_a_reader_equals_python(shared: Shared, limit: int) -> None:
+    assert_driven_pages_match(shared.index, shared.readable(), limit, shared.reader)
+
+
+def test_a_reader_who_reads_few_starts_from_what_it_may_read(index: Index) -> None:
+    """A guest shown a few artifacts of a large index: its grants and its own org's rows are
+    the way in, newest first and ranked, with or without a kind, on both dialects."""
+    assert isinstance(index, SqlIndex)
+    tenancy = tenancy_of(index)
+    home, guests = tenancy.create_org("home").org_id, tenancy.create_org("guests").org_id
+    rows = [replace(a, org_id=home, user_id="u") for a in corpus(300)]
+    rows[7] = replace(rows[7], org_id=guests)
+    index.commit_writes([ArtifactWrite(artifact=a) for a in rows])
+    granted = {rows[i].artifact_id for i in (3, 50, 51, 200)}
+    for aid in sorted(granted):
+        tenancy.add_grant(aid, email="guest@guests.example", granted_by="u")
+    reader = Reader(user_id="guest", org_id=guests, email="Guest@Guests.example")
+    readable = [a for a in rows if a.artifact_id in granted or a.org_id == guests]
+    for shape in ({}, {"equals": {"kind": "model"}}, {"labels": {"seed": 1}}):
+        query = ArtifactQuery(limit=3, reader=reader, **shape)  # type: ignore[arg-type]
+        with index.engine.connect() as conn:
+            chosen = drive.unranked_drive(conn, query)
+        assert chosen is not None
+        assert ("reader", "") in chosen.drivers, shape
+        want = [
+            a.artifact_id
+            for a in sorted(readable, key=lambda a: (a.created_at, a.artifact_id), reverse=True)
+            if all(getattr(a, k) == v for k, v in query.equals.items())
+            and all(a.labels.get(k) == v for k, v in query.labels.items())
+        ]
+        assert [a.artifact_id for a in index.query(query)] == want[:3], shape
+        ranked = replace(query, metric="acc", metric_order="max", limit=2)
+        assert [a.artifact_id for a in index.query(ranked)] == expected(readable, ranked)[:2]
+    # A reader of the big org counts no further than READER_CAP, and then does not drive.
+    member = ArtifactQuery(limit=3, reader=Reader(user_id="u", org_id=home, email="u@h.example"))
+    with index.engine.connect() as conn, pytest.MonkeyPatch.context() as patch:
+        assert drive.unranked_drive(conn, member) is not None  # 300 of 300: cheap either way
+        patch.setattr(drive, "READER_CAP", 100)
+        assert drive.unranked_drive(conn, member) is None
+    assert len(index.query(member)) == 3
+
+
+def test_a_reader_keeps_the_plans(tmp_path: Path) -> None:
+    """The access filter is checked on the rows a plan reads; it never changes the plan:
+    best still reads the ranking index in order, a driven sort still starts from its
+    driver's index entries, and no scope's index is walked instead."""
+    index = open_index(f"sqlite:///{tmp_path / 'index.db'}")
+    assert isinstance(index, SqlIndex)
+    try:
+        orgs = [tenancy_of(index).create_org(name).org_id for name in ("o1", "o2", "o3")]
+        shared_corpus(index, orgs)
+        reader = Reader(user_id="u1", org_id=orgs[0], email="reader@example.com")
+        query = ArtifactQuery(
+            equals={"session_id": "s", "kind": "model"},
+            labels={"ds": "d1"},
+            metric="acc",
+            metric_order="max",
+            limit=2,
+            reader=reader,
+        )
+        edge = QueryPosition(
+            created_at="2026-01-01T00:00:30.000000Z", artifact_id="Z", metric_value=0.2
+        )
+        steps = plan(index, build_select(query, until=edge))
+        assert any("ix_artifact_metrics_rank" in s for s in steps), steps
+        assert not any("TEMP B-TREE FOR ORDER BY" in s for s in steps), steps
+        assert not any("ix_artifacts_user" in s or "ix_artifacts_org" in s for s in steps), steps
+        driven = build_select(query, sort=True, drivers=(("label", "ds"),))
+        steps = plan(index, driven)
+        assert steps[0] == (
+            "SEARCH artifacts USING INDEX sqlite_autoindex_artifacts_1 (artifact_id=?)"
+        ), steps
+        assert any("COVERING INDEX ix_artifact_labels_str" in s for s in steps), steps
+        assert not any("ix_artifacts_user" in s or "ix_artifacts_org" in s for s in steps), steps
+        # The grant lookup is one probe of a grants index per artifact.
+        assert any("grants USING" in s and "INDEX" in s for s in steps), steps
+        # Driven by the reader: the rows its indexes list, looked up by primary key.
+        steps = plan(index, build_select(query, sort=True, drivers=(("reader", ""),)))
+        assert steps[0] == (
+            "SEARCH artifacts USING INDEX sqlite_autoindex_artifacts_1 (artifact_id=?)"
+        ), steps
+        for way_in in ("ix_artifacts_user", "ix_artifacts_org", "ix_grants_email", "ix_grants_org"):
+            assert any(way_in in s for s in steps), (way_in, steps)
+        assert not any("ix_artifacts_kind" in s for s in steps), steps
     finally:
         index.close()
 

@@ -1,4 +1,5 @@
-"""The ``satchel`` command: ``satchel reindex`` and ``satchel db``; the CLI issue adds the rest."""
+"""The ``satchel`` command: ``satchel reindex``, ``satchel db`` and ``satchel admin``; the CLI
+issue adds the rest."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from typing import Annotated
 import typer
 
 from satchel.cli._errors import reported
+from satchel.cli._options import IndexOption, StoreOption
+from satchel.cli.admin import admin_app
 from satchel.config import Settings
 from satchel.errors import ValidationError
 from satchel.index import Index, open_index
@@ -21,17 +24,6 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-
-StoreOption = Annotated[
-    str | None,
-    typer.Option(
-        "--store",
-        help="Store directory or URL (default: SATCHEL_STORE, else SATCHEL_HOME, else ~/.satchel).",
-    ),
-]
-IndexOption = Annotated[
-    str | None, typer.Option("--index", help="Index URL (default: the store's SQLite index).")
-]
 
 
 @app.callback()
@@ -82,6 +74,8 @@ def _reindex(store: ArtifactStore, *, semantic: bool) -> None:
         done = searcher.catch_up(idx, progress=lambda n: typer.echo(f"  embedded {n:,}", err=True))
         typer.echo(f"vectors ({searcher.model}): {done:,} artifacts embedded")
 
+
+app.add_typer(admin_app)
 
 db_app = typer.Typer(
     name="db",

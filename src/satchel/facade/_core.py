@@ -389,7 +389,7 @@ class FacadeCore:
     def get_by_id(self, artifact_id: str) -> Artifact | None:
         if not isinstance(artifact_id, str) or not artifact_id:
             raise ValidationError("artifact_id must be a non-empty string")
-        return self.store.get(artifact_id)
+        return self.store.get(artifact_id, reader=self.context.reader)
 
     def require(self, artifact_id: str) -> Artifact:
         artifact = self.get_by_id(artifact_id)
@@ -482,6 +482,8 @@ class FacadeCore:
         return self.text.page(text, mode=mode, query=base, limit=limit, cursor=cursor, paged=paged)
 
     def pin(self, artifact_id: str, pinned: bool) -> None:
+        if self.context.reader is not None:
+            self.require(artifact_id)  # unreadable: not found (who may pin is the caller's)
         if not self.store.index.set_pinned(
             artifact_id, bool(pinned), updated_at=format_time(utcnow())
         ):
@@ -506,6 +508,8 @@ class FacadeCore:
         )
 
     def lineage(self, artifact_id: str) -> builtins.list[Occurrence]:
+        if self.context.reader is not None:
+            self.require(artifact_id)
         return self.store.index.occurrences(artifact_id)
 
     @staticmethod

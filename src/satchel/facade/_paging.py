@@ -11,15 +11,14 @@ import base64
 import binascii
 import hashlib
 import json
-import re
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
 from typing import Any, Final
 
 from satchel.errors import ValidationError
 from satchel.index import ArtifactQuery
 from satchel.index.base import QueryPosition
 from satchel.models import Artifact, format_time, utcnow
+from satchel.validation import validate_duration
 
 __all__ = [
     "SearchPage",
@@ -31,8 +30,6 @@ __all__ = [
     "window_start",
 ]
 
-_WINDOW = re.compile(r"([1-9][0-9]{0,6})([smhdw])")
-_UNITS: Final = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 MAX_PAGE: Final = 1000
 
 
@@ -48,14 +45,7 @@ def window_start(time_window: str | None) -> str | None:
     """The start of a window like ``30s``, ``15m``, ``2h``, ``7d``, ``4w``, as stored time."""
     if time_window is None:
         return None
-    match = _WINDOW.fullmatch(time_window) if isinstance(time_window, str) else None
-    if match is None:
-        raise ValidationError(
-            f"time_window must be a positive count and a unit s, m, h, d or w "
-            f"(e.g. '30s', '15m', '2h', '7d', '4w'), not {time_window!r}"
-        )
-    delta = timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
-    return format_time(utcnow() - delta)
+    return format_time(utcnow() - validate_duration(time_window, what="time_window"))
 
 
 def _query_digest(query: ArtifactQuery, *text: str) -> str:
@@ -67,6 +57,11 @@ def _query_digest(query: ArtifactQuery, *text: str) -> str:
         "h": sorted(query.has_metrics),
         "x": list(text),
     }
+    # Only when set, so that cursors of queries without them stay what they were.
+    if query.reader is not None:
+        shape["r"] = [query.reader.user_id, query.reader.org_id, query.reader.email]
+    if query.origin:
+        shape["o"] = sorted(query.origin)
     return hashlib.sha256(json.dumps(shape, default=str).encode()).hexdigest()[:16]
 
 

@@ -13,6 +13,7 @@ from typing import Any, Final, Literal
 
 from satchel.errors import ValidationError
 from satchel.index import ArtifactQuery
+from satchel.index.base import Reader
 from satchel.validation import validate_labels, validate_tags, validate_token
 
 __all__ = ["SCOPE_LEVELS", "ContextInfo", "ScopeLevel", "same_label", "scope_query"]
@@ -42,6 +43,10 @@ class ContextInfo:
     app_id: str | None = None
     session_id: str | None = None
     scope: Mapping[str, Any] = field(default_factory=dict)
+    #: Whose reading this facade serves (a server request's actor): every read then finds
+    #: only what the reader may read, and an unreadable artifact is "not found". None: the
+    #: embedded SDK, one local actor with full rights over its own home.
+    reader: Reader | None = None
 
 
 def same_label(a: Any, b: Any) -> bool:
@@ -122,4 +127,5 @@ def scope_query(
         created_since=created_since,
         metric=metric,
         metric_order=None if metric is None else ("min" if metric_mode == "min" else "max"),
+        reader=ctx.reader,
     )

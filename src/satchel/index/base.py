@@ -9,19 +9,28 @@ from typing import Literal, Protocol, runtime_checkable
 from satchel.models import Artifact, Occurrence, Run, RunStatus
 
 __all__ = [
+    "ORIGINS",
     "ArtifactQuery",
     "ArtifactWrite",
     "Index",
     "LabelValue",
     "LexicalSearch",
     "MetricOrder",
+    "Origin",
     "QueryPosition",
+    "Reader",
+    "RunPosition",
+    "RunQuery",
     "SchemaMigrations",
     "VectorStore",
 ]
 
 LabelValue = str | int | float | bool
 MetricOrder = Literal["max", "min"]
+#: Who made an artifact, as seen by a reader (seeds/000's creator filters): created by the
+#: reader, by the reader's org, or by another org and shared with the reader (a grant).
+Origin = Literal["mine", "org", "shared"]
+ORIGINS: frozenset[Origin] = frozenset({"mine", "org", "shared"})
 
 #: Columns a query may compare for equality (None compares as IS NULL).
 EQUALITY_COLUMNS = frozenset(
@@ -49,6 +58,19 @@ class ArtifactWrite:
     artifact: Artifact
     inline_blobs: Mapping[str, bytes] = field(default_factory=dict)
     run: Run | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reader:
+    """Whose reading a query is for: only artifacts this reader may read are found.
+
+    A reader may read an artifact it created (``user_id``), one of its org (``org_id``),
+    and one a grant names its ``email`` or its org for (DESIGN.md, access model).
+    """
+
+    user_id: str
+    org_id: str
+    email: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -87,6 +109,35 @@ class ArtifactQuery:
     #: Only artifacts recorded at or before this position (``LexicalSearch.newest_position``):
     #: a ranked search pages over the same rows while new ones arrive.
     recorded_until: int | None = None
+    #: Only artifacts this reader may read, decided in the same SQL statement on every
+    #: path (listing, ranking, text and vector search). None: no access filter (the
+    #: embedded SDK, one local actor with full rights).
+    reader: Reader | None = None
+    #: With a reader: only artifacts of these origins (a union); empty: every readable one.
+    origin: frozenset[Origin] = frozenset()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunPosition:
+    """Where a page of runs ended: the last run's start time and id (newest first)."""
+
+    started_at: str
+    run_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunQuery:
+    """A listing of runs, newest started first, with keyset paging.
+
+    ``equals`` compares ``org_id``, ``user_id``, ``session_id``, ``parent_run_id`` or
+    ``status`` (None compares as IS NULL). With a ``reader``, only runs it started or of
+    its org are listed.
+    """
+
+    equals: Mapping[str, str | None] = field(default_factory=dict)
+    limit: int | None = None
+    after: RunPosition | None = None
+    reader: Reader | None = None
 
 
 class Index(Protocol):
@@ -99,11 +150,24 @@ class Index(Protocol):
     def commit_writes(self, writes: Sequence[ArtifactWrite]) -> None:
         """Insert all artifacts (and their runs if new) in one durable transaction."""
 
-    def get(self, artifact_id: str) -> Artifact | None:
-        """One completed artifact, or None."""
+    def get(self, artifact_id: str, *, reader: Reader | None = None) -> Artifact | None:
+        """One completed artifact, or None (also when ``reader`` may not read it)."""
 
     def query(self, query: ArtifactQuery) -> list[Artifact]:
         """Artifacts matching a structured query."""
+
+    def delete_artifact(self, artifact_id: str) -> list[str]:
+        """Delete an artifact with its files, labels, metrics, tags, vectors, text rows,
+        grants and lineage, in one transaction.
+
+        Returns:
+            The digests its files referenced that no artifact references any more (for
+            the caller to remove from the blob store after this commit).
+
+        Raises:
+            NotFoundError: no such artifact (completed or pending).
+            ConflictError: the run that produced it is still ``running``.
+        """
 
     def set_pinned(self, artifact_id: str, pinned: bool, *, updated_at: str) -> bool:
         """Set the pin; False when no such artifact."""
@@ -122,6 +186,20 @@ class Index(Protocol):
 
     def set_run_status(self, run_id: str, status: RunStatus, *, ended_at: str | None) -> bool:
         """Update a run's status; False when no such run."""
+
+    def list_runs(self, query: RunQuery) -> list[Run]:
+        """Runs matching ``query``, newest started first."""
+
+    def delete_run(self, run_id: str) -> list[str]:
+        """Delete a run, its child runs (experiments) and every artifact of them.
+
+        Returns:
+            The digests no artifact references any more (as ``delete_artifact``).
+
+        Raises:
+            NotFoundError: no such run.
+            ConflictError: the run or one of its children is still ``running``.
+        """
 
     def add_occurrences(self, items: Sequence[Occurrence]) -> None:
         """Record lineage events."""
@@ -191,5 +269,6 @@ class VectorStore(Protocol):
     def matching_ids(self, query: ArtifactQuery, among: Sequence[str] | None = None) -> list[str]:
         """Ids matching every filter of ``query``: those of ``among`` in its order, or all."""
 
-    def get_many(self, ids: Sequence[str]) -> list[Artifact]:
-        """The completed artifacts of ``ids``, in that order (unknown ids are left out)."""
+    def get_many(self, ids: Sequence[str], *, reader: Reader | None = None) -> list[Artifact]:
+        """The completed artifacts of ``ids``, in that order (unknown ids, and those
+        ``reader`` may not read, are left out)."""

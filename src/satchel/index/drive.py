@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Row, func, literal, select
 
 from satchel.index.base import ArtifactQuery
 from satchel.index.query import (
+    FETCH_WALKS,
     MAX_WALK,
     NARROW,
     Driver,
@@ -32,6 +33,7 @@ __all__ = [
     "DRIVEN_MAX",
     "DRIVER_CAP",
     "PG_DRIVEN_MAX",
+    "READER_CAP",
     "SPREAD",
     "Drive",
     "choose",
@@ -41,6 +43,10 @@ __all__ = [
 
 #: The most index entries counted for one filter; a filter passing more never drives.
 DRIVER_CAP: Final = 2 * MAX_WALK
+#: The most counted for the access filter: a reader of a large org would otherwise count
+#: its whole org on every page, where reading newest first finds a page at once. Past it,
+#: sorting what the reader may read costs more than the longest walk of a ranking.
+READER_CAP: Final = MAX_WALK // FETCH_WALKS
 #: A filter joins the intersection when it passes at most this many times what the
 #: smallest one does: reading its entries costs less than the rows it rules out.
 SPREAD: Final = 8
@@ -79,6 +85,8 @@ def choose(conn: Connection, query: ArtifactQuery) -> Drive:
         # A scope matters only if smaller than every label and tag (then it is the way in);
         # a label or tag if within the spread of the smallest (then it is intersected).
         limit = min(cap, smallest + 1) if driver[0] == "column" else cap
+        if driver[0] == "reader":
+            limit = min(limit, READER_CAP)
         # Counting ``1``, not the id: read off the index entries alone, even a scope's.
         found = _count(conn, driver_rows(query, driver).with_only_columns(literal(1)), limit)
         if found < limit:
@@ -103,11 +111,11 @@ def choose(conn: Connection, query: ArtifactQuery) -> Drive:
 def unranked_drive(
     conn: Connection, query: ArtifactQuery, driven_max: int = DRIVEN_MAX
 ) -> Drive | None:
-    """For a newest-first page with label or tag filters, the drivers to sort from when
-    they pass at most ``driven_max`` artifacts, or None to read newest first."""
+    """For a newest-first page with label or tag filters or a reader, the drivers to sort
+    from when they pass at most ``driven_max`` artifacts, or None to read newest first."""
     if query.limit is None or NARROW & query.equals.keys():
         return None
-    if not query.labels and not query.tags_all:
+    if not query.labels and not query.tags_all and query.reader is None:
         return None
     drive = choose(conn, query)
     return drive if drive.drivers and drive.rows <= driven_max else None

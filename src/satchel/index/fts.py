@@ -61,6 +61,7 @@ __all__ = [
     "artifact_trigram",
     "catch_up",
     "document",
+    "forget",
     "fts_rows",
     "is_behind",
     "lexical_ids",
@@ -238,7 +239,9 @@ def _ranked(
     conditions = filter_conditions(query)
     passes = (and_(*conditions) if conditions else true()).label("passes")
     depth: int | None = max(want * 8, 400)
-    top, window = _window(conn, table, match.estimate)
+    # For a reader, no window: which rows are the newest ones holding ~RANK_CAP matches
+    # depends on artifacts the reader may not see, and would change which ones rank first.
+    top, window = _window(conn, table, None if query.reader is not None else match.estimate)
     while True:
         hits = (
             select(table.c.artifact_id, rank.label("score"))
@@ -373,3 +376,33 @@ def catch_up(conn: Connection, *, max_rows: int | None = None) -> int:
 def fts_rows(artifact: Artifact, content: str | None) -> list[dict[str, Any]]:
     """The row an artifact adds to each FTS table."""
     return [{"artifact_id": artifact.artifact_id, "body": document(artifact, content)}]
+
+
+def _indexed_rowids(conn: Connection, table: Table, artifact_id: str) -> list[int] | None:
+    """The rows of ``table`` indexing ``artifact_id``, found through the index itself (the
+    id is the document's first text), or None when the id cannot be searched for."""
+    if not _WORD.search(artifact_id) or (table is artifact_trigram and len(artifact_id) < 3):
+        return None
+    rowid: ColumnClause[int] = literal_column("rowid", BigInteger)
+    rows = conn.execute(
+        select(rowid)
+        .select_from(table)
+        .where(sql_text(f"{table.name} MATCH :m"), table.c.artifact_id == artifact_id),
+        {"m": _quoted(artifact_id)},
+    )
+    return [int(r[0]) for r in rows]
+
+
+def forget(conn: Connection, artifact_ids: Iterable[str]) -> None:
+    """Remove deleted artifacts' documents (inside the deleting write transaction).
+
+    ``artifact_id`` is an unindexed column, so a ``WHERE artifact_id = ?`` would read every
+    document; the id is also the first word of its document, so a MATCH finds the rows.
+    """
+    for artifact_id in artifact_ids:
+        for table in FTS_TABLES:
+            rowids = _indexed_rowids(conn, table, artifact_id)
+            if rowids is None:
+                conn.execute(table.delete().where(table.c.artifact_id == artifact_id))
+            elif rowids:
+                conn.execute(table.delete().where(literal_column("rowid").in_(rowids)))

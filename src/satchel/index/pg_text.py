@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
 from sqlalchemy import (
@@ -39,6 +39,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    update,
 )
 from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -63,6 +64,7 @@ __all__ = [
     "artifact_terms",
     "artifact_text",
     "catch_up",
+    "forget",
     "is_behind",
     "lexical_ids",
     "reset",
@@ -152,6 +154,37 @@ def catch_up(conn: Connection, *, max_rows: int | None = None) -> int:
     if done:
         set_watermark(conn, WATERMARK, position)
     return done
+
+
+def forget(conn: Connection, artifact_ids: Sequence[str]) -> None:
+    """Remove deleted artifacts' documents and their words' counts (inside the deleting
+    write transaction, which the catch-up lock then serialises with catch-ups: a document
+    is either counted and removed here, or never indexed)."""
+    hold(conn, WATERMARK)
+    bodies = conn.execute(
+        artifact_text.delete()
+        .where(artifact_text.c.artifact_id.in_(list(artifact_ids)))
+        .returning(artifact_text.c.body)
+    ).scalars()
+    terms: Counter[str] = Counter()
+    for body in bodies:
+        terms.update({t for t in tokens(body) if len(t) <= _MAX_TERM})
+    ordered = sorted(terms.items())
+    if not ordered:
+        return
+    conn.execute(
+        update(artifact_terms)
+        .where(artifact_terms.c.term == bindparam("b_term"))
+        .values(docs=artifact_terms.c.docs - bindparam("b_n")),
+        [{"b_term": t, "b_n": n} for t, n in ordered],
+    )
+    for start in range(0, len(ordered), _CHUNK):
+        chunk = [t for t, _ in ordered[start : start + _CHUNK]]
+        conn.execute(
+            artifact_terms.delete().where(
+                artifact_terms.c.term.in_(chunk), artifact_terms.c.docs <= 0
+            )
+        )
 
 
 def _count_terms(conn: Connection, terms: Counter[str]) -> None:

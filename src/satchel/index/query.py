@@ -19,12 +19,27 @@ from sqlalchemy import (
     intersect,
     or_,
     select,
+    union_all,
 )
 
 from satchel.errors import ValidationError
-from satchel.index.base import EQUALITY_COLUMNS, ArtifactQuery, LabelValue, QueryPosition
+from satchel.index.base import (
+    EQUALITY_COLUMNS,
+    ORIGINS,
+    ArtifactQuery,
+    LabelValue,
+    Origin,
+    QueryPosition,
+    Reader,
+)
 from satchel.index.positions import ARTIFACT_POSITION
-from satchel.index.schema import artifact_labels, artifact_metrics, artifact_tags, artifacts
+from satchel.index.schema import (
+    artifact_labels,
+    artifact_metrics,
+    artifact_tags,
+    artifacts,
+    grants,
+)
 from satchel.models import format_time, parse_time
 
 __all__ = [
@@ -46,6 +61,8 @@ __all__ = [
     "next_walk",
     "ranked_rows",
     "ranking_edge",
+    "readable",
+    "reader_rows",
     "walks_ranking",
 ]
 
@@ -93,8 +110,9 @@ def _label_condition(key: str, value: LabelValue, owner: Any) -> Any:
 
 
 #: A filter whose own index can list the artifacts it passes: ("label", key), ("tag", tag),
-#: or ("column", name) for a scope column with an index of its own.
-Driver = tuple[Literal["label", "tag", "column"], str]
+#: ("column", name) for a scope column with an index of its own, or ("reader", "") for
+#: the access filter (``reader_rows``).
+Driver = tuple[Literal["label", "tag", "column", "reader"], str]
 
 #: Scope columns whose index (``ix_artifacts_<scope>``) is a way in of its own.
 SCOPE_COLUMNS: Final = ("session_id", "user_id", "org_id")
@@ -104,6 +122,8 @@ def driver_candidates(query: ArtifactQuery) -> list[Driver]:
     """The query's filters that could drive it (see ``driver_rows``)."""
     found: list[Driver] = [("label", key) for key in query.labels]
     found.extend(("tag", tag) for tag in query.tags_all)
+    if query.reader is not None:
+        found.append(("reader", ""))
     found.extend(
         ("column", name)
         for name in SCOPE_COLUMNS
@@ -120,6 +140,8 @@ def driver_rows(query: ArtifactQuery, driver: Driver) -> Select[Any]:
     filters pass, without reading an artifact row.
     """
     source, name = driver
+    if source == "reader":
+        return reader_rows(query)
     if source == "column":  # counted only: a scope's own index is the planner's to pick
         return select(artifacts.c.artifact_id).where(artifacts.c[name] == query.equals[name])
     if source == "label":
@@ -130,6 +152,45 @@ def driver_rows(query: ArtifactQuery, driver: Driver) -> Select[Any]:
         kind = query.equals["kind"]
         conditions.append(table.c.kind.is_(None) if kind is None else table.c.kind == kind)
     return select(table.c.artifact_id).where(*conditions)
+
+
+def reader_rows(query: ArtifactQuery) -> Select[Any]:
+    """The ids of the artifacts the query's reader may read (of its origins, and of the
+    kind when it has one), off the indexes that list them: the reader's own
+    (``ix_artifacts_user``), its org's (``ix_artifacts_org``), and its grants
+    (``ix_grants_email``, ``ix_grants_org``). An artifact may be listed more than once.
+
+    A reader who may read few artifacts of a large index (a partner shown what was shared
+    with it) then starts from those, where reading newest first would pass them all by.
+    """
+    reader = query.reader
+    assert reader is not None
+    origin = query.origin or ORIGINS
+    a = artifacts.c
+    kind: list[Any] = []
+    if "kind" in query.equals:
+        # Through no index: the kind's own would pass half the table where the reader's
+        # passes a few rows (the planner's statistics cannot tell a small org from a big one).
+        value = query.equals["kind"]
+        kind.append(a.kind.is_(None) if value is None else _unindexed(a.kind) == value)
+    parts: list[Select[Any]] = []
+    if "mine" in origin:
+        parts.append(select(a.artifact_id).where(a.user_id == reader.user_id, *kind))
+    if "org" in origin:
+        parts.append(select(a.artifact_id).where(a.org_id == reader.org_id, *kind))
+    if "shared" in origin:
+        for recipient in (
+            grants.c.recipient_email == reader.email.lower(),
+            grants.c.recipient_org_id == reader.org_id,
+        ):
+            granted = select(grants.c.artifact_id.label("artifact_id")).where(recipient)
+            if kind:
+                granted = granted.join(artifacts, a.artifact_id == grants.c.artifact_id).where(
+                    *kind
+                )
+            parts.append(granted)
+    ids = union_all(*parts).subquery("readable_ids")
+    return select(ids.c.artifact_id).select_from(ids)
 
 
 def _after(query: ArtifactQuery, ranked: bool, *, driven: bool = False) -> Any:
@@ -181,6 +242,47 @@ def _unindexed(column: ColumnElement[Any]) -> ColumnElement[Any]:
     return column.concat("")
 
 
+def readable(
+    reader: Reader,
+    origin: frozenset[Origin] = frozenset(),
+    *,
+    owner: Any = None,
+    driven: bool = False,
+) -> ColumnElement[bool]:
+    """The access filter (DESIGN.md): the artifacts ``reader`` may read, of ``origin``.
+
+    Readable: created by the reader, of the reader's org, or named by a grant to the
+    reader's email or org. ``origin`` narrows that to a union of "mine" (created by the
+    reader), "org" (of the reader's org) and "shared" (of another org, granted to the
+    reader); empty means all three. ``owner`` is the artifact id column the grant lookup
+    follows (see ``filter_conditions``); ``driven`` says the row's columns through no
+    index, as a driven sort says its other conditions (``_unindexed``).
+    """
+    unknown = set(origin) - ORIGINS
+    if unknown:
+        raise ValidationError(f"unknown origin {sorted(unknown)!r}; use any of {sorted(ORIGINS)!r}")
+    owner = artifacts.c.artifact_id if owner is None else owner
+    user: ColumnElement[Any] = artifacts.c.user_id
+    org: ColumnElement[Any] = artifacts.c.org_id
+    if driven:
+        user, org = _unindexed(user), _unindexed(org)
+    # The per-artifact probe of uq_grants_email / uq_grants_org (artifact_id first).
+    granted = exists().where(
+        grants.c.artifact_id == owner,
+        or_(
+            grants.c.recipient_email == reader.email.lower(),
+            grants.c.recipient_org_id == reader.org_id,
+        ),
+    )
+    mine = user == reader.user_id
+    ours = org == reader.org_id
+    if not origin:
+        return or_(mine, ours, granted)
+    shared = and_(granted, or_(org.is_(None), org != reader.org_id))
+    parts = {"mine": mine, "org": ours, "shared": shared}
+    return or_(*(parts[name] for name in sorted(origin)))
+
+
 def filter_conditions(
     query: ArtifactQuery,
     owner: Any = None,
@@ -229,6 +331,10 @@ def filter_conditions(
         )
         for name in query.has_metrics
     )
+    if query.reader is not None:
+        conditions.append(readable(query.reader, query.origin, owner=owner, driven=bool(drivers)))
+    elif query.origin:
+        raise ValidationError("an origin filter needs a reader (whose artifacts are 'mine'?)")
     if query.recorded_until is not None:
         conditions.append(query.recorded_until >= ROWID)
     if query.created_since is not None:

@@ -21,7 +21,14 @@ from satchel.index.schema import (
 )
 from satchel.models import Artifact, ArtifactFile, Run, format_time, parse_time, utcnow
 
-__all__ = ["BatchRows", "artifact_from_row", "artifact_row", "rows_for_writes", "run_row"]
+__all__ = [
+    "BatchRows",
+    "artifact_from_row",
+    "artifact_row",
+    "rows_for_writes",
+    "run_from_row",
+    "run_row",
+]
 
 #: Tables in insertion order, each with whether a conflict is ignored (insert-if-absent).
 BatchRows = list[tuple[Table, bool, list[dict[str, Any]]]]
@@ -117,6 +124,20 @@ def run_row(run: Run) -> dict[str, Any]:
         "started_at": format_time(run.started_at or utcnow()),
         "ended_at": format_time(run.ended_at) if run.ended_at else None,
     }
+
+
+def run_from_row(row: Any) -> Run:
+    return Run(
+        run_id=row.run_id,
+        name=row.name,
+        parent_run_id=row.parent_run_id,
+        org_id=row.org_id,
+        user_id=row.user_id,
+        session_id=row.session_id,
+        status=row.status,
+        started_at=parse_time(row.started_at) if row.started_at else None,
+        ended_at=parse_time(row.ended_at) if row.ended_at else None,
+    )
 
 
 def rows_for_writes(writes: Sequence[ArtifactWrite]) -> BatchRows:

@@ -13,6 +13,7 @@ from typing import Final
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     Column,
     Float,
     ForeignKey,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 __all__ = [
@@ -33,15 +35,19 @@ __all__ = [
     "artifact_tags",
     "artifact_vectors",
     "artifacts",
+    "grants",
     "inline_blobs",
     "metadata",
     "occurrences",
+    "orgs",
     "runs",
     "search_watermarks",
+    "tokens",
+    "users",
 ]
 
 #: The newest migration revision; opening an index at this revision skips Alembic entirely.
-SCHEMA_HEAD: Final = "0005"
+SCHEMA_HEAD: Final = "0006"
 
 ID = String(64)
 TIME = String(32)
@@ -61,6 +67,7 @@ runs = Table(
     Column("started_at", TIME, nullable=False),
     Column("ended_at", TIME),
     Index("ix_runs_parent", "parent_run_id"),
+    Index("ix_runs_started", "started_at", "run_id"),  # run listings (migration 0006)
 )
 
 artifacts = Table(
@@ -202,4 +209,65 @@ occurrences = Table(
     Column("at", TIME, nullable=False),
     Index("ix_occurrences_artifact", "artifact_id"),
     Index("ix_occurrences_run", "run_id"),
+)
+
+# -- tenancy (migration 0006): who may read what; ``satchel.tenancy`` reads and writes these.
+
+orgs = Table(
+    "orgs",
+    metadata,
+    Column("org_id", ID, primary_key=True),
+    Column("name", Text, nullable=False, unique=True),
+    Column("created_at", TIME, nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("user_id", ID, primary_key=True),
+    Column("email", Text, nullable=False, unique=True),  # lower-cased
+    Column("org_id", ID, ForeignKey("orgs.org_id"), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("display_name", Text),
+    Column("password_hash", Text),  # scrypt, with its salt and parameters (``tenancy.secrets``)
+    Column("created_at", TIME, nullable=False),
+    CheckConstraint("role IN ('member', 'admin')", name="ck_users_role"),
+    Index("ix_users_org", "org_id"),
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("token_id", ID, primary_key=True),
+    Column("user_id", ID, ForeignKey("users.user_id", ondelete="CASCADE"), nullable=False),
+    Column("secret_sha256", String(64), nullable=False, unique=True),
+    Column("name", Text, nullable=False),
+    Column("run_id", ID),  # a job token: writes into this run only
+    Column("created_at", TIME, nullable=False),
+    Column("expires_at", TIME),
+    Column("last_used_at", TIME),
+    Column("revoked_at", TIME),
+    Index("ix_tokens_user", "user_id"),
+)
+
+#: A grant lets one email or one org read one artifact. The two unique constraints also
+#: index ``artifact_id`` first: the access check's per-artifact probe.
+grants = Table(
+    "grants",
+    metadata,
+    Column("grant_id", ID, primary_key=True),
+    Column(
+        "artifact_id", ID, ForeignKey("artifacts.artifact_id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("recipient_email", Text),  # lower-cased
+    Column("recipient_org_id", ID, ForeignKey("orgs.org_id", ondelete="CASCADE")),
+    Column("granted_by", ID, nullable=False),
+    Column("created_at", TIME, nullable=False),
+    CheckConstraint(
+        "(recipient_email IS NULL) <> (recipient_org_id IS NULL)", name="ck_grants_one_recipient"
+    ),
+    UniqueConstraint("artifact_id", "recipient_email", name="uq_grants_email"),
+    UniqueConstraint("artifact_id", "recipient_org_id", name="uq_grants_org"),
+    Index("ix_grants_email", "recipient_email", "artifact_id"),
+    Index("ix_grants_org", "recipient_org_id", "artifact_id"),
 )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Final, Protocol, cast
@@ -28,9 +28,17 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from satchel.errors import IndexBackendError
+from satchel.errors import IndexBackendError, NotFoundError
 from satchel.index import pending, positions, vectors
-from satchel.index.base import ArtifactQuery, ArtifactWrite, QueryPosition
+from satchel.index.base import ArtifactQuery, ArtifactWrite, QueryPosition, Reader, RunQuery
+from satchel.index.delete import (
+    Forget,
+    delete_artifacts,
+    delete_runs,
+    refuse_running,
+    run_family,
+    runs_select,
+)
 from satchel.index.drive import DRIVEN_MAX, Drive, choose, driven_sort, unranked_drive
 from satchel.index.query import (
     FIRST_WALK,
@@ -39,10 +47,11 @@ from satchel.index.query import (
     is_ranked,
     next_walk,
     ranking_edge,
+    readable,
     walks_ranking,
 )
 from satchel.index.rawwrite import RawWriter
-from satchel.index.rows import artifact_from_row, rows_for_writes, run_row
+from satchel.index.rows import artifact_from_row, rows_for_writes, run_from_row, run_row
 from satchel.index.schema import (
     ID,
     SCHEMA_HEAD,
@@ -85,6 +94,8 @@ class TextIndex(Protocol):
     def lexical_ids(
         self, conn: Connection, text: str, query: ArtifactQuery, limit: int
     ) -> list[str]: ...
+
+    def forget(self, conn: Connection, artifact_ids: Sequence[str]) -> None: ...
 
 
 class SqlIndex:
@@ -191,6 +202,16 @@ class SqlIndex:
         except SQLAlchemyError as exc:
             raise IndexBackendError(f"index write failed: {exc}") from exc
 
+    def read_connection(self) -> AbstractContextManager[Connection]:
+        """A connection for reading this database (``satchel.tenancy`` shares it); a
+        database error inside becomes ``IndexBackendError``."""
+        return self._read()
+
+    def write_transaction(self) -> AbstractContextManager[Connection]:
+        """A write transaction as the index's own (SQLite: ``BEGIN IMMEDIATE``), committed
+        when the block ends, rolled back when it raises."""
+        return self._write()
+
     # -- writes -------------------------------------------------------------------------
 
     def commit_writes(self, writes: Sequence[ArtifactWrite]) -> None:
@@ -259,13 +280,12 @@ class SqlIndex:
                 )
         return found
 
-    def get(self, artifact_id: str) -> Artifact | None:
+    def get(self, artifact_id: str, *, reader: Reader | None = None) -> Artifact | None:
+        conditions = [artifacts.c.artifact_id == artifact_id, artifacts.c.status == "completed"]
+        if reader is not None:
+            conditions.append(readable(reader))
         with self._read() as conn:
-            row = conn.execute(
-                select(artifacts).where(
-                    artifacts.c.artifact_id == artifact_id, artifacts.c.status == "completed"
-                )
-            ).first()
+            row = conn.execute(select(artifacts).where(*conditions)).first()
             if row is None:
                 return None
             return artifact_from_row(row, self._files_of(conn, [artifact_id])[artifact_id])
@@ -338,19 +358,19 @@ class SqlIndex:
             files = self._files_of(conn, [row.artifact_id for row in rows])
             return [artifact_from_row(row, files[row.artifact_id]) for row in rows]
 
-    def _in_order(self, conn: Connection, ids: list[str]) -> list[Artifact]:
+    def _in_order(
+        self, conn: Connection, ids: list[str], reader: Reader | None = None
+    ) -> list[Artifact]:
         if not ids:
             return []
         rows: dict[str, Any] = {}
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
+            conditions = [artifacts.c.artifact_id.in_(chunk), artifacts.c.status == "completed"]
+            if reader is not None:
+                conditions.append(readable(reader))
             rows.update(
-                (row.artifact_id, row)
-                for row in conn.execute(
-                    select(artifacts).where(
-                        artifacts.c.artifact_id.in_(chunk), artifacts.c.status == "completed"
-                    )
-                )
+                (row.artifact_id, row) for row in conn.execute(select(artifacts).where(*conditions))
             )
         files = self._files_of(conn, [i for i in ids if i in rows])
         return [artifact_from_row(rows[i], files[i]) for i in ids if i in rows]
@@ -371,7 +391,7 @@ class SqlIndex:
             with self._write() as conn:
                 behind = fts.catch_up(conn, max_rows=fts.CATCH_UP_ROWS) > 0 and fts.is_behind(conn)
         with self._read() as conn:
-            return self._in_order(conn, fts.lexical_ids(conn, text, query, limit))
+            return self._in_order(conn, fts.lexical_ids(conn, text, query, limit), query.reader)
 
     def reindex(self) -> int:
         fts = self._text_index()
@@ -444,9 +464,9 @@ class SqlIndex:
                 )
         return [i for i in among if i in keep]
 
-    def get_many(self, ids: Sequence[str]) -> list[Artifact]:
+    def get_many(self, ids: Sequence[str], *, reader: Reader | None = None) -> list[Artifact]:
         with self._read() as conn:
-            return self._in_order(conn, list(ids))
+            return self._in_order(conn, list(ids), reader)
 
     def inline_blob(self, sha256: str) -> bytes | None:
         with self._read() as conn:
@@ -467,19 +487,35 @@ class SqlIndex:
     def get_run(self, run_id: str) -> Run | None:
         with self._read() as conn:
             row = conn.execute(select(runs).where(runs.c.run_id == run_id)).first()
-        if row is None:
-            return None
-        return Run(
-            run_id=row.run_id,
-            name=row.name,
-            parent_run_id=row.parent_run_id,
-            org_id=row.org_id,
-            user_id=row.user_id,
-            session_id=row.session_id,
-            status=row.status,
-            started_at=parse_time(row.started_at) if row.started_at else None,
-            ended_at=parse_time(row.ended_at) if row.ended_at else None,
-        )
+        return None if row is None else run_from_row(row)
+
+    def list_runs(self, query: RunQuery) -> list[Run]:
+        with self._read() as conn:
+            return [run_from_row(row) for row in conn.execute(runs_select(query))]
+
+    # -- deletes ------------------------------------------------------------------------
+
+    def delete_artifact(self, artifact_id: str) -> list[str]:
+        with self._write() as conn:
+            row = conn.execute(
+                select(artifacts.c.run_id).where(artifacts.c.artifact_id == artifact_id)
+            ).first()
+            if row is None:
+                raise NotFoundError(f"no artifact with id {artifact_id!r}")
+            if row.run_id is not None:
+                refuse_running(conn, [row.run_id], what=f"artifact {artifact_id!r}")
+            return delete_artifacts(conn, [artifact_id], self._forget())
+
+    def delete_run(self, run_id: str) -> list[str]:
+        with self._write() as conn:
+            family = run_family(conn, run_id)
+            if not family:
+                raise NotFoundError(f"no run with id {run_id!r}")
+            refuse_running(conn, family, what=f"run {run_id!r}")
+            return delete_runs(conn, family, self._forget())
+
+    def _forget(self) -> Forget | None:
+        return None if self._lexical is None else self._text_index().forget
 
     def occurrences(self, artifact_id: str) -> list[Occurrence]:
         with self._read() as conn:

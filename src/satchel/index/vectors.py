@@ -19,6 +19,7 @@ from satchel.index.pending import artifacts_after, forget_watermark, set_waterma
 from satchel.index.positions import VECTOR_POSITION, claim, hold
 from satchel.index.schema import (
     artifact_vectors,
+    artifacts,
     search_watermarks,
 )
 from satchel.models import Artifact
@@ -101,9 +102,20 @@ def store_vectors(
     hold(conn, name)
     claim(conn)
     if vectors:
-        conn.execute(
-            insert_ignore, [{"artifact_id": a, "model": model, "vector": v} for a, v in vectors]
+        # Only artifacts still there: one deleted while it was embedded has no row to
+        # refer to. Those found are locked (PostgreSQL ``FOR KEY SHARE``) until the commit,
+        # so a delete waits for these vectors and then takes them along.
+        wanted = [a for a, _ in vectors]
+        kept = set(
+            conn.execute(
+                select(artifacts.c.artifact_id)
+                .where(artifacts.c.artifact_id.in_(wanted))
+                .with_for_update(key_share=True)
+            ).scalars()
         )
+        rows = [{"artifact_id": a, "model": model, "vector": v} for a, v in vectors if a in kept]
+        if rows:
+            conn.execute(insert_ignore, rows)
     if position > watermark(conn, name):
         set_watermark(conn, name, position)
 

@@ -198,7 +198,8 @@ class SemanticSearch:
     ) -> list[Artifact]:
         """Catch up, embed ``text`` and return the closest matching artifacts, best first."""
         self.catch_up(store)
-        return store.get_many(self.ranked_ids(store, key, self.embed_query(text), query, depth))
+        ids = self.ranked_ids(store, key, self.embed_query(text), query, depth)
+        return store.get_many(ids, reader=query.reader)
 
 
 def _top(scores: Matrix, k: int) -> NDArray[np.int64]:

@@ -151,6 +151,19 @@ def plan(index: SqlIndex, statement: Any) -> list[str]:
     return found
 
 
+def bound_plan(index: SqlIndex, statement: Any) -> list[str]:
+    """``plan`` with the values bound as parameters, as searches run: the planner cannot
+    derive ranges from literal values then."""
+    compiled = statement.compile(dialect=index.engine.dialect)
+    params = compiled.construct_params()
+    assert compiled.positiontup is not None
+    values = [params[name] for name in compiled.positiontup]
+    with sqlite3.connect(index.url.removeprefix("sqlite:///")) as conn:
+        found = [str(row[3]) for row in conn.execute("EXPLAIN QUERY PLAN " + str(compiled), values)]
+    conn.close()
+    return found
+
+
 def test_best_reads_the_ranking_index_without_sorting(filled_sqlite: Any) -> None:
     index, _ = filled_sqlite
     query = ArtifactQuery(
@@ -163,13 +176,70 @@ def test_best_reads_the_ranking_index_without_sorting(filled_sqlite: Any) -> Non
     edge = QueryPosition(
         created_at="2026-01-01T00:00:30.000000Z", artifact_id="Z", metric_value=0.2
     )
-    for statement in (build_select(query, until=edge), ranking_edge(query, 2000)):
+    # A later walk starts past a cursor, still in the ranking's order: one range of the
+    # index, not a MULTI-INDEX OR gathered and sorted.
+    past = replace(
+        query,
+        after=QueryPosition(
+            created_at="2026-01-01T00:00:50.000000Z", artifact_id="Z", metric_value=0.4
+        ),
+    )
+    statements = (
+        build_select(query, until=edge),
+        ranking_edge(query, 2000),
+        build_select(past, until=edge),
+        ranking_edge(past, 2000),
+    )
+    for statement in statements:
         steps = plan(index, statement)
+        assert not any("MULTI-INDEX OR" in s for s in steps), steps
         assert any("ix_artifact_metrics_rank" in s for s in steps), steps
         assert not any("TEMP B-TREE FOR ORDER BY" in s for s in steps), steps
     # The fallback sorts what the filters find, off the kind's own index.
     steps = plan(index, build_select(query, sort=True))
     assert not any("ix_artifact_metrics_rank" in s for s in steps), steps
+
+
+def test_a_walk_past_a_cursor_reads_one_range_with_a_million_rows_statistics(
+    filled_sqlite: Any,
+) -> None:
+    # With the statistics of a million artifacts (six kinds, three metrics), SQLite answers
+    # "value < v OR (value = v AND ...)" with a MULTI-INDEX OR, gathering a whole stretch and
+    # sorting it, unless the cursor's condition also says "value <= v" on its own.
+    index, _ = filled_sqlite
+    path = index.url.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as conn:
+        conn.execute("ANALYZE")
+        conn.execute("DELETE FROM sqlite_stat1")
+        conn.executemany(
+            "INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES (?, ?, ?)",
+            [
+                ("artifacts", "ix_artifacts_kind", "1000000 166667 1"),
+                ("artifacts", "ix_artifacts_session", "1000000 1000000 1"),
+                ("artifacts", "sqlite_autoindex_artifacts_1", "1000000 1"),
+                ("artifact_metrics", "ix_artifact_metrics_rank", "3000000 1000000 166667 1 1 1"),
+                ("artifact_metrics", "ix_artifact_metrics_value", "3000000 1000000 2"),
+                ("artifact_metrics", "artifact_metrics", "3000000 3 1"),
+            ],
+        )
+    conn.close()
+    query = ArtifactQuery(
+        equals={"session_id": "s", "kind": "model"},
+        labels={"ds": "d1", "seed": 1},
+        metric="acc",
+        metric_order="max",
+        limit=50,
+        after=QueryPosition(
+            created_at="2026-01-01T00:00:50.000000Z", artifact_id="Z", metric_value=0.4
+        ),
+    )
+    edge = QueryPosition(
+        created_at="2026-01-01T00:00:30.000000Z", artifact_id="Z", metric_value=0.2
+    )
+    for statement in (build_select(query, until=edge), ranking_edge(query, 1000)):
+        steps = bound_plan(index, statement)
+        assert any("ix_artifact_metrics_rank" in s for s in steps), steps
+        assert not any("MULTI-INDEX OR" in s or "TEMP B-TREE" in s for s in steps), steps
 
 
 @pytest.mark.parametrize(
@@ -224,6 +294,39 @@ def test_the_filters_that_pass_few_drive_together(filled: Any) -> None:
     assert narrow.rows == sum(1 for a in models if a.labels["ds"] == "d1")
     # Only the scope is left: its own index, the planner's way in.
     assert bare == drive.Drive((), len(rows))
+
+
+@pytest.mark.parametrize("order", ["max", "min"])
+def test_a_driven_sort_reads_rows_down_the_ranking_until_the_page_is_full(
+    filled: Any, order: str
+) -> None:
+    # The run is not a driver: two in three of the ids the label passes are read and left
+    # out, so a long page takes several stretches; a cursor starts the ranking after it.
+    index, rows = filled
+    query = ArtifactQuery(
+        equals={"kind": "model", "run_id": "r2"},
+        labels={"seed": 1},
+        metric="acc",
+        metric_order=order,  # type: ignore[arg-type]
+    )
+    want = expected(rows, query)
+    assert len(want) > 8
+    seed = drive.Drive((("label", "seed"),), len(rows))
+    with index.engine.connect() as conn:
+        ids = tuple(str(i) for i in conn.execute(plans.driven_ids(query, seed.drivers)).scalars())
+        for chosen in (seed, drive.Drive(seed.drivers, len(ids), ids)):
+            for limit in (1, 7, len(want), 500):
+                page = drive.driven_sort(conn, replace(query, limit=limit), chosen)
+                assert [r.artifact_id for r in page] == want[:limit]
+            third = next(a for a in rows if a.artifact_id == want[2])
+            assert third.created_at is not None
+            after = QueryPosition(
+                created_at=format_time(third.created_at),
+                artifact_id=third.artifact_id,
+                metric_value=third.metrics["acc"],
+            )
+            rest = drive.driven_sort(conn, replace(query, limit=500, after=after), chosen)
+            assert [r.artifact_id for r in rest] == want[3:]
 
 
 def assert_driven_pages_match(

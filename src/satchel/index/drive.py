@@ -11,10 +11,10 @@ of that intersection and sorts them (``query.build_select(drivers=...)``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
-from sqlalchemy import Connection, func, literal, select
+from sqlalchemy import Connection, Row, func, literal, select
 
 from satchel.index.base import ArtifactQuery
 from satchel.index.query import (
@@ -23,8 +23,10 @@ from satchel.index.query import (
     NARROW,
     Driver,
     driven_ids,
+    driven_ranking,
     driver_candidates,
     driver_rows,
+    ranked_rows,
 )
 
 __all__ = [
@@ -35,6 +37,7 @@ __all__ = [
     "SPREAD",
     "Drive",
     "choose",
+    "driven_sort",
     "unranked_drive",
 ]
 
@@ -116,3 +119,27 @@ def unranked_drive(
         return None
     drive = choose(conn, query)
     return drive if drive.drivers and drive.rows <= driven_max else None
+
+
+def driven_sort(conn: Connection, query: ArtifactQuery, drive: Drive) -> list[Row[Any]]:
+    """A ranked page from what ``drive`` passes: rank the ids off their metric rows, then
+    read artifact rows down that order, a stretch at a time, until the page is full.
+
+    The first stretch is twice the page: the drivers passed every row on their own filters
+    and kind, so only the others (scope, status, time) can still leave a row out.
+    """
+    assert query.limit is not None
+    ranked = [
+        str(i) for i in conn.execute(driven_ranking(query, drive.drivers, drive.ids)).scalars()
+    ]
+    unpaged = replace(query, after=None, limit=None)
+    found: list[Row[Any]] = []
+    start, stretch = 0, max(2 * query.limit, 16)
+    while start < len(ranked) and len(found) < query.limit:
+        ids = ranked[start : start + stretch]
+        rows = {
+            row.artifact_id: row for row in conn.execute(ranked_rows(unpaged, drive.drivers, ids))
+        }
+        found.extend(rows[i] for i in ids if i in rows)
+        start, stretch = start + stretch, 2 * stretch
+    return found[: query.limit]

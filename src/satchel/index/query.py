@@ -52,12 +52,14 @@ __all__ = [
     "Driver",
     "build_select",
     "driven_ids",
+    "driven_ranking",
     "driver_candidates",
     "driver_rows",
     "filter_conditions",
     "is_ranked",
     "label_row",
     "next_walk",
+    "ranked_rows",
     "ranking_edge",
     "readable",
     "reader_rows",
@@ -210,8 +212,14 @@ def _after(query: ArtifactQuery, ranked: bool, *, driven: bool = False) -> Any:
     if pos.metric_value is None:
         raise ValidationError("the cursor does not belong to a metric-ranked search")
     value = artifact_metrics.c.value
-    beyond = value < pos.metric_value if query.metric_order == "max" else value > pos.metric_value
-    return or_(beyond, and_(value == pos.metric_value, newer_first))
+    if query.metric_order == "max":
+        beyond, reach = value < pos.metric_value, value <= pos.metric_value
+    else:
+        beyond, reach = value > pos.metric_value, value >= pos.metric_value
+    # ``reach`` alone bounds the ranking index's range (as in ``_until``): without it the
+    # planner answers the OR with a MULTI-INDEX OR, reading the whole stretch into a temp
+    # B-tree and sorting it, ten times the cost of walking it in order.
+    return and_(reach, or_(beyond, and_(value == pos.metric_value, newer_first)))
 
 
 def driven_ids(
@@ -342,7 +350,7 @@ def filter_conditions(
 NARROW: Final = frozenset({"run_id", "node_id", "graph_id"})
 #: How many rows of a metric's ranking a ranked query reads first, and at most after that
 #: (estimated from the share of the first stretch the filters passed) before it sorts.
-FIRST_WALK: Final = 2000
+FIRST_WALK: Final = 1000
 MAX_WALK: Final = 64000
 #: What reading one artifact for a sort costs, in walked rows (measured at 1M artifacts).
 FETCH_WALKS: Final = 4
@@ -507,3 +515,31 @@ def build_select(
             raise ValidationError(f"limit must not be negative, got {query.limit}")
         statement = statement.limit(query.limit)
     return statement
+
+
+def driven_ranking(
+    query: ArtifactQuery, drivers: Sequence[Driver], driven: Sequence[str] | None
+) -> Select[Any]:
+    """The ids its drivers pass, in a ranked query's order past its cursor: sorted off
+    their metric rows alone (one primary-key probe each), no artifact row read.
+
+    A driven sort then reads artifact rows for the head of this order only, a page or two
+    (``ranked_rows``), where sorting whole rows read every one the drivers pass.
+    """
+    m = artifact_metrics.c
+    ids = driven_ids(query, drivers) if driven is None else list(driven)
+    # The name through no index: the ids' primary keys are the way in, not the ranking.
+    conditions = [m.artifact_id.in_(ids), _unindexed(m.name) == query.metric]
+    if query.after is not None:
+        conditions.append(_after(query, ranked=True, driven=True))
+    return (
+        select(m.artifact_id)
+        .where(*conditions)
+        .order_by(*_rank_order(query, m.value, m.created_at, m.artifact_id))
+    )
+
+
+def ranked_rows(query: ArtifactQuery, drivers: Sequence[Driver], ids: Sequence[str]) -> Select[Any]:
+    """The artifact rows of ``ids`` (a stretch of ``driven_ranking``) that pass every
+    other filter, in no order: the caller keeps the ranking's."""
+    return select(artifacts).where(*filter_conditions(query, drivers=drivers, driven=ids))

@@ -428,6 +428,21 @@ class ArtifactStore:
     def query(self, query: ArtifactQuery) -> list[Artifact]:
         return self.index.query(query)
 
+    def inline_bytes(self, file: ArtifactFile, *, what: str) -> bytes | None:
+        """A small file's verified bytes when the index keeps them inline, else None."""
+        if file.bytes > INLINE_LOOKUP_MAX:
+            return None
+        data = self.index.inline_blob(file.sha256)
+        if data is None:
+            return None
+        if len(data) != file.bytes:
+            raise IntegrityError(
+                f"integrity check failed for {what}: {len(data)} bytes "
+                f"stored, {file.bytes} recorded"
+            )
+        verify(Digest(hexdigest=file.sha256), digest_bytes(data), what=what)
+        return data
+
     def _stream_verified(
         self, file: ArtifactFile, write: Callable[[memoryview], object], what: str
     ) -> None:
@@ -437,17 +452,10 @@ class ArtifactStore:
         write to a temporary place and only publish after this returns.
         """
         expected = Digest(hexdigest=file.sha256)
-        if file.bytes <= INLINE_LOOKUP_MAX:
-            data = self.index.inline_blob(file.sha256)
-            if data is not None:
-                if len(data) != file.bytes:
-                    raise IntegrityError(
-                        f"integrity check failed for {what}: {len(data)} bytes "
-                        f"stored, {file.bytes} recorded"
-                    )
-                verify(expected, digest_bytes(data), what=what)
-                write(memoryview(data))
-                return
+        data = self.inline_bytes(file, what=what)
+        if data is not None:
+            write(memoryview(data))
+            return
         hashing = HashingSink()
         buffer = bytearray(self.settings.chunk_size)
         try:

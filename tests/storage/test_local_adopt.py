@@ -53,8 +53,9 @@ def test_take_file_checks_then_moves_or_copies(tmp_path: Path) -> None:
             other = Path(shm) / "other"
             other.write_bytes(data[::-1])
             assert os.stat(shm).st_dev != os.stat(tmp_path).st_dev
+            assert isinstance(store.blobs, LocalBlobStore)
             with pytest.raises(StorageError) as moved:
-                LocalBlobStore(tmp_path / "probe").adopt_file(other, digest_bytes(data[::-1]))
+                store.blobs.adopt_file(other, digest_bytes(data[::-1]))
             assert moved.value.errno == errno.EXDEV
             store.take_file(other, digest_bytes(data[::-1]), len(data))
             assert other.exists()

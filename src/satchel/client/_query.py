@@ -26,10 +26,10 @@ def search_body(
     *,
     text: str | None,
     mode: str | None,
-    metric: str | None,
     time_window: str | None,
 ) -> dict[str, Any]:
-    """The ``POST /search`` body of ``query`` (its window given as ``time_window``)."""
+    """The ``POST /search`` body of ``query`` (its window sent as ``time_window``, for the
+    server to start it by its own clock)."""
     body: dict[str, Any] = {
         "equals": dict(query.equals),
         "tags": list(query.tags_all),
@@ -39,8 +39,8 @@ def search_body(
         body["query"] = text
         if mode is not None:
             body["mode"] = mode
-        if metric is not None:
-            body["metric"] = metric
+        if query.has_metrics:
+            body["metric"] = query.has_metrics[0]
     else:
         if mode == _STRUCTURED:
             body["mode"] = mode

@@ -31,9 +31,9 @@ from satchel.client._upload import Upload, Uploader
 from satchel.config import Settings
 from satchel.errors import AuthenticationError, NotFoundError, ValidationError
 from satchel.facade import _local
-from satchel.facade._paging import SearchPage, window_start
+from satchel.facade._paging import SearchPage
 from satchel.facade._scope import ContextInfo, scope_query
-from satchel.facade._search import search_text
+from satchel.facade._search import context_search
 from satchel.facade._shared import (
     CoreBase,
     SaveSpec,
@@ -50,7 +50,7 @@ from satchel.ingest import DirEntry, walk_directory, write_tar
 from satchel.models import Artifact, ArtifactFile, Occurrence, new_id, parse_time
 from satchel.store import local_copy_matches
 from satchel.uris import parse_uri
-from satchel.validation import guess_mime, validate_token
+from satchel.validation import guess_mime
 
 __all__ = ["RemoteCore", "open_remote"]
 
@@ -264,7 +264,7 @@ class RemoteCore(CoreBase):
         )
         if query is None or limit == 0:
             return []
-        body = search_body(query, text=None, mode=None, metric=None, time_window=None)
+        body = search_body(query, text=None, mode=None, time_window=None)
         return collect(self._post_search, body, limit)
 
     def search_page(
@@ -279,29 +279,21 @@ class RemoteCore(CoreBase):
         **filters: Any,
     ) -> SearchPage:
         """One page of a search (``paged``), or every match / the top ``limit``."""
-        text = search_text(query)
-        metric = None
-        if text is not None:
-            metric = filters.pop("metric", None)
-            filters.pop("metric_mode", None)
-            if metric is not None:
-                validate_token(metric, what="metric")
-            if mode is not None and mode not in MODES:
-                raise ValidationError(
-                    f"unknown search mode {mode!r}; use 'lexical', 'semantic' or 'hybrid' "
-                    "(or no query for a structured search)"
-                )
-        elif mode not in (None, "structured"):
-            raise ValidationError(f"search mode {mode!r} needs a query")
-        window_start(time_window)  # refuses a malformed window before any request
-        base = scope_query(self.context, limit=None, **filters)
+        text, base = context_search(
+            self.context, query=query, mode=mode, time_window=time_window, **filters
+        )
+        if text is not None and mode is not None and mode not in MODES:
+            raise ValidationError(
+                f"unknown search mode {mode!r}; use 'lexical', 'semantic' or 'hybrid' "
+                "(or no query for a structured search)"
+            )
         if limit is not None and (not isinstance(limit, int) or limit < 0):
             raise ValidationError(f"limit must be a non-negative integer, got {limit!r}")
         if paged and (limit is None or not 1 <= limit <= MAX_PAGE):
             raise ValidationError(f"a page's limit must be from 1 to {MAX_PAGE}: {limit!r}")
         if base is None or limit == 0:
             return SearchPage()
-        body = search_body(base, text=text, mode=mode, metric=metric, time_window=time_window)
+        body = search_body(base, text=text, mode=mode, time_window=time_window)
         if paged:
             return to_page(self._post_search({**body, "limit": limit, "cursor": cursor}))
         if text is None:

@@ -21,11 +21,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from satchel.errors import NotFoundError, ValidationError
+from satchel.errors import NotFoundError
 from satchel.facade import _local
-from satchel.facade._paging import SearchPage, window_start
+from satchel.facade._paging import SearchPage
 from satchel.facade._scope import ContextInfo, ScopeLevel, scope_query
-from satchel.facade._search import page_search, search_text, text_query
+from satchel.facade._search import context_search, page_search
 from satchel.facade._shared import (
     TAR_MIME,
     CoreBase,
@@ -345,21 +345,9 @@ class FacadeCore(CoreBase):
         **filters: Any,
     ) -> SearchPage:
         """One page of a search; ``limit`` None means every match on one page."""
-        text = search_text(query)
-        metric = None
-        if text is not None:
-            metric = filters.pop("metric", None)
-            filters.pop("metric_mode", None)
-        elif mode not in (None, "structured"):
-            raise ValidationError(f"search mode {mode!r} needs a query")
-        base = scope_query(
-            self.context,
-            created_since=window_start(time_window),
-            limit=None,
-            **filters,
+        text, base = context_search(
+            self.context, query=query, mode=mode, time_window=time_window, **filters
         )
-        if base is not None and text is not None:
-            base = text_query(base, metric)
         return page_search(
             self.store.query,
             self.text,

@@ -4,16 +4,18 @@ A pytest plugin of the root ``conftest.py``. One uvicorn serves the whole sessio
 port; each test gets a server of its own (a fresh home: local store and SQLite index, like
 an embedded test's own store) mounted under a path prefix ``/t<N>``, the way a reverse
 proxy mounts a service, so tests never see each other's runs, orgs or search statistics
-and no test pays for a server start. Users and orgs are real: the facade tests' context
-fields ``org_id``/``user_id`` ("o1", "u2"...) name orgs and users that ``RemoteWorld``
-creates on first use, each with its own API token; the context then carries their real
-ids, as the token says.
+and no test pays for a server start. A fresh store is a copy of one migrated once per
+session (running the migrations is most of what opening a new store costs). Users and orgs
+are real: the facade tests' context fields ``org_id``/``user_id`` ("o1", "u2"...) name orgs
+and users that ``RemoteWorld`` creates on first use, each with its own API token; the
+context then carries their real ids, as the token says.
 """
 
 from __future__ import annotations
 
 import contextlib
 import itertools
+import shutil
 import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -28,6 +30,7 @@ import satchel
 from conftest import make_settings
 from satchel.config import Settings
 from satchel.server import ServerSettings, create_app
+from satchel.server.state import ServerState
 from satchel.store import ArtifactStore
 from serverkit import SECRET, serving, state_of
 
@@ -42,6 +45,7 @@ class Mounts:
     def __init__(self) -> None:
         self._apps: dict[str, ASGIApp] = {}
         self._numbers = itertools.count()
+        self.url = ""
 
     def mount(self, app: ASGIApp) -> str:
         prefix = f"/t{next(self._numbers)}"
@@ -134,19 +138,27 @@ def remote_store_of(ctx: satchel.Context) -> ArtifactStore:
 
 
 @pytest.fixture(scope="session")
-def remote_mounts() -> Iterator[tuple[Mounts, str]]:
+def remote_mounts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Mounts, Path]]:
+    """The session's uvicorn (its URL in ``mounts.url``) and a migrated empty store."""
+    template = tmp_path_factory.mktemp("remote-template")
+    store = make_settings("local", template)
+    ServerState.open(
+        ServerSettings.load(environ={}, store=store, secret=SECRET, upload_dir=str(template))
+    ).close()
     mounts = Mounts()
     with serving(mounts) as url:  # type: ignore[arg-type]
-        yield mounts, url
+        mounts.url = url
+        yield mounts, template / "store"
 
 
 @contextlib.contextmanager
 def remote_world(
-    mounts: Mounts, url: str, root: Path, **server_settings: Any
+    mounts: Mounts, template: Path, root: Path, **server_settings: Any
 ) -> Iterator[RemoteWorld]:
     """A fresh server in ``root`` mounted on the session's uvicorn (``server_settings``:
     ``ServerSettings`` overrides, such as ``body_max``)."""
     server_dir = root / "server"
+    shutil.copytree(template, server_dir / "store")
     settings = ServerSettings.load(
         environ={},
         store=make_settings("local", server_dir),
@@ -156,7 +168,7 @@ def remote_world(
     )
     app = create_app(settings)
     prefix = mounts.mount(app)
-    world = RemoteWorld(app, url + prefix, root / "client-home")
+    world = RemoteWorld(app, mounts.url + prefix, root / "client-home")
     try:
         yield world
     finally:
@@ -169,7 +181,7 @@ def remote_world(
 
 
 @pytest.fixture
-def remote(remote_mounts: tuple[Mounts, str], tmp_path: Path) -> Iterator[RemoteWorld]:
+def remote(remote_mounts: tuple[Mounts, Path], tmp_path: Path) -> Iterator[RemoteWorld]:
     """A fresh server for this test, on the session's uvicorn."""
     with remote_world(*remote_mounts, tmp_path) as world:
         yield world

@@ -21,7 +21,8 @@ class Boom(Exception):
 
 async def test_small_files_travel_in_batches_under_the_body_limit(remote_mounts, tmp_path):
     files = {f"part-{i:03d}/data.bin": os.urandom(1024 + i) for i in range(200)}
-    files["medium.bin"] = os.urandom(100 * 1024)  # inline-sized, but not within 64 KiB
+    # Inline-sized, but not within a 64 KiB body: chunks, to a path that needs escaping.
+    files["odd names/50% & #1?.bin"] = os.urandom(100 * 1024)
     files["empty.txt"] = b""
     tree = tmp_path / "tree"
     for key, data in files.items():

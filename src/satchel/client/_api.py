@@ -10,8 +10,10 @@ request whose connection could not even be opened.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import re
+import ssl
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -105,6 +107,7 @@ class Api:
             base_url=self.url + API_PREFIX,
             headers={"Authorization": f"Bearer {token}", "User-Agent": _user_agent()},
             timeout=_TIMEOUT,
+            verify=_tls(),
             follow_redirects=False,
         )
         self._info: ServerInfo | None = None
@@ -176,6 +179,13 @@ class Api:
         return NetworkError(
             f"cannot reach the satchel server at {self.url}: {type(exc).__name__}: {exc}"
         )
+
+
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """One TLS context per process (loading the CA bundle takes tens of milliseconds, which
+    every ``Context`` would otherwise pay); contexts are safe to share between clients."""
+    return httpx.create_ssl_context()
 
 
 def _key_of(url: str) -> str:

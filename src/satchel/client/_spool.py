@@ -12,6 +12,7 @@ import contextlib
 from collections.abc import Callable, Sequence
 from io import FileIO
 from pathlib import Path
+from typing import Final
 
 from satchel.client._upload import Upload
 from satchel.errors import StorageError
@@ -19,7 +20,11 @@ from satchel.facade._shared import SaveSpec
 from satchel.hashing import HashingSink
 from satchel.models import Artifact, new_id
 
-__all__ = ["SpoolSink"]
+__all__ = ["MEMORY_MAX", "SpoolSink"]
+
+#: Bytes a writer keeps in memory before it spools to a file (whether they then travel
+#: inline or in chunks is the uploader's choice, by the server's limits).
+MEMORY_MAX: Final = 1024 * 1024
 
 #: Saves the files of one artifact: ``(spec, uploads, mime)`` -> the saved artifact.
 SaveUploads = Callable[[SaveSpec, Sequence[Upload], str], Artifact]
@@ -30,7 +35,7 @@ class SpoolSink:
     """Bytes of one remote ``writer()``, saved as a file artifact on ``commit``."""
 
     def __init__(
-        self, *, staging_dir: Path, memory_max: int, key_of: KeyOf, save: SaveUploads
+        self, *, staging_dir: Path, key_of: KeyOf, save: SaveUploads, memory_max: int = MEMORY_MAX
     ) -> None:
         self._staging_dir = staging_dir
         self._memory_max = memory_max

@@ -216,10 +216,7 @@ class RemoteCore(CoreBase):
 
     def open_sink(self) -> ByteSink:
         return SpoolSink(
-            staging_dir=self.staging_dir,
-            memory_max=min(self._api.info().content_max, 1 << 20),
-            key_of=self.file_key,
-            save=self._save_file_uploads,
+            staging_dir=self.staging_dir, key_of=self.file_key, save=self._save_file_uploads
         )
 
     # -- reads --------------------------------------------------------------------------

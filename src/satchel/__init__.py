@@ -7,6 +7,10 @@ Embedded use (no server)::
     ctx = satchel.Context(store="~/.satchel", run_id="r1")
     arts = ctx.artifacts()
     a = await arts.save_text("Hello, world!", name="results.txt")
+
+Remote, the same calls against a satchel server (the ``client`` extra)::
+
+    ctx = satchel.Context(store="http://127.0.0.1:8765", token="sat_...", run_id="r1")
 """
 
 from __future__ import annotations

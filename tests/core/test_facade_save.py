@@ -309,6 +309,10 @@ async def test_payload_larger_than_inline_max_round_trips(arts, context, store_k
     assert await arts.load_text_by_id(a.artifact_id) == text
     assert await arts.get_by_id(a.artifact_id) == a
     assert a.sha256 in stored_blob_digests(context)
+    if store_kind == "remote":
+        # A server names the artifact, never where it keeps the bytes (docs/client.md).
+        assert a.uri == f"satchel://{a.artifact_id}"
+        assert await arts.load_text(a.uri) == text
     if store_kind == "local":
         assert a.uri is not None
         parts = urlsplit(a.uri)

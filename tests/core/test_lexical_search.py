@@ -1,4 +1,8 @@
-"""Lexical search: a labelled corpus with recall@5, typos and partial ids, filters, reindex."""
+"""Lexical search: a labelled corpus with recall@5, typos and partial ids, filters, reindex.
+
+Tests marked ``remote_too`` also run against a satchel server; the two that rebuild or catch
+up the store's text index drive that index directly, and stay embedded.
+"""
 
 from __future__ import annotations
 

@@ -4,6 +4,10 @@ The model is the real all-MiniLM-L6-v2 on its default runtime, sentence-transfor
 dev install has the ``semantic`` extra, so nothing here skips); ``FakeEmbedder`` stands in
 only where the test is about the machinery around the model (hundreds of artifacts, a second
 model), not about what it understands.
+
+Tests marked ``remote_too`` also run against a satchel server (which embeds with the same
+model, in the test process). The others give a context an embedder of its own or reach into
+its store's vectors, which a server keeps to itself: they stay embedded.
 """
 
 from __future__ import annotations

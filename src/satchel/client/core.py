@@ -37,6 +37,7 @@ from satchel.facade._search import context_search
 from satchel.facade._shared import (
     CoreBase,
     SaveSpec,
+    UseLog,
     artifact_target,
     last_segment,
     local_dir,
@@ -114,7 +115,7 @@ class RemoteCore(CoreBase):
         self._downloads = Downloader(api)
         self._executor: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
-        self._used: set[tuple[str, str | None, str | None]] = set()
+        self._uses = UseLog()
 
     @property
     def executor(self) -> Executor:
@@ -327,21 +328,9 @@ class RemoteCore(CoreBase):
 
     def _note_use(self, artifact: Artifact) -> None:
         key = (artifact.artifact_id, self.context.run_id, self.context.node_id)
-        with self._lock:
-            if key in self._used:
-                return
-            self._used.add(key)
-        try:
-            self._api.request(
-                "POST",
-                f"/artifacts/{artifact.artifact_id}/uses",
-                json={"run_id": key[1], "node_id": key[2]},
-                retry=False,
-            )
-        except BaseException:
-            with self._lock:
-                self._used.discard(key)
-            raise
+        path = f"/artifacts/{artifact.artifact_id}/uses"
+        body = {"run_id": key[1], "node_id": key[2]}
+        self._uses.once(key, lambda: self._api.request("POST", path, json=body, retry=False))
 
     def load_bytes_by_id(self, artifact_id: str) -> bytes:
         artifact = self.require(artifact_id)

@@ -30,6 +30,7 @@ from satchel.facade._shared import (
     TAR_MIME,
     CoreBase,
     SaveSpec,
+    UseLog,
     artifact_target,
     last_segment,
     local_dir,
@@ -98,7 +99,7 @@ class FacadeCore(CoreBase):
         self.staging_dir = store.staging_dir
         self.text = TextSearcher(store.index, embedder)
         self._run_recorded = False
-        self._used: set[tuple[str, str | None, str | None]] = set()
+        self._uses = UseLog()
         self._lock = threading.Lock()
 
     @property
@@ -369,21 +370,10 @@ class FacadeCore(CoreBase):
 
     def _note_use(self, artifact: Artifact) -> None:
         key = (artifact.artifact_id, self.context.run_id, self.context.node_id)
-        with self._lock:
-            if key in self._used:
-                return
-            self._used.add(key)
-        self.store.add_occurrences(
-            [
-                Occurrence(
-                    artifact_id=artifact.artifact_id,
-                    run_id=key[1],
-                    node_id=key[2],
-                    event="used",
-                    at=utcnow(),
-                )
-            ]
+        used = Occurrence(
+            artifact_id=key[0], run_id=key[1], node_id=key[2], event="used", at=utcnow()
         )
+        self._uses.once(key, lambda: self.store.add_occurrences([used]))
 
     def lineage(self, artifact_id: str) -> builtins.list[Occurrence]:
         if self.context.reader is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -42,6 +43,7 @@ __all__ = [
     "TAR_MIME",
     "CoreBase",
     "SaveSpec",
+    "UseLog",
     "artifact_target",
     "last_segment",
     "local_dir",
@@ -240,6 +242,27 @@ class CoreBase:
             raise InvalidJSONError(
                 f"{what} is not valid JSON: {exc.msg}", exc.doc, exc.pos
             ) from exc
+
+
+class UseLog:
+    """The lineage "used" events a context recorded: each (artifact, run, node) once."""
+
+    def __init__(self) -> None:
+        self._seen: set[tuple[str, str | None, str | None]] = set()
+        self._lock = threading.Lock()
+
+    def once(self, key: tuple[str, str | None, str | None], record: Callable[[], object]) -> None:
+        """Run ``record`` for ``key`` unless it ran already; a failed one runs again later."""
+        with self._lock:
+            if key in self._seen:
+                return
+            self._seen.add(key)
+        try:
+            record()
+        except BaseException:
+            with self._lock:
+                self._seen.discard(key)
+            raise
 
 
 # -- URIs that name the caller's own files ----------------------------------------------

@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 from satchel.access import may_manage, may_write_run
-from satchel.errors import ConflictError, NotFoundError, PermissionDeniedError
+from satchel.errors import NotFoundError, PermissionDeniedError
 from satchel.models import Artifact
 from satchel.server.state import ServerState
 from satchel.tenancy.base import Actor
 
-__all__ = [
-    "check_run_of_org",
-    "check_run_write",
-    "find_managed",
-    "find_own_pending",
-    "find_readable",
-]
+__all__ = ["check_run_write", "find_managed", "find_own_pending", "find_readable"]
 
 
 def _missing(artifact_id: str) -> NotFoundError:
@@ -70,19 +64,3 @@ def check_run_write(actor: Actor, run_id: str | None) -> None:
     decision = may_write_run(actor, run_id or "")
     if not decision:
         raise PermissionDeniedError(decision.reason)
-
-
-def check_run_of_org(state: ServerState, actor: Actor, run_id: str | None) -> None:
-    """Refuse saving into a run another organisation started.
-
-    Run ids are global: without this, an artifact saved into another org's run id would be
-    listed and deleted with that run by its owners.
-
-    Raises:
-        ConflictError: the run exists and belongs to neither the caller nor their org.
-    """
-    if run_id is None:
-        return
-    run = state.store.get_run(run_id)
-    if run is not None and run.org_id != actor.org_id and run.user_id != actor.user_id:
-        raise ConflictError(f"the run id {run_id!r} is taken")

@@ -26,12 +26,7 @@ from satchel.models import (
     utcnow,
 )
 from satchel.server.schemas.artifacts import ArtifactCreate, ContentIn, FileIn
-from satchel.server.services.access import (
-    check_run_of_org,
-    check_run_write,
-    find_managed,
-    find_own_pending,
-)
+from satchel.server.services.access import check_run_write, find_managed, find_own_pending
 from satchel.server.state import ServerState
 from satchel.store import StoredBlob
 from satchel.tenancy.base import Actor
@@ -221,7 +216,6 @@ def create_artifact(state: ServerState, actor: Actor, body: ArtifactCreate) -> C
         body = body.model_copy(update={"run_id": actor.run_id})
     meta = _validated(body)
     check_run_write(actor, body.run_id)
-    check_run_of_org(state, actor, body.run_id)
     replayed = _replay(state, actor, body, meta.name)
     if replayed is not None:
         return Created(replayed, new=False)

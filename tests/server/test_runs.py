@@ -86,6 +86,22 @@ async def test_other_orgs_do_not_see_runs(world: World, owner_client: httpx.Asyn
         assert (await stranger.delete("/api/v1/runs/private")).status_code == 404
 
 
+async def test_a_run_holding_another_orgs_artifacts_is_not_deleted(
+    world: World, owner_client: httpx.AsyncClient
+) -> None:
+    # Run ids are global: a second organisation saving into "shared-id" must not lose its
+    # artifact when the run's owners delete their run.
+    await create(owner_client, {"log.txt": b"epoch 1"}, run_id="shared-id")
+    world.member("stranger", "b")
+    async with world.client("stranger") as stranger:
+        theirs = await create(stranger, {"x.txt": b"epoch 3"}, run_id="shared-id")
+        await owner_client.patch("/api/v1/runs/shared-id", json={"status": "done"})
+        refused = await owner_client.delete("/api/v1/runs/shared-id")
+        assert refused.status_code == 409, refused.text
+        kept = await stranger.get(f"/api/v1/artifacts/{theirs['artifact_id']}")
+        assert kept.status_code == 200
+
+
 async def test_lineage_records_uses(owner_client: httpx.AsyncClient) -> None:
     made = await create(owner_client, {"d.csv": b"a,b\n"}, run_id="prep", node_id="n1")
     aid = made["artifact_id"]

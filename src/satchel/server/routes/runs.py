@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from satchel.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
-from satchel.index.base import RunPosition, RunQuery
+from satchel.index.base import ArtifactQuery, RunPosition, RunQuery
 from satchel.models import Run, format_time, new_id, utcnow
 from satchel.server.deps import ActorDep, RunIdPath, StateDep
 from satchel.server.routes import ERRORS
@@ -155,6 +155,15 @@ def run_artifacts(
 @router.delete("/runs/{run_id}", status_code=204, response_class=Response, responses=ERRORS)
 def delete_run(state: StateDep, actor: ActorDep, run_id: RunIdPath) -> Response:
     """Delete a run, its experiments and all their artifacts (409 while running)."""
-    _managed_run(state, actor, run_id, job_may=False)
+    run = _managed_run(state, actor, run_id, job_may=False)
+    # Run ids are global: another organisation may have saved into this one. Its artifacts
+    # are not this caller's to delete, so the run stays (its own artifacts can go one by one).
+    held = state.store.query(
+        ArtifactQuery(equals={"run_id": run_id}, include_pending=True, limit=None)
+    )
+    if any(a.org_id != run.org_id for a in held):
+        raise ConflictError(
+            f"run {run_id!r} holds artifacts of another organisation; delete yours one by one"
+        )
     state.store.delete_run(run_id)
     return Response(status_code=204)

@@ -1,0 +1,262 @@
+"""The servers of the ``--server`` figures, each a real child process on loopback.
+
+* :class:`SatchelServer`: ``satchel serve`` (uvicorn, one process) on a fresh
+  ``SATCHEL_HOME`` (the embedded default: SQLite index + local blob directory); its first
+  start prints the admin's API token, which the benchmark reads from its output.
+* :class:`MlflowServer`: ``mlflow server --serve-artifacts`` with a SQLite tracking store
+  and a local artifact root; clients reach the artifacts through it (``mlflow-artifacts:/``).
+* :class:`RssSampler`: a thread that reads a server's memory from ``/proc`` every 50 ms.
+
+Each server is started in a session of its own and stopped by its process group id (the
+PID of the child started here): SIGTERM, then SIGKILL when it has not ended after a while.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import IO, Any, Self
+
+import httpx
+
+START_TIMEOUT = 120.0
+STOP_TIMEOUT = 15.0
+SAMPLE_EVERY = 0.05
+
+
+def exit_on_sigterm() -> None:
+    """Turn SIGTERM into ``SystemExit``, so that ``finally`` blocks stop the servers."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class _Child:
+    """A server child in its own session; stopped by its process group."""
+
+    name = "server"
+
+    def __init__(self, cmd: list[str], env: dict[str, str], log: Path, health: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = log
+        self._out: IO[str] = log.open("w")
+        cmd = [*cmd, "--host", "127.0.0.1", "--port", str(self.port)]
+        self.cmd = cmd
+        self.proc = subprocess.Popen(
+            cmd, env=env, stdout=self._out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(self.url + health, timeout=2).status_code == 200:
+                    return
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"{self.name} did not start:\n{log.read_text()[-4000:]}")
+            time.sleep(0.2)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def printed(self) -> str:
+        self._out.flush()
+        return self.log.read_text(errors="replace")
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """SIGTERM to the server's process group, SIGKILL when it is still there.
+
+        SIGTERM and SIGINT to this process wait until the server is gone (they are blocked
+        meanwhile, and delivered after), so an interrupt never leaves one running.
+        """
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
+        try:
+            self._stop()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+
+    def _stop(self) -> None:
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=STOP_TIMEOUT)
+        # Workers of the group may outlive its leader: the group goes in every case.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=STOP_TIMEOUT)
+        self._out.close()
+
+
+class SatchelServer(_Child):
+    """``satchel serve`` on a fresh home; ``token`` is the first start's admin token."""
+
+    name = "satchel serve"
+
+    def __init__(self, home: Path, log: Path, env: dict[str, str]) -> None:
+        env = {k: v for k, v in env.items() if not k.startswith("SATCHEL_")}
+        env["SATCHEL_HOME"] = str(home)
+        super().__init__([sys.executable, "-m", "satchel.cli", "serve"], env, log, "/api/v1/health")
+        found = re.search(r"token:\s+(\S+)", self.printed())
+        if found is None:
+            self.stop()
+            raise RuntimeError(f"satchel serve printed no token:\n{self.printed()[-4000:]}")
+        self.token = found.group(1)
+
+
+class MlflowServer(_Child):
+    """``mlflow server --serve-artifacts``: SQLite tracking store, local artifact root."""
+
+    name = "mlflow server"
+
+    def __init__(self, root: Path, log: Path, env: dict[str, str]) -> None:
+        root.mkdir(parents=True, exist_ok=True)
+        mlflow = str(Path(sys.executable).with_name("mlflow"))
+        super().__init__(
+            [
+                mlflow,
+                "server",
+                "--backend-store-uri",
+                f"sqlite:///{root / 'mlflow.db'}",
+                "--artifacts-destination",
+                str(root / "artifacts"),
+                "--serve-artifacts",
+            ],
+            env,
+            log,
+            "/health",
+        )
+
+
+def _status_kib(pid: int, field: str, name: str = "status") -> int:
+    """A ``kB`` field of ``/proc/<pid>/<name>`` (0 when the process is gone)."""
+    try:
+        with open(f"/proc/{pid}/{name}", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        return 0
+    return 0
+
+
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (from the parent ids in ``/proc/*/stat``)."""
+    parents: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", encoding="ascii", errors="replace") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        parents.setdefault(ppid, []).append(int(entry.name))
+    out, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        out.append(current)
+        todo.extend(parents.get(current, []))
+    return out
+
+
+def rss_kib(pid: int, *, tree: bool) -> tuple[int, int, int]:
+    """The memory of ``pid`` in KiB: its RSS, twice, and 1; with ``tree``, the PSS of it
+    and its descendants summed (pages shared by workers counted once overall, not once
+    each), the largest single process's RSS, and how many processes there are."""
+    if not tree:
+        rss = _status_kib(pid, "VmRSS")
+        return rss, rss, 1
+    pids = _tree(pid)
+    pss = sum(_status_kib(p, "Pss", "smaps_rollup") for p in pids)
+    return pss, max((_status_kib(p, "VmRSS") for p in pids), default=0), len(pids)
+
+
+def reset_peak(pid: int) -> bool:
+    """Reset a process's VmHWM to its RSS now (``/proc/<pid>/clear_refs``, value 5)."""
+    try:
+        with open(f"/proc/{pid}/clear_refs", "w", encoding="ascii") as fh:
+            fh.write("5")
+    except OSError:
+        return False
+    return True
+
+
+def peak_kib(pid: int) -> int:
+    """A process's VmHWM (its peak RSS since the last reset)."""
+    return _status_kib(pid, "VmHWM")
+
+
+class RssSampler:
+    """Samples a server's RSS every 50 ms while in use; ``summary()`` after.
+
+    For a single process, each sample is its RSS, and its VmHWM (reset on entry, read on
+    exit) is kept too: the kernel's exact peak, which no sampling misses. With ``tree`` (a
+    server with worker processes) each sample is the PSS of the process and all its
+    descendants, summed, and the largest single process's RSS is kept beside it.
+    """
+
+    def __init__(self, pid: int, *, tree: bool = False) -> None:
+        self.pid = pid
+        self.tree = tree
+        self.samples: list[int] = []
+        self.largest_kib = 0
+        self.processes = 0
+        self.baseline_kib = 0
+        self.hwm_kib: int | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            total, largest, count = rss_kib(self.pid, tree=self.tree)
+            self.samples.append(total)
+            self.largest_kib = max(self.largest_kib, largest)
+            self.processes = max(self.processes, count)
+            self._stop.wait(SAMPLE_EVERY)
+
+    def __enter__(self) -> RssSampler:
+        self.baseline_kib = rss_kib(self.pid, tree=self.tree)[0]
+        self._reset = not self.tree and reset_peak(self.pid)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        if self._reset:
+            self.hwm_kib = peak_kib(self.pid)
+
+    def summary(self) -> dict[str, Any]:
+        sampled = max(self.samples, default=0)
+        return {
+            "baseline_mib": self.baseline_kib / 1024,
+            "sampled_peak_mib": sampled / 1024,
+            "vmhwm_mib": None if self.hwm_kib is None else self.hwm_kib / 1024,
+            "peak_mib": max(sampled, self.hwm_kib or 0) / 1024,
+            "largest_process_mib": self.largest_kib / 1024,
+            "processes": self.processes,
+            "samples": len(self.samples),
+            "tree": self.tree,
+        }

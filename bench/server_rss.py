@@ -1,0 +1,174 @@
+"""Figure ``--server`` 3: a server's peak RSS during one huge upload and many downloads.
+
+Usage: ``python bench/server_rss.py --huge F --huge-sha256 HEX --file G --sha256 HEX
+--streams 32 --work DIR``
+
+For each server, ``satchel serve`` (one process) and then the peer, ``mlflow server
+--serve-artifacts`` (a supervisor and its uvicorn workers), both fresh as in
+``server_transfer.py``:
+
+1. baseline: the server's memory once it answers (satchel: after one authenticated
+   request; MLflow: after 40 ``search_experiments`` calls, spread over its workers);
+2. upload of ``--huge`` (4 GiB): satchel's chunked API (hash, create, 64 MiB chunks);
+   MLflow's ``log_artifact`` (one streamed PUT);
+3. upload of ``--file`` (untimed setup), then ``--streams`` concurrent streamed GETs of it
+   (asyncio, one ``httpx.AsyncClient``, every response read to the end in pieces and
+   thrown away). The client counts the bytes of each download and the most streams open
+   at once; satchel's server checks every stream's SHA-256 before it sends the last piece
+   and the client compares the announced digest, so a complete body is a verified one.
+
+During phases 2 and 3 a thread samples the server's RSS from ``/proc`` every 50 ms; for
+satchel's single process its VmHWM (reset at the start of the phase) is read too, the
+exact peak. MLflow's figure is the sum of its processes' RSS at each sample (shared pages
+counted once per process, so it reads high) and the largest single process's peak.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from _remote import Remote
+from _servers import MlflowServer, RssSampler, SatchelServer, exit_on_sigterm
+from _util import emit
+
+WARMUP_CALLS = 40
+
+
+async def _streams(url: str, headers: dict[str, str], streams: int) -> dict[str, Any]:
+    open_now = 0
+    most = 0
+    sizes: list[int] = []
+    digests: set[str | None] = set()
+
+    async def one(http: httpx.AsyncClient) -> None:
+        nonlocal open_now, most
+        async with http.stream("GET", url) as response:
+            response.raise_for_status()
+            open_now += 1
+            most = max(most, open_now)
+            digests.add(response.headers.get("X-Satchel-SHA256"))
+            got = 0
+            async for piece in response.aiter_raw():
+                got += len(piece)
+            open_now -= 1
+            sizes.append(got)
+
+    limits = httpx.Limits(max_connections=streams, max_keepalive_connections=streams)
+    timeout = httpx.Timeout(1800.0)
+    async with httpx.AsyncClient(headers=headers, limits=limits, timeout=timeout) as http:
+        start = time.perf_counter()
+        await asyncio.gather(*(one(http) for _ in range(streams)))
+        took = time.perf_counter() - start
+    return {
+        "seconds": took,
+        "sizes": sizes,
+        "most_open": most,
+        "digests": sorted(map(str, digests)),
+    }
+
+
+def satchel_side(args: argparse.Namespace, work: Path, env: dict[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    with contextlib.ExitStack() as stack:
+        server = stack.enter_context(
+            SatchelServer(work / "satchel-home", work / "satchel-serve.log", env)
+        )
+        remote = Remote(server.url, server.token)
+        stack.callback(remote.close)
+        remote.http.get("/me").raise_for_status()
+        with RssSampler(server.pid) as rss:
+            start = time.perf_counter()
+            art = remote.save_file(Path(args.huge), name="huge.bin")
+            out["upload_s"] = time.perf_counter() - start
+        out["upload_rss"] = rss.summary()
+        out["upload_verified"] = art["sha256"] == args.huge_sha256
+        remote.delete(art["artifact_id"])
+
+        art = remote.save_file(Path(args.file), name="shared.bin")
+        url = f"{server.url}/api/v1/artifacts/{art['artifact_id']}/files/shared.bin"
+        with RssSampler(server.pid) as rss:
+            got = asyncio.run(
+                _streams(url, {"Authorization": f"Bearer {server.token}"}, args.streams)
+            )
+        out["downloads_rss"] = rss.summary()
+        out["downloads"] = got
+        size = os.path.getsize(args.file)
+        out["downloads_complete"] = (
+            len(got["sizes"]) == args.streams
+            and all(n == size for n in got["sizes"])
+            and got["digests"] == [args.sha256]
+        )
+    return out
+
+
+def mlflow_side(args: argparse.Namespace, work: Path, env: dict[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    with MlflowServer(work / "mlflow-server", work / "mlflow-server.log", env) as server:
+        os.environ["MLFLOW_TRACKING_URI"] = server.url
+        from mlflow.tracking import MlflowClient  # noqa: PLC0415
+
+        client = MlflowClient()
+        experiment = client.create_experiment("bench-rss")
+        for _ in range(WARMUP_CALLS):  # requests reach every worker before the baseline
+            client.search_experiments()
+        run = client.create_run(experiment)
+        with RssSampler(server.pid, tree=True) as rss:
+            start = time.perf_counter()
+            client.log_artifact(run.info.run_id, args.huge)
+            out["upload_s"] = time.perf_counter() - start
+        out["upload_rss"] = rss.summary()
+        client.delete_run(run.info.run_id)
+
+        run = client.create_run(experiment)
+        client.log_artifact(run.info.run_id, args.file)
+        prefix = "mlflow-artifacts:/"
+        if not run.info.artifact_uri.startswith(prefix):
+            raise RuntimeError(f"not a proxied artifact root: {run.info.artifact_uri}")
+        where = run.info.artifact_uri[len(prefix) :].strip("/")
+        url = f"{server.url}/api/2.0/mlflow-artifacts/artifacts/{where}/{Path(args.file).name}"
+        with RssSampler(server.pid, tree=True) as rss:
+            got = asyncio.run(_streams(url, {}, args.streams))
+        out["downloads_rss"] = rss.summary()
+        out["downloads"] = got
+        size = os.path.getsize(args.file)
+        out["downloads_complete"] = len(got["sizes"]) == args.streams and all(
+            n == size for n in got["sizes"]
+        )
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--huge", required=True)
+    parser.add_argument("--huge-sha256", required=True)
+    parser.add_argument("--file", required=True)
+    parser.add_argument("--sha256", required=True)
+    parser.add_argument("--streams", type=int, default=32)
+    parser.add_argument("--work", required=True)
+    args = parser.parse_args()
+    exit_on_sigterm()
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    result = {
+        "huge_bytes": os.path.getsize(args.huge),
+        "file_bytes": os.path.getsize(args.file),
+        "streams": args.streams,
+        "satchel": satchel_side(args, work, env),
+        "mlflow": mlflow_side(args, work, env),
+    }
+    emit(result)
+
+
+if __name__ == "__main__":
+    main()

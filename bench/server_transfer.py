@@ -1,0 +1,132 @@
+"""Figure ``--server`` 1: a large file up and down through satchel's server vs MLflow's.
+
+Usage: ``python bench/server_transfer.py --file F --sha256 HEX --work DIR [--runs 3]``
+
+Starts ``satchel serve`` (fresh home: SQLite + local blob directory) and ``mlflow server
+--serve-artifacts`` (SQLite tracking store, local artifact root) on loopback, both from this
+environment, and stops both at the end. The file is read once first so both sides read a
+warm page cache. Each run, alternating which side goes first:
+
+* satchel (the HTTP API over httpx, ``_remote.py``): upload = hash the file, create the
+  artifact with its file list, PUT it in 64 MiB chunks (each fsynced by the server; the last
+  one makes the server hash the staged file and move it into the blob store); download =
+  one streamed GET written to a file and hashed as it arrives (checked against the expected
+  SHA-256 inside the timed region). The artifact is deleted after the run, so the next run
+  uploads again instead of finding the blob (dedup).
+* MLflow (``MlflowClient`` with ``MLFLOW_TRACKING_URI=http://...``): upload =
+  ``log_artifact`` into a fresh run (one streamed PUT of the file to the server's proxy,
+  which writes it under its artifact root, no fsync); download = ``download_artifacts``
+  (one streamed GET through the proxy, written in 1 MiB pieces). Its client does not
+  verify what it downloaded; the benchmark hashes the file after the timed region.
+
+Both sides' best run counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from _remote import Remote, sha256_file
+from _servers import MlflowServer, SatchelServer, exit_on_sigterm
+from _util import emit, read_whole
+
+
+def satchel_run(remote: Remote, src: Path, dest: Path, expected: str) -> dict[str, Any]:
+    start = time.perf_counter()
+    art = remote.save_file(src, name="big.bin")
+    up = time.perf_counter() - start
+    start = time.perf_counter()
+    remote.download(art["artifact_id"], "big.bin", dest, sha256=expected)
+    down = time.perf_counter() - start
+    dest.unlink()
+    remote.delete(art["artifact_id"])
+    return {"up": up, "down": down, "verified": art["sha256"] == expected}
+
+
+def mlflow_run(client: Any, experiment: str, src: Path, dest: Path, expected: str) -> dict:
+    run = client.create_run(experiment)
+    run_id = run.info.run_id
+    start = time.perf_counter()
+    client.log_artifact(run_id, str(src))
+    up = time.perf_counter() - start
+    dest.mkdir()
+    start = time.perf_counter()
+    local = client.download_artifacts(run_id, src.name, str(dest))
+    down = time.perf_counter() - start
+    digest, _ = sha256_file(Path(local))  # untimed: MLflow's client does not verify
+    shutil.rmtree(dest)
+    client.delete_run(run_id)
+    return {"up": up, "down": down, "verified": digest == expected}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--file", required=True)
+    parser.add_argument("--sha256", required=True)
+    parser.add_argument("--work", required=True)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    exit_on_sigterm()
+    src, work = Path(args.file), Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    size = read_whole(args.file)
+    env = dict(os.environ)
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+
+    out: dict[str, list[float]] = {k: [] for k in ("satchel_up", "satchel_down")}
+    out.update({k: [] for k in ("mlflow_up", "mlflow_down")})
+    verified = {"satchel": True, "mlflow": True}
+    with contextlib.ExitStack() as stack:
+        ours = stack.enter_context(
+            SatchelServer(work / "satchel-home", work / "satchel-serve.log", env)
+        )
+        peer = stack.enter_context(
+            MlflowServer(work / "mlflow-server", work / "mlflow-server.log", env)
+        )
+        remote = Remote(ours.url, ours.token)
+        stack.callback(remote.close)
+        os.environ["MLFLOW_TRACKING_URI"] = peer.url
+        import mlflow  # noqa: PLC0415
+        from mlflow.tracking import MlflowClient  # noqa: PLC0415
+
+        client = MlflowClient()
+        experiment = client.create_experiment("bench-transfer")
+        for run in range(args.runs):
+            sides = ("mlflow", "satchel") if run % 2 == 0 else ("satchel", "mlflow")
+            for side in sides:
+                if side == "satchel":
+                    res = satchel_run(remote, src, work / "satchel-down.bin", args.sha256)
+                else:
+                    res = mlflow_run(client, experiment, src, work / "mlflow-down", args.sha256)
+                out[f"{side}_up"].append(res["up"])
+                out[f"{side}_down"].append(res["down"])
+                verified[side] = verified[side] and res["verified"]
+    hash_s = min(_timed_hash(src) for _ in range(2))
+    emit(
+        {
+            "bytes": size,
+            "seconds": out,
+            "verified": verified,
+            "client_hash_s": hash_s,
+            "satchel_cmd": " ".join(ours.cmd[1:]),
+            "mlflow_cmd": " ".join(Path(c).name if c.startswith("/") else c for c in peer.cmd),
+            "mlflow_version": mlflow.__version__,
+        }
+    )
+
+
+def _timed_hash(src: Path) -> float:
+    start = time.perf_counter()
+    sha256_file(src)
+    return time.perf_counter() - start
+
+
+if __name__ == "__main__":
+    main()

@@ -14,8 +14,10 @@ alternating:
 * MLflow: ``MlflowClient.log_artifacts(run_id, dir)`` into a fresh run, which walks the
   directory and PUTs each file to the server's proxy, one request per file, in turn.
 
-Each side's figure is the median of the rounds; after each save the benchmark checks that
-all ``N`` files landed (satchel: the answer lists them completed; MLflow: its listing).
+Before the rounds each side saves a directory of 20 files, untimed (first requests'
+imports, on every MLflow worker). Each side's figure is the median of the rounds; after
+each save the benchmark checks that all ``N`` files landed (satchel: the answer lists them
+completed; MLflow: its listing).
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from typing import Any
 from _remote import Remote
 from _servers import MlflowServer, SatchelServer, exit_on_sigterm
 from _util import emit
+
+WARMUP_FILES = 20
 
 
 def write_dir(root: Path, count: int, seed: int) -> int:
@@ -83,6 +87,11 @@ def main() -> None:
 
         client = MlflowClient()
         experiment = client.create_experiment("bench-small-files")
+        warm = work / "warm-up"  # untimed: the first requests' imports, every MLflow worker
+        write_dir(warm, WARMUP_FILES, seed=-1)
+        remote.save_dir(warm, name="warm-up")
+        client.log_artifacts(client.create_run(experiment).info.run_id, str(warm))
+        shutil.rmtree(warm)
         for rnd in range(args.rounds):
             src = work / f"small-{rnd}"
             total = write_dir(src, args.files, seed=rnd)

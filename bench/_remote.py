@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -74,8 +75,12 @@ class Remote:
         return dict(response.json())
 
     def save_file(self, path: Path, *, name: str) -> dict[str, Any]:
-        """Hash, create, upload in chunks; returns the completed artifact's JSON."""
+        """Hash, create, upload in chunks; returns the completed artifact's JSON, with
+        ``timings``: the hash's seconds and each chunk request's (the last one includes
+        the server's check of the whole file and its move into the blob store)."""
+        started = time.perf_counter()
         sha, size = sha256_file(path)
+        timings: dict[str, Any] = {"hash": time.perf_counter() - started, "chunks": []}
         made = self._create(
             {
                 "name": name,
@@ -89,6 +94,7 @@ class Remote:
         state: dict[str, Any] = {"artifact_status": made["status"]}
         while made["status"] != "completed" and offset < size:
             length = min(UPLOAD_CHUNK, size - offset)
+            started = time.perf_counter()
             response = self.http.put(
                 route,
                 params={"offset": offset},
@@ -100,11 +106,12 @@ class Remote:
             )
             if response.status_code != 200:
                 raise RuntimeError(f"upload: {response.status_code} {response.text[:500]}")
+            timings["chunks"].append(time.perf_counter() - started)
             state = response.json()
             offset = int(state["received"])
         if state["artifact_status"] != "completed":
             raise RuntimeError(f"upload ended with the artifact {state['artifact_status']}")
-        return {**made, "status": "completed", "sha256": sha, "bytes": size}
+        return {**made, "status": "completed", "sha256": sha, "bytes": size, "timings": timings}
 
     def save_dir(self, root: Path, *, name: str) -> dict[str, Any]:
         """Every file under ``root`` inline in one create request: one artifact."""

@@ -181,18 +181,6 @@ def _tree(pid: int) -> list[int]:
     return out
 
 
-def rss_kib(pid: int, *, tree: bool) -> tuple[int, int, int]:
-    """The memory of ``pid`` in KiB: its RSS, twice, and 1; with ``tree``, the PSS of it
-    and its descendants summed (pages shared by workers counted once overall, not once
-    each), the largest single process's RSS, and how many processes there are."""
-    if not tree:
-        rss = _status_kib(pid, "VmRSS")
-        return rss, rss, 1
-    pids = _tree(pid)
-    pss = sum(_status_kib(p, "Pss", "smaps_rollup") for p in pids)
-    return pss, max((_status_kib(p, "VmRSS") for p in pids), default=0), len(pids)
-
-
 def reset_peak(pid: int) -> bool:
     """Reset a process's VmHWM to its RSS now (``/proc/<pid>/clear_refs``, value 5)."""
     try:
@@ -209,36 +197,48 @@ def peak_kib(pid: int) -> int:
 
 
 class RssSampler:
-    """Samples a server's RSS every 50 ms while in use; ``summary()`` after.
+    """Samples a server's memory every 50 ms while in use; ``summary()`` after.
 
-    For a single process, each sample is its RSS, and its VmHWM (reset on entry, read on
-    exit) is kept too: the kernel's exact peak, which no sampling misses. With ``tree`` (a
-    server with worker processes) each sample is the PSS of the process and all its
-    descendants, summed, and the largest single process's RSS is kept beside it.
+    The processes are the server's (``tree``: it and all its descendants, say a
+    supervisor and its workers), as they are on entry. Each sample is the sum of their RSS.
+    Each process's VmHWM is reset on entry and read on exit: the kernel's exact peak per
+    process, which no sampling misses. With ``tree`` the PSS of all of them is read on
+    entry and on exit too (shared pages counted once overall, not once per process).
     """
 
     def __init__(self, pid: int, *, tree: bool = False) -> None:
         self.pid = pid
         self.tree = tree
+        self.pids: list[int] = []
         self.samples: list[int] = []
         self.largest_kib = 0
-        self.processes = 0
-        self.baseline_kib = 0
-        self.hwm_kib: int | None = None
+        self.baseline: dict[int, int] = {}
+        self.hwm: dict[int, int] = {}
+        self.pss_kib: list[int] = []
+        self._reset = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
 
+    def _rss(self) -> dict[int, int]:
+        return {p: _status_kib(p, "VmRSS") for p in self.pids}
+
+    def _pss(self) -> int:
+        return sum(_status_kib(p, "Pss", "smaps_rollup") for p in self.pids)
+
     def _run(self) -> None:
         while not self._stop.is_set():
-            total, largest, count = rss_kib(self.pid, tree=self.tree)
-            self.samples.append(total)
-            self.largest_kib = max(self.largest_kib, largest)
-            self.processes = max(self.processes, count)
+            each = self._rss()
+            self.samples.append(sum(each.values()))
+            self.largest_kib = max(self.largest_kib, *each.values())
             self._stop.wait(SAMPLE_EVERY)
 
     def __enter__(self) -> RssSampler:
-        self.baseline_kib = rss_kib(self.pid, tree=self.tree)[0]
-        self._reset = not self.tree and reset_peak(self.pid)
+        self.pids = _tree(self.pid) if self.tree else [self.pid]
+        if self.tree:
+            self.pss_kib.append(self._pss())
+        self.baseline = self._rss()
+        resets = [reset_peak(p) for p in self.pids]  # every one, not up to a failure
+        self._reset = all(resets)
         self._thread.start()
         return self
 
@@ -246,17 +246,26 @@ class RssSampler:
         self._stop.set()
         self._thread.join()
         if self._reset:
-            self.hwm_kib = peak_kib(self.pid)
+            self.hwm = {p: peak_kib(p) for p in self.pids}
+        if self.tree:
+            self.pss_kib.append(self._pss())
 
     def summary(self) -> dict[str, Any]:
+        """MiB: ``peak`` is the sampled peak of the summed RSS (for one process, or the
+        kernel's VmHWM when higher); ``largest_process`` the highest peak of one process
+        (VmHWM when it could be reset) with ``largest_baseline`` its RSS on entry."""
         sampled = max(self.samples, default=0)
+        top = max(self.pids, key=lambda p: self.hwm.get(p, 0)) if self.hwm else self.pid
+        largest = max(self.largest_kib, self.hwm.get(top, 0))
+        peak = max(sampled, self.hwm.get(self.pid, 0)) if not self.tree else sampled
         return {
-            "baseline_mib": self.baseline_kib / 1024,
+            "baseline_mib": sum(self.baseline.values()) / 1024,
+            "peak_mib": peak / 1024,
             "sampled_peak_mib": sampled / 1024,
-            "vmhwm_mib": None if self.hwm_kib is None else self.hwm_kib / 1024,
-            "peak_mib": max(sampled, self.hwm_kib or 0) / 1024,
-            "largest_process_mib": self.largest_kib / 1024,
-            "processes": self.processes,
+            "vmhwm_mib": self.hwm[self.pid] / 1024 if self.hwm else None,
+            "largest_process_mib": largest / 1024,
+            "largest_baseline_mib": self.baseline.get(top, 0) / 1024,
+            "pss_mib": [kib / 1024 for kib in self.pss_kib],
+            "processes": len(self.pids),
             "samples": len(self.samples),
-            "tree": self.tree,
         }

@@ -17,10 +17,12 @@ For each server, ``satchel serve`` (one process) and then the peer, ``mlflow ser
    at once; satchel's server checks every stream's SHA-256 before it sends the last piece
    and the client compares the announced digest, so a complete body is a verified one.
 
-During phases 2 and 3 a thread samples the server's RSS from ``/proc`` every 50 ms; for
-satchel's single process its VmHWM (reset at the start of the phase) is read too, the
-exact peak. MLflow's figure is the sum of its processes' RSS at each sample (shared pages
-counted once per process, so it reads high) and the largest single process's peak.
+During phases 2 and 3 a thread samples the server's RSS from ``/proc`` every 50 ms, and
+each process's VmHWM (reset at the start of the phase) gives its exact peak
+(``_servers.RssSampler``). satchel's figure is its one process's peak. MLflow runs 15
+processes here (the CLI, a job runner and 7 huey consumers, the uvicorn supervisor and its
+4 workers, a resource tracker): its figure is the largest single process's peak (the
+worker that served the request) with the PSS of all of them before and after.
 """
 
 from __future__ import annotations

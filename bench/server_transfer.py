@@ -50,7 +50,12 @@ def satchel_run(remote: Remote, src: Path, dest: Path, expected: str) -> dict[st
     down = time.perf_counter() - start
     dest.unlink()
     remote.delete(art["artifact_id"])
-    return {"up": up, "down": down, "verified": art["sha256"] == expected}
+    return {
+        "up": up,
+        "down": down,
+        "verified": art["sha256"] == expected,
+        "timings": art["timings"],
+    }
 
 
 def mlflow_run(client: Any, experiment: str, src: Path, dest: Path, expected: str) -> dict:
@@ -98,6 +103,7 @@ def main() -> None:
     out: dict[str, list[float]] = {k: [] for k in ("satchel_up", "satchel_down")}
     out.update({k: [] for k in ("mlflow_up", "mlflow_down")})
     verified = {"satchel": True, "mlflow": True}
+    timings: list[dict[str, Any]] = []
     with contextlib.ExitStack() as stack:
         ours = stack.enter_context(
             SatchelServer(work / "satchel-home", work / "satchel-serve.log", env)
@@ -121,6 +127,8 @@ def main() -> None:
                     res = satchel_run(remote, src, work / "satchel-down.bin", args.sha256)
                 else:
                     res = mlflow_run(client, experiment, src, work / "mlflow-down", args.sha256)
+                if side == "satchel":
+                    timings.append(res["timings"])
                 out[f"{side}_up"].append(res["up"])
                 out[f"{side}_down"].append(res["down"])
                 verified[side] = verified[side] and res["verified"]
@@ -131,6 +139,7 @@ def main() -> None:
             "seconds": out,
             "verified": verified,
             "client_hash_s": hash_s,
+            "satchel_up_timings": timings,
             "satchel_cmd": _shown(ours.cmd, work),
             "mlflow_cmd": _shown(peer.cmd, work),
             "mlflow_version": mlflow.__version__,

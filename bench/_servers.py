@@ -30,6 +30,10 @@ import httpx
 START_TIMEOUT = 120.0
 STOP_TIMEOUT = 15.0
 SAMPLE_EVERY = 0.05
+#: Settled: this many readings in a row, this far apart, within this many KiB.
+SETTLE_READINGS = 6
+SETTLE_EVERY = 0.5
+SETTLE_KIB = 2048
 
 
 def exit_on_sigterm() -> None:
@@ -75,6 +79,18 @@ class _Child:
     def printed(self) -> str:
         self._out.flush()
         return self.log.read_text(errors="replace")
+
+    def settle(self, *, timeout: float = 90.0) -> float:
+        """Wait until the RSS of the server's processes stops growing (MLflow's job
+        consumers go on importing for a while after it answers); returns the seconds."""
+        start = time.monotonic()
+        last, steady = -1, 0
+        while time.monotonic() - start < timeout and steady < SETTLE_READINGS:
+            now = sum(_status_kib(p, "VmRSS") for p in _tree(self.pid))
+            steady = steady + 1 if abs(now - last) < SETTLE_KIB else 0
+            last = now
+            time.sleep(SETTLE_EVERY)
+        return time.monotonic() - start
 
     def __enter__(self) -> Self:
         return self
@@ -146,6 +162,14 @@ class MlflowServer(_Child):
             log,
             "/health",
         )
+
+
+def warm_up(url: str, paths: list[str], *, connections: int = 40) -> None:
+    """GET each of ``paths`` on fresh connections, so that every worker of a server with
+    several has answered (and imported what its routes need) before a measurement."""
+    for i in range(connections):
+        with contextlib.suppress(httpx.HTTPError):
+            httpx.get(url + paths[i % len(paths)], timeout=30)
 
 
 def _status_kib(pid: int, field: str, name: str = "status") -> int:

@@ -8,7 +8,9 @@ For each server, ``satchel serve`` (one process) and then the peer, ``mlflow ser
 ``server_transfer.py``:
 
 1. baseline: the server's memory once it answers (satchel: after one authenticated
-   request; MLflow: after 40 ``search_experiments`` calls, spread over its workers);
+   request; MLflow: after 40 requests to its tracking and artifact routes, each on a fresh
+   connection so that all 4 workers answer some) and its processes' RSS stopped growing
+   (MLflow's 7 job consumers go on importing for 10-30 s after the server answers);
 2. upload of ``--huge`` (4 GiB): satchel's chunked API (hash, create, 64 MiB chunks);
    MLflow's ``log_artifact`` (one streamed PUT);
 3. upload of ``--file`` (untimed setup), then ``--streams`` concurrent streamed GETs of it
@@ -21,8 +23,8 @@ During phases 2 and 3 a thread samples the server's RSS from ``/proc`` every 50 
 each process's VmHWM (reset at the start of the phase) gives its exact peak
 (``_servers.RssSampler``). satchel's figure is its one process's peak. MLflow runs 15
 processes here (the CLI, a job runner and 7 huey consumers, the uvicorn supervisor and its
-4 workers, a resource tracker): its figure is the largest single process's peak (the
-worker that served the request) with the PSS of all of them before and after.
+4 workers, a resource tracker): its figure is the largest single process's peak (one of
+workers) with the PSS of all of them before and after.
 """
 
 from __future__ import annotations
@@ -39,10 +41,14 @@ from typing import Any
 import httpx
 
 from _remote import Remote
-from _servers import MlflowServer, RssSampler, SatchelServer, exit_on_sigterm
+from _servers import MlflowServer, RssSampler, SatchelServer, exit_on_sigterm, warm_up
 from _util import emit
 
-WARMUP_CALLS = 40
+#: What MLflow's workers answer before the baseline (fresh connections reach each worker).
+WARMUP_PATHS = [
+    "/api/2.0/mlflow/experiments/search?max_results=1",
+    "/api/2.0/mlflow-artifacts/artifacts?path=",
+]
 
 
 async def _streams(url: str, headers: dict[str, str], streams: int) -> dict[str, Any]:
@@ -87,6 +93,7 @@ def satchel_side(args: argparse.Namespace, work: Path, env: dict[str, str]) -> d
         remote = Remote(server.url, server.token)
         stack.callback(remote.close)
         remote.http.get("/me").raise_for_status()
+        out["settle_s"] = server.settle()
         with RssSampler(server.pid) as rss:
             start = time.perf_counter()
             art = remote.save_file(Path(args.huge), name="huge.bin")
@@ -120,8 +127,8 @@ def mlflow_side(args: argparse.Namespace, work: Path, env: dict[str, str]) -> di
 
         client = MlflowClient()
         experiment = client.create_experiment("bench-rss")
-        for _ in range(WARMUP_CALLS):  # requests reach every worker before the baseline
-            client.search_experiments()
+        warm_up(server.url, WARMUP_PATHS)
+        out["settle_s"] = server.settle()
         run = client.create_run(experiment)
         with RssSampler(server.pid, tree=True) as rss:
             start = time.perf_counter()

@@ -62,14 +62,21 @@ class _Child:
         self.proc = subprocess.Popen(
             cmd, env=env, stdout=self._out, stderr=subprocess.STDOUT, start_new_session=True
         )
+        try:
+            self._wait_ready(health)
+        except BaseException:  # not started, or interrupted while starting
+            self.stop()
+            raise
+
+    def _wait_ready(self, health: str) -> None:
         deadline = time.monotonic() + START_TIMEOUT
         while True:
             with contextlib.suppress(httpx.TransportError):
                 if httpx.get(self.url + health, timeout=2).status_code == 200:
                     return
             if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"{self.name} did not start:\n{log.read_text()[-4000:]}")
+                printed = self.log.read_text(errors="replace")[-4000:]
+                raise RuntimeError(f"{self.name} did not start:\n{printed}")
             time.sleep(0.2)
 
     @property

@@ -82,6 +82,16 @@ def index(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Index]:
     idx.close()
 
 
+@pytest.fixture(params=INDEX_BACKENDS)
+def empty_index_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An unmigrated index's URL on each dialect: a new SQLite file, or an empty schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'index.db'}"
+        return
+    with pgserver.fresh_schema() as url:
+        yield url
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _postgres_schemas_dropped() -> Iterator[None]:
     """Every test schema of this process goes at the end of the session."""

@@ -15,7 +15,9 @@ import base64
 import contextlib
 import hashlib
 import itertools
+import shutil
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -30,6 +32,7 @@ from fastapi import FastAPI
 
 import pgserver
 from conftest import make_settings
+from satchel.config import Settings
 from satchel.server import ServerSettings, create_app
 from satchel.server.state import ServerState
 
@@ -196,3 +199,18 @@ def serving(app: FastAPI) -> Iterator[str]:
 def live_url(app: FastAPI) -> Iterator[str]:
     with serving(app) as url:
         yield url
+
+
+def route_table() -> set[tuple[str, str]]:
+    """(method, path) of every route of the app, from its own OpenAPI document."""
+    home = tempfile.mkdtemp(prefix="satchel-routes-")
+    store = Settings.load(
+        environ={}, home=home, store="memory://routes", index=f"sqlite:///{home}/index.db"
+    )
+    app = create_app(ServerSettings.load(environ={}, store=store, secret=SECRET))
+    try:
+        paths = app.openapi()["paths"]
+        return {(method.upper(), path) for path, item in paths.items() for method in item}
+    finally:
+        state_of(app).close()
+        shutil.rmtree(home, ignore_errors=True)

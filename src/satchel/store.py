@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 import stat
 import threading
@@ -36,7 +37,13 @@ from satchel.hashing import Digest, HashingSink, copy_and_hash, digest_bytes, ve
 from satchel.index import ArtifactQuery, ArtifactWrite, Index, open_index
 from satchel.index.base import Reader, RunQuery
 from satchel.models import Artifact, ArtifactFile, Occurrence, Run, RunStatus, new_id
-from satchel.storage import BlobSink, BlobStore, DigestFirstUpload, open_blob_store
+from satchel.storage import (
+    BlobSink,
+    BlobStore,
+    DigestFirstUpload,
+    FileAdoption,
+    open_blob_store,
+)
 from satchel.storage.factory import local_root_of
 
 __all__ = ["ArtifactStore", "BlobWriter", "StoredBlob", "index_url_of", "open_regular_file"]
@@ -280,26 +287,32 @@ class ArtifactStore:
         with open_regular_file(path, follow_symlinks=follow_symlinks) as source:
             return self._put_open_file(source, on_progress)
 
-    def put_file_expecting(
-        self, path: str | os.PathLike[str], expected: Digest, size: int
-    ) -> StoredBlob:
-        """Store a file that must hold ``size`` bytes hashing to ``expected``.
+    def take_file(self, path: Path, expected: Digest, size: int) -> StoredBlob:
+        """Store a file that must hold ``size`` bytes hashing to ``expected``; the file is
+        handed over (a local store moves it in rather than copying it).
 
         For bytes a client declared before sending them (the server's uploads): nothing
         is published unless they match; otherwise ``ConflictError`` says what they hash to.
         """
         with open_regular_file(path, follow_symlinks=False) as source:
-            actual_size = os.fstat(source.fileno()).st_size
-            if actual_size <= self.settings.inline_max:
+            if os.fstat(source.fileno()).st_size <= self.settings.inline_max:
                 data = source.read(self.settings.inline_max + 1) or b""
                 _check_declared(digest_bytes(data), len(data), expected, size)
                 return StoredBlob(digest=expected, size=size, inline=data)
-            if isinstance(self.blobs, DigestFirstUpload):
+            if isinstance(self.blobs, FileAdoption | DigestFirstUpload):
                 digest, read = copy_and_hash(source, _discard, chunk_size=self.settings.chunk_size)
                 _check_declared(digest, read, expected, size)
-                source.seek(0)
-                self.blobs.put_verified(source, expected, size)
-                return StoredBlob(digest=expected, size=size)
+                if isinstance(self.blobs, DigestFirstUpload):
+                    source.seek(0)
+                    self.blobs.put_verified(source, expected, size)
+                    return StoredBlob(digest=expected, size=size)
+                try:
+                    self.blobs.adopt_file(path, expected)
+                    return StoredBlob(digest=expected, size=size)
+                except StorageError as exc:
+                    if exc.errno != errno.EXDEV:
+                        raise
+                source.seek(0)  # another file system: copy it after all
             sink = self.blobs.open_sink()
             try:
                 digest, read = copy_and_hash(
@@ -393,6 +406,21 @@ class ArtifactStore:
     def query(self, query: ArtifactQuery) -> list[Artifact]:
         return self.index.query(query)
 
+    def inline_bytes(self, file: ArtifactFile, *, what: str) -> bytes | None:
+        """A small file's verified bytes when the index keeps them inline, else None."""
+        if file.bytes > INLINE_LOOKUP_MAX:
+            return None
+        data = self.index.inline_blob(file.sha256)
+        if data is None:
+            return None
+        if len(data) != file.bytes:
+            raise IntegrityError(
+                f"integrity check failed for {what}: {len(data)} bytes "
+                f"stored, {file.bytes} recorded"
+            )
+        verify(Digest(hexdigest=file.sha256), digest_bytes(data), what=what)
+        return data
+
     def _stream_verified(
         self, file: ArtifactFile, write: Callable[[memoryview], object], what: str
     ) -> None:
@@ -402,17 +430,10 @@ class ArtifactStore:
         write to a temporary place and only publish after this returns.
         """
         expected = Digest(hexdigest=file.sha256)
-        if file.bytes <= INLINE_LOOKUP_MAX:
-            data = self.index.inline_blob(file.sha256)
-            if data is not None:
-                if len(data) != file.bytes:
-                    raise IntegrityError(
-                        f"integrity check failed for {what}: {len(data)} bytes "
-                        f"stored, {file.bytes} recorded"
-                    )
-                verify(expected, digest_bytes(data), what=what)
-                write(memoryview(data))
-                return
+        data = self.inline_bytes(file, what=what)
+        if data is not None:
+            write(memoryview(data))
+            return
         hashing = HashingSink()
         buffer = bytearray(self.settings.chunk_size)
         try:

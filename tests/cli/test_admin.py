@@ -4,25 +4,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-import pgserver
 from satchel.cli.app import app
 from satchel.index import open_index
 from satchel.tenancy import tenancy_of
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def index_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'index.db'}"
-        return
-    with pgserver.fresh_schema() as url:
-        yield url
 
 
 def admin(url: str, *args: str, stdin: str | None = None, code: int = 0) -> tuple[str, str]:
@@ -40,17 +29,17 @@ def authenticate(url: str, secret: str) -> object:
         index.close()
 
 
-def test_orgs_users_and_tokens(index_url: str) -> None:
-    out, _ = admin(index_url, "org", "create", "Acme Labs")
+def test_orgs_users_and_tokens(empty_index_url: str) -> None:
+    out, _ = admin(empty_index_url, "org", "create", "Acme Labs")
     assert out.startswith("org ") and "created: Acme Labs" in out
-    admin(index_url, "org", "create", "rival")
-    out, _ = admin(index_url, "org", "list")
+    admin(empty_index_url, "org", "create", "rival")
+    out, _ = admin(empty_index_url, "org", "list")
     lines = out.splitlines()
     assert lines[0].split() == ["ORG_ID", "NAME", "USERS", "CREATED"]
     assert [line.split()[1] for line in lines[1:]] == ["Acme", "rival"]
 
     out, _ = admin(
-        index_url,
+        empty_index_url,
         "user",
         "create",
         "Ann@Acme.example",
@@ -63,30 +52,30 @@ def test_orgs_users_and_tokens(index_url: str) -> None:
     )
     assert "with a password: ann@acme.example (admin)" in out
     org_id = next(line.split()[0] for line in lines[1:] if "rival" in line)
-    admin(index_url, "user", "create", "eve@rival.example", "--org", org_id)  # by id too
-    out, _ = admin(index_url, "user", "list")
+    admin(empty_index_url, "user", "create", "eve@rival.example", "--org", org_id)  # by id too
+    out, _ = admin(empty_index_url, "user", "list")
     rows = [line.split() for line in out.splitlines()[1:]]
     assert [(r[1], r[-3], r[-2]) for r in rows] == [
         ("ann@acme.example", "admin", "yes"),
         ("eve@rival.example", "member", "no"),
     ]
-    out, _ = admin(index_url, "user", "list", "--org", "rival")
+    out, _ = admin(empty_index_url, "user", "list", "--org", "rival")
     assert "eve@rival.example" in out and "ann@" not in out
 
-    index = open_index(index_url)
+    index = open_index(empty_index_url)
     try:
         assert tenancy_of(index).check_password("ann@acme.example", "a long passphrase")
     finally:
         index.close()
 
-    secret, note = admin(index_url, "token", "create", "ann@acme.example", "--name", "laptop")
+    secret, note = admin(empty_index_url, "token", "create", "ann@acme.example", "--name", "laptop")
     secret = secret.strip()
     assert secret.startswith("sat_") and "\n" not in secret
     assert "shown this once" in note
-    actor = authenticate(index_url, secret)
+    actor = authenticate(empty_index_url, secret)
     assert actor is not None
     job, note = admin(
-        index_url,
+        empty_index_url,
         "token",
         "create",
         "ann@acme.example",
@@ -98,17 +87,17 @@ def test_orgs_users_and_tokens(index_url: str) -> None:
         "run-9",
     )
     assert "run run-9 only" in note
-    assert getattr(authenticate(index_url, job.strip()), "run_id", None) == "run-9"
+    assert getattr(authenticate(empty_index_url, job.strip()), "run_id", None) == "run-9"
 
-    out, _ = admin(index_url, "token", "list", "ann@acme.example")
+    out, _ = admin(empty_index_url, "token", "list", "ann@acme.example")
     rows = [line.split() for line in out.splitlines()[1:]]
     assert [(r[1], r[2], r[3]) for r in rows] == [("job", "live", "run-9"), ("laptop", "live", "-")]
     assert secret not in out and job.strip() not in out
     laptop = next(r[0] for r in rows if r[1] == "laptop")
-    out, _ = admin(index_url, "token", "revoke", laptop)
+    out, _ = admin(empty_index_url, "token", "revoke", laptop)
     assert f"token {laptop} revoked" in out
-    assert authenticate(index_url, secret) is None
-    out, _ = admin(index_url, "token", "list", "ann@acme.example")
+    assert authenticate(empty_index_url, secret) is None
+    out, _ = admin(empty_index_url, "token", "list", "ann@acme.example")
     assert any(line.split()[1:3] == ["laptop", "revoked"] for line in out.splitlines())
 
 
@@ -128,20 +117,20 @@ def test_orgs_users_and_tokens(index_url: str) -> None:
     ],
 )
 def test_errors_are_reported(
-    index_url: str, args: tuple[str, ...], stdin: str | None, code: int, error: str
+    empty_index_url: str, args: tuple[str, ...], stdin: str | None, code: int, error: str
 ) -> None:
-    admin(index_url, "org", "create", "o")
-    admin(index_url, "user", "create", "a@o.example", "--org", "o")
-    _, err = admin(index_url, *args, stdin=stdin, code=code)
+    admin(empty_index_url, "org", "create", "o")
+    admin(empty_index_url, "user", "create", "a@o.example", "--org", "o")
+    _, err = admin(empty_index_url, *args, stdin=stdin, code=code)
     assert error in err
 
 
-def test_a_duplicate_is_a_conflict(index_url: str) -> None:
-    admin(index_url, "org", "create", "o")
-    _, err = admin(index_url, "org", "create", "o", code=1)
+def test_a_duplicate_is_a_conflict(empty_index_url: str) -> None:
+    admin(empty_index_url, "org", "create", "o")
+    _, err = admin(empty_index_url, "org", "create", "o", code=1)
     assert err.startswith("error[conflict]")
-    admin(index_url, "user", "create", "a@o.example", "--org", "o")
-    _, err = admin(index_url, "user", "create", "A@O.example", "--org", "o", code=1)
+    admin(empty_index_url, "user", "create", "a@o.example", "--org", "o")
+    _, err = admin(empty_index_url, "user", "create", "A@O.example", "--org", "o", code=1)
     assert err.startswith("error[conflict]")
 
 

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import alembic.command
-import pytest
 import sqlalchemy as sa
 from alembic.config import Config
 from typer.testing import CliRunner
 
-import pgserver
 import satchel.index.sql
 from satchel.cli.app import app
 from satchel.index import open_index
@@ -19,15 +16,6 @@ from satchel.index.postgres import public_url
 from satchel.index.schema import SCHEMA_HEAD
 
 MIGRATIONS = Path(satchel.index.sql.__file__).parent / "migrations"
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def index_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'index.db'}"
-        return
-    with pgserver.fresh_schema() as url:
-        yield url
 
 
 def run(*args: str) -> str:
@@ -50,27 +38,33 @@ def migrate_to(url: str, revision: str) -> None:
         engine.dispose()
 
 
-def test_status_and_upgrade_of_an_empty_database(index_url: str) -> None:
-    status = run("db", "status", "--index", index_url)
+def test_status_and_upgrade_of_an_empty_database(empty_index_url: str) -> None:
+    status = run("db", "status", "--index", empty_index_url)
     assert "current: none (empty)" in status
     assert f"head: {SCHEMA_HEAD}" in status
     assert "upgrade pending: yes" in status
-    assert run("db", "upgrade", "--index", index_url).strip() == (
+    assert run("db", "upgrade", "--index", empty_index_url).strip() == (
         f"upgraded: none (empty) -> {SCHEMA_HEAD}"
     )
-    status = run("db", "status", "--index", index_url)
+    status = run("db", "status", "--index", empty_index_url)
     assert f"current: {SCHEMA_HEAD}" in status and "upgrade pending: no" in status
-    assert run("db", "upgrade", "--index", index_url).strip() == f"already at head: {SCHEMA_HEAD}"
+    assert (
+        run("db", "upgrade", "--index", empty_index_url).strip()
+        == f"already at head: {SCHEMA_HEAD}"
+    )
 
 
-def test_upgrade_from_an_older_revision(index_url: str) -> None:
-    migrate_to(index_url, "0002")
-    status = run("db", "status", "--index", index_url)
+def test_upgrade_from_an_older_revision(empty_index_url: str) -> None:
+    migrate_to(empty_index_url, "0002")
+    status = run("db", "status", "--index", empty_index_url)
     assert "current: 0002" in status and "upgrade pending: yes" in status
-    assert run("db", "upgrade", "--index", index_url).strip() == f"upgraded: 0002 -> {SCHEMA_HEAD}"
-    idx = open_index(index_url)
+    assert (
+        run("db", "upgrade", "--index", empty_index_url).strip()
+        == f"upgraded: 0002 -> {SCHEMA_HEAD}"
+    )
+    idx = open_index(empty_index_url)
     try:
-        assert idx.url == public_url(index_url) or index_url.startswith("sqlite")
+        assert idx.url == public_url(empty_index_url) or empty_index_url.startswith("sqlite")
     finally:
         idx.close()
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 import base64
 import itertools
 import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,9 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from satchel.config import Settings
-from satchel.server import ServerSettings, create_app
-from serverkit import SECRET, World, create, file_entry, state_of
+from serverkit import World, create, file_entry, route_table
 
 ACTORS = [
     "owner",
@@ -168,21 +164,6 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/api/v1/runs/{run_id}/artifacts"): Case("org", 200),
     ("DELETE", "/api/v1/runs/{run_id}"): Case("org_manage", 204, fresh=True),
 }
-
-
-def route_table() -> set[tuple[str, str]]:
-    """(method, path) of every route of the app, from its own OpenAPI document."""
-    home = tempfile.mkdtemp(prefix="satchel-routes-")
-    store = Settings.load(
-        environ={}, home=home, store="memory://routes", index=f"sqlite:///{home}/index.db"
-    )
-    app = create_app(ServerSettings.load(environ={}, store=store, secret=SECRET))
-    try:
-        paths = app.openapi()["paths"]
-        return {(method.upper(), path) for path, item in paths.items() for method in item}
-    finally:
-        state_of(app).close()
-        shutil.rmtree(home, ignore_errors=True)
 
 
 def test_every_route_has_a_case() -> None:

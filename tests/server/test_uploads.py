@@ -8,6 +8,7 @@ import hashlib
 import os
 
 import httpx
+import pytest
 
 from serverkit import World, create, file_entry, state_of, upload
 
@@ -256,3 +257,35 @@ async def test_digest_of_the_upload_matches(owner_client: httpx.AsyncClient) -> 
     got = await owner_client.get(f"/api/v1/artifacts/{created['artifact_id']}")
     assert got.json()["sha256"] == hashlib.sha256(data).hexdigest()
     assert got.json()["bytes"] == len(data)
+
+
+@pytest.mark.parametrize("server_kind", ["s3+postgres"], indirect=True)
+async def test_presigned_uploads_go_straight_to_the_bucket(owner_client: httpx.AsyncClient) -> None:
+    data = os.urandom(300_000)
+    aid = (await create(owner_client, {"d.bin": data}, inline=False))["artifact_id"]
+    info = (await owner_client.get("/api/v1/info")).json()
+    assert info["presigned_uploads"] is True
+
+    async def presigned() -> dict[str, str]:
+        made = await owner_client.post(f"/api/v1/artifacts/{aid}/presign", json={"path": "d.bin"})
+        assert made.status_code == 201
+        return dict(made.json())
+
+    adopt = f"/api/v1/artifacts/{aid}/adopt"
+    never = await presigned()
+    missing = await owner_client.post(adopt, json={"path": "d.bin", "token": never["token"]})
+    assert missing.status_code == 404
+    wrong = await presigned()
+    async with httpx.AsyncClient() as bucket:
+        assert (await bucket.put(wrong["url"], content=os.urandom(300_000))).is_success
+    refused = await owner_client.post(adopt, json={"path": "d.bin", "token": wrong["token"]})
+    assert refused.status_code == 409
+    assert "stays pending" in refused.json()["error"]["message"]
+    right = await presigned()
+    async with httpx.AsyncClient() as bucket:
+        assert (await bucket.put(right["url"], content=data)).is_success
+    done = await owner_client.post(adopt, json={"path": "d.bin", "token": right["token"]})
+    assert done.json()["artifact_status"] == "completed"
+    assert (await owner_client.get(f"/api/v1/artifacts/{aid}/files/d.bin")).content == data
+    bogus = await owner_client.post(adopt, json={"path": "d.bin", "token": "../../etc"})
+    assert bogus.status_code in (409, 422)

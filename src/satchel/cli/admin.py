@@ -17,6 +17,7 @@ from typing import Annotated
 import typer
 
 from satchel.cli._errors import reported
+from satchel.cli._options import IndexOption, StoreOption
 from satchel.config import Settings
 from satchel.errors import NotFoundError, ValidationError
 from satchel.index import open_index
@@ -37,17 +38,6 @@ user_app = typer.Typer(name="user", help="Users: email, org and role.", no_args_
 token_app = typer.Typer(name="token", help="API tokens of a user.", no_args_is_help=True)
 for _sub in (org_app, user_app, token_app):
     admin_app.add_typer(_sub)
-
-StoreOption = Annotated[
-    str | None,
-    typer.Option(
-        "--store",
-        help="Store directory or URL (default: SATCHEL_STORE, else SATCHEL_HOME, else ~/.satchel).",
-    ),
-]
-IndexOption = Annotated[
-    str | None, typer.Option("--index", help="Index URL (default: the store's SQLite index).")
-]
 
 
 @contextmanager

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from satchel.cli._errors import reported
+from satchel.cli._options import IndexOption, StoreOption
 from satchel.cli.admin import admin_app
 from satchel.cli.serve import serve
 from satchel.config import Settings
@@ -24,17 +25,6 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-
-StoreOption = Annotated[
-    str | None,
-    typer.Option(
-        "--store",
-        help="Store directory or URL (default: SATCHEL_STORE, else SATCHEL_HOME, else ~/.satchel).",
-    ),
-]
-IndexOption = Annotated[
-    str | None, typer.Option("--index", help="Index URL (default: the store's SQLite index).")
-]
 
 
 @app.callback()

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from satchel.cli._errors import reported
+from satchel.cli._options import IndexOption, StoreOption
 from satchel.config import Settings
 from satchel.errors import MissingDependencyError
 
@@ -17,17 +18,8 @@ def serve(
     *,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8765,
-    store: Annotated[
-        str | None,
-        typer.Option(
-            "--store",
-            help="Store directory or URL (default: SATCHEL_STORE, else SATCHEL_HOME, "
-            "else ~/.satchel).",
-        ),
-    ] = None,
-    index: Annotated[
-        str | None, typer.Option("--index", help="Index URL (default: the store's SQLite index).")
-    ] = None,
+    store: StoreOption = None,
+    index: IndexOption = None,
     admin_email: Annotated[
         str, typer.Option("--admin-email", help="The first admin's email (first start only).")
     ] = "admin@localhost",

@@ -42,6 +42,16 @@ def _chunks(ids: Sequence[str]) -> list[Sequence[str]]:
     return [ids[i : i + _CHUNK] for i in range(0, len(ids), _CHUNK)]
 
 
+def _where_in(conn: Connection, wanted: Any, column: Any, values: Sequence[str]) -> list[str]:
+    """``wanted`` of the rows whose ``column`` is one of ``values`` (in chunks)."""
+    found: list[str] = []
+    for chunk in _chunks(values):
+        found.extend(
+            str(v) for v in conn.execute(select(wanted).where(column.in_(chunk))).scalars()
+        )
+    return found
+
+
 def refuse_running(conn: Connection, run_ids: Sequence[str], *, what: str) -> None:
     """Raise ``ConflictError`` when one of ``run_ids`` is still running.
 
@@ -61,25 +71,15 @@ def refuse_running(conn: Connection, run_ids: Sequence[str], *, what: str) -> No
 def delete_artifacts(conn: Connection, ids: Sequence[str], forget: Forget | None) -> list[str]:
     """Delete artifacts by id (inside a write transaction); returns the digests they were
     the last to reference, sorted. ``forget``: the dialect's text index's, if any."""
-    digests: set[str] = set()
+    files = artifact_files.c
+    digests = set(_where_in(conn, files.sha256, files.artifact_id, ids))
     for chunk in _chunks(ids):
-        digests.update(
-            conn.execute(
-                select(artifact_files.c.sha256).where(artifact_files.c.artifact_id.in_(chunk))
-            ).scalars()
-        )
         if forget is not None:
             forget(conn, chunk)
         conn.execute(occurrences.delete().where(occurrences.c.artifact_id.in_(chunk)))
         conn.execute(artifacts.delete().where(artifacts.c.artifact_id.in_(chunk)))
     wanted = sorted(digests)
-    still: set[str] = set()
-    for chunk in _chunks(wanted):
-        still.update(
-            conn.execute(
-                select(artifact_files.c.sha256).where(artifact_files.c.sha256.in_(chunk))
-            ).scalars()
-        )
+    still = set(_where_in(conn, files.sha256, files.sha256, wanted))
     orphans = [d for d in wanted if d not in still]
     for chunk in _chunks(orphans):
         conn.execute(inline_blobs.delete().where(inline_blobs.c.sha256.in_(chunk)))
@@ -93,15 +93,8 @@ def run_family(conn: Connection, run_id: str) -> list[str]:
     family = [run_id]
     frontier = [run_id]
     while frontier:
-        children: list[str] = []
-        for chunk in _chunks(frontier):
-            children.extend(
-                str(c)
-                for c in conn.execute(
-                    select(runs.c.run_id).where(runs.c.parent_run_id.in_(chunk))
-                ).scalars()
-                if c not in family
-            )
+        found = _where_in(conn, runs.c.run_id, runs.c.parent_run_id, frontier)
+        children = [c for c in found if c not in family]
         family.extend(children)
         frontier = children
     return family
@@ -110,14 +103,7 @@ def run_family(conn: Connection, run_id: str) -> list[str]:
 def delete_runs(conn: Connection, run_ids: Sequence[str], forget: Forget | None) -> list[str]:
     """Delete runs, every artifact they produced and their lineage events (inside a write
     transaction); returns the digests no artifact references any more."""
-    ids: list[str] = []
-    for chunk in _chunks(run_ids):
-        ids.extend(
-            str(i)
-            for i in conn.execute(
-                select(artifacts.c.artifact_id).where(artifacts.c.run_id.in_(chunk))
-            ).scalars()
-        )
+    ids = _where_in(conn, artifacts.c.artifact_id, artifacts.c.run_id, run_ids)
     orphans = delete_artifacts(conn, ids, forget)
     for chunk in _chunks(run_ids):
         conn.execute(occurrences.delete().where(occurrences.c.run_id.in_(chunk)))

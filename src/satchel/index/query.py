@@ -19,6 +19,7 @@ from sqlalchemy import (
     intersect,
     or_,
     select,
+    union_all,
 )
 
 from satchel.errors import ValidationError
@@ -51,14 +52,17 @@ __all__ = [
     "Driver",
     "build_select",
     "driven_ids",
+    "driven_ranking",
     "driver_candidates",
     "driver_rows",
     "filter_conditions",
     "is_ranked",
     "label_row",
     "next_walk",
+    "ranked_rows",
     "ranking_edge",
     "readable",
+    "reader_rows",
     "walks_ranking",
 ]
 
@@ -106,8 +110,9 @@ def _label_condition(key: str, value: LabelValue, owner: Any) -> Any:
 
 
 #: A filter whose own index can list the artifacts it passes: ("label", key), ("tag", tag),
-#: or ("column", name) for a scope column with an index of its own.
-Driver = tuple[Literal["label", "tag", "column"], str]
+#: ("column", name) for a scope column with an index of its own, or ("reader", "") for
+#: the access filter (``reader_rows``).
+Driver = tuple[Literal["label", "tag", "column", "reader"], str]
 
 #: Scope columns whose index (``ix_artifacts_<scope>``) is a way in of its own.
 SCOPE_COLUMNS: Final = ("session_id", "user_id", "org_id")
@@ -117,6 +122,8 @@ def driver_candidates(query: ArtifactQuery) -> list[Driver]:
     """The query's filters that could drive it (see ``driver_rows``)."""
     found: list[Driver] = [("label", key) for key in query.labels]
     found.extend(("tag", tag) for tag in query.tags_all)
+    if query.reader is not None:
+        found.append(("reader", ""))
     found.extend(
         ("column", name)
         for name in SCOPE_COLUMNS
@@ -133,6 +140,8 @@ def driver_rows(query: ArtifactQuery, driver: Driver) -> Select[Any]:
     filters pass, without reading an artifact row.
     """
     source, name = driver
+    if source == "reader":
+        return reader_rows(query)
     if source == "column":  # counted only: a scope's own index is the planner's to pick
         return select(artifacts.c.artifact_id).where(artifacts.c[name] == query.equals[name])
     if source == "label":
@@ -143,6 +152,45 @@ def driver_rows(query: ArtifactQuery, driver: Driver) -> Select[Any]:
         kind = query.equals["kind"]
         conditions.append(table.c.kind.is_(None) if kind is None else table.c.kind == kind)
     return select(table.c.artifact_id).where(*conditions)
+
+
+def reader_rows(query: ArtifactQuery) -> Select[Any]:
+    """The ids of the artifacts the query's reader may read (of its origins, and of the
+    kind when it has one), off the indexes that list them: the reader's own
+    (``ix_artifacts_user``), its org's (``ix_artifacts_org``), and its grants
+    (``ix_grants_email``, ``ix_grants_org``). An artifact may be listed more than once.
+
+    A reader who may read few artifacts of a large index (a partner shown what was shared
+    with it) then starts from those, where reading newest first would pass them all by.
+    """
+    reader = query.reader
+    assert reader is not None
+    origin = query.origin or ORIGINS
+    a = artifacts.c
+    kind: list[Any] = []
+    if "kind" in query.equals:
+        # Through no index: the kind's own would pass half the table where the reader's
+        # passes a few rows (the planner's statistics cannot tell a small org from a big one).
+        value = query.equals["kind"]
+        kind.append(a.kind.is_(None) if value is None else _unindexed(a.kind) == value)
+    parts: list[Select[Any]] = []
+    if "mine" in origin:
+        parts.append(select(a.artifact_id).where(a.user_id == reader.user_id, *kind))
+    if "org" in origin:
+        parts.append(select(a.artifact_id).where(a.org_id == reader.org_id, *kind))
+    if "shared" in origin:
+        for recipient in (
+            grants.c.recipient_email == reader.email.lower(),
+            grants.c.recipient_org_id == reader.org_id,
+        ):
+            granted = select(grants.c.artifact_id.label("artifact_id")).where(recipient)
+            if kind:
+                granted = granted.join(artifacts, a.artifact_id == grants.c.artifact_id).where(
+                    *kind
+                )
+            parts.append(granted)
+    ids = union_all(*parts).subquery("readable_ids")
+    return select(ids.c.artifact_id).select_from(ids)
 
 
 def _after(query: ArtifactQuery, ranked: bool, *, driven: bool = False) -> Any:
@@ -164,8 +212,14 @@ def _after(query: ArtifactQuery, ranked: bool, *, driven: bool = False) -> Any:
     if pos.metric_value is None:
         raise ValidationError("the cursor does not belong to a metric-ranked search")
     value = artifact_metrics.c.value
-    beyond = value < pos.metric_value if query.metric_order == "max" else value > pos.metric_value
-    return or_(beyond, and_(value == pos.metric_value, newer_first))
+    if query.metric_order == "max":
+        beyond, reach = value < pos.metric_value, value <= pos.metric_value
+    else:
+        beyond, reach = value > pos.metric_value, value >= pos.metric_value
+    # ``reach`` alone bounds the ranking index's range (as in ``_until``): without it the
+    # planner answers the OR with a MULTI-INDEX OR, reading the whole stretch into a temp
+    # B-tree and sorting it, ten times the cost of walking it in order.
+    return and_(reach, or_(beyond, and_(value == pos.metric_value, newer_first)))
 
 
 def driven_ids(
@@ -296,7 +350,7 @@ def filter_conditions(
 NARROW: Final = frozenset({"run_id", "node_id", "graph_id"})
 #: How many rows of a metric's ranking a ranked query reads first, and at most after that
 #: (estimated from the share of the first stretch the filters passed) before it sorts.
-FIRST_WALK: Final = 2000
+FIRST_WALK: Final = 1000
 MAX_WALK: Final = 64000
 #: What reading one artifact for a sort costs, in walked rows (measured at 1M artifacts).
 FETCH_WALKS: Final = 4
@@ -461,3 +515,31 @@ def build_select(
             raise ValidationError(f"limit must not be negative, got {query.limit}")
         statement = statement.limit(query.limit)
     return statement
+
+
+def driven_ranking(
+    query: ArtifactQuery, drivers: Sequence[Driver], driven: Sequence[str] | None
+) -> Select[Any]:
+    """The ids its drivers pass, in a ranked query's order past its cursor: sorted off
+    their metric rows alone (one primary-key probe each), no artifact row read.
+
+    A driven sort then reads artifact rows for the head of this order only, a page or two
+    (``ranked_rows``), where sorting whole rows read every one the drivers pass.
+    """
+    m = artifact_metrics.c
+    ids = driven_ids(query, drivers) if driven is None else list(driven)
+    # The name through no index: the ids' primary keys are the way in, not the ranking.
+    conditions = [m.artifact_id.in_(ids), _unindexed(m.name) == query.metric]
+    if query.after is not None:
+        conditions.append(_after(query, ranked=True, driven=True))
+    return (
+        select(m.artifact_id)
+        .where(*conditions)
+        .order_by(*_rank_order(query, m.value, m.created_at, m.artifact_id))
+    )
+
+
+def ranked_rows(query: ArtifactQuery, drivers: Sequence[Driver], ids: Sequence[str]) -> Select[Any]:
+    """The artifact rows of ``ids`` (a stretch of ``driven_ranking``) that pass every
+    other filter, in no order: the caller keeps the ranking's."""
+    return select(artifacts).where(*filter_conditions(query, drivers=drivers, driven=ids))

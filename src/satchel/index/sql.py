@@ -39,7 +39,7 @@ from satchel.index.delete import (
     run_family,
     runs_select,
 )
-from satchel.index.drive import DRIVEN_MAX, Drive, choose, unranked_drive
+from satchel.index.drive import DRIVEN_MAX, Drive, choose, driven_sort, unranked_drive
 from satchel.index.query import (
     FIRST_WALK,
     build_select,
@@ -75,7 +75,7 @@ from satchel.models import (
 __all__ = ["CHEAP_WALK", "SqlIndex", "TextIndex"]
 
 #: A walk this short goes ahead without weighing it against a sort (``drive.choose``).
-CHEAP_WALK: Final = 8000
+CHEAP_WALK: Final = 3000
 
 InsertIgnore = Callable[[Table], Insert]
 
@@ -345,12 +345,10 @@ class SqlIndex:
             if drive is not None:
                 walk = next_walk(read, len(rows), missing, drive.rows)
         part = replace(start, limit=query.limit - len(rows))
-        sort = (
-            build_select(part, sort=True)
-            if drive is None
-            else build_select(part, sort=True, drivers=drive.drivers, driven=drive.ids)
-        )
-        rows.extend(conn.execute(sort).all())
+        if drive is None or not drive.drivers:
+            rows.extend(conn.execute(build_select(part, sort=True)).all())
+        else:
+            rows.extend(driven_sort(conn, part, drive))
         return rows
 
     def query(self, query: ArtifactQuery) -> list[Artifact]:

@@ -7,7 +7,8 @@ bytes are both correct without a lock. Readers get raw bytes; verification again
 digest happens in the store layer above, on every read.
 
 Optional abilities are small Protocols of their own, checked with ``isinstance``:
-``LocalBlobPaths`` (blobs are files here), ``DigestFirstUpload`` (the store would rather
+``LocalBlobPaths`` (blobs are files here), ``FileAdoption`` (take a local file by moving
+it), ``DigestFirstUpload`` (the store would rather
 know the digest before the bytes: object stores), ``BlobGarbage`` (list and remove what
 crashed writes left) and ``BlobSigner`` (pre-signed URLs for the server).
 """
@@ -30,6 +31,7 @@ __all__ = [
     "BlobSink",
     "BlobStore",
     "DigestFirstUpload",
+    "FileAdoption",
     "GarbageItem",
     "LocalBlobPaths",
     "SignedUpload",
@@ -132,6 +134,19 @@ class DigestFirstUpload(Protocol):
         and count ``size``, nothing becomes visible and ``ConflictError`` (the source
         changed) is raised. Returns True if stored now, False if already present.
         """
+
+
+@runtime_checkable
+class FileAdoption(Protocol):
+    """Optional ability: take a finished local file as a blob by moving it (no copy).
+
+    For bytes staged on this machine and verified already (the server's uploads).
+    """
+
+    def adopt_file(self, path: Path, digest: Digest) -> bool:
+        """Move ``path`` into the store under ``digest``; raises ``StorageError``
+        (``errno`` ``EXDEV``) when it is on another file system and cannot be moved.
+        True if stored now, False if present."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

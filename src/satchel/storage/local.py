@@ -54,17 +54,23 @@ def fsync_dir(path: Path) -> None:
 
 
 class _LocalSink:
-    def __init__(self, store: LocalBlobStore) -> None:
+    def __init__(self, store: LocalBlobStore, adopt: Path | None = None) -> None:
         self._store = store
         self._path = store.tmp_dir / f"{new_id()}.part"
+        self._size = 0
         try:
-            self._fd: int | None = os.open(
-                self._path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600
-            )
+            if adopt is None:
+                flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+            else:
+                # A finished file becomes this sink's temp file (same file system only).
+                os.rename(adopt, self._path)
+                flags = os.O_WRONLY | os.O_CLOEXEC
+            self._fd: int | None = os.open(self._path, flags, 0o600)
+            if adopt is not None:
+                self._size = os.fstat(self._fd).st_size
         except OSError as exc:
             raise _storage_error("creating a temporary blob file", exc) from exc
         self._first = True
-        self._size = 0
         self._unflushed = 0
         self._flush: Future[None] | None = None
 
@@ -215,6 +221,13 @@ class LocalBlobStore:
 
     def open_sink(self) -> _LocalSink:
         return _LocalSink(self)
+
+    def adopt_file(self, path: Path, digest: Digest) -> bool:
+        """Publish a finished file under ``digest`` by moving it into the store (the
+        ``FileAdoption`` ability): no copy. The caller verified its bytes and nothing
+        writes to it any more. Raises ``StorageError`` (``EXDEV``) when it is on another
+        file system; True if stored now, False if present."""
+        return _LocalSink(self, adopt=path).commit(digest)
 
     def stat(self, digest: Digest) -> int | None:
         try:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import Connection, Row, exists, select, update
+from sqlalchemy import Connection, Row, Table, and_, exists, literal, select, update
 from sqlalchemy.exc import IntegrityError as DatabaseIntegrityError
 
 from satchel.errors import ConfigError, ConflictError, NotFoundError, ValidationError
@@ -107,27 +107,22 @@ class SqlTenancy:
         validate_token(name, what="an org name")
         org = Org(org_id=new_id(), name=name, created_at=utcnow())
         with self._index.write_transaction() as conn:
-            taken = conn.execute(select(orgs.c.org_id).where(orgs.c.name == name)).first()
-            if taken is not None:
-                raise ConflictError(f"an org named {name!r} exists already")
-            self._insert(
+            self._insert_new(
                 conn,
-                orgs.insert().values(
-                    org_id=org.org_id, name=name, created_at=format_time(org.created_at)
-                ),
-                f"an org named {name!r} exists already",
+                orgs,
+                {"org_id": org.org_id, "name": name, "created_at": format_time(org.created_at)},
+                taken=orgs.c.name == name,
+                duplicate=f"an org named {name!r} exists already",
             )
         return org
 
     def get_org(self, org_id: str) -> Org | None:
-        with self._index.read_connection() as conn:
-            row = conn.execute(select(orgs).where(orgs.c.org_id == org_id)).first()
+        row = self._first(select(orgs).where(orgs.c.org_id == org_id))
         return None if row is None else _org(row)
 
     def org_by_name(self, name: str) -> Org | None:
         """The org with this exact name, or None."""
-        with self._index.read_connection() as conn:
-            row = conn.execute(select(orgs).where(orgs.c.name == name)).first()
+        row = self._first(select(orgs).where(orgs.c.name == name))
         return None if row is None else _org(row)
 
     def list_orgs(self) -> list[Org]:
@@ -162,37 +157,34 @@ class SqlTenancy:
             has_password=password_hash is not None,
             created_at=utcnow(),
         )
-        taken = f"a user with email {email!r} exists already"
+        row = {
+            "user_id": user.user_id,
+            "email": email,
+            "org_id": org_id,
+            "role": role,
+            "display_name": display_name,
+            "password_hash": password_hash,
+            "created_at": format_time(user.created_at),
+        }
         with self._index.write_transaction() as conn:
-            if conn.execute(select(orgs.c.org_id).where(orgs.c.org_id == org_id)).first() is None:
-                raise NotFoundError(f"no org with id {org_id!r}")
-            if conn.execute(select(users.c.user_id).where(users.c.email == email)).first():
-                raise ConflictError(taken)
-            self._insert(
+            _require(conn, orgs.c.org_id, org_id, "org")
+            self._insert_new(
                 conn,
-                users.insert().values(
-                    user_id=user.user_id,
-                    email=email,
-                    org_id=org_id,
-                    role=role,
-                    display_name=display_name,
-                    password_hash=password_hash,
-                    created_at=format_time(user.created_at),
-                ),
-                taken,
+                users,
+                row,
+                taken=users.c.email == email,
+                duplicate=f"a user with email {email!r} exists already",
             )
         return user
 
     def get_user(self, user_id: str) -> User | None:
-        with self._index.read_connection() as conn:
-            row = conn.execute(select(users).where(users.c.user_id == user_id)).first()
+        row = self._first(select(users).where(users.c.user_id == user_id))
         return None if row is None else _user(row)
 
     def user_by_email(self, email: str) -> User | None:
         if not isinstance(email, str):
             return None
-        with self._index.read_connection() as conn:
-            row = conn.execute(select(users).where(users.c.email == email.lower())).first()
+        row = self._first(select(users).where(users.c.email == email.lower()))
         return None if row is None else _user(row)
 
     def list_users(self, org_id: str | None = None) -> list[User]:
@@ -215,8 +207,7 @@ class SqlTenancy:
     def check_password(self, email: str, password: str) -> User | None:
         row = None
         if isinstance(email, str):
-            with self._index.read_connection() as conn:
-                row = conn.execute(select(users).where(users.c.email == email.lower())).first()
+            row = self._first(select(users).where(users.c.email == email.lower()))
         # The same scrypt work with no such user or no password (``verify_password``).
         if not verify_password(password, None if row is None else row.password_hash):
             return None
@@ -251,11 +242,7 @@ class SqlTenancy:
             revoked_at=None,
         )
         with self._index.write_transaction() as conn:
-            if (
-                conn.execute(select(users.c.user_id).where(users.c.user_id == user_id)).first()
-                is None
-            ):
-                raise NotFoundError(f"no user with id {user_id!r}")
+            _require(conn, users.c.user_id, user_id, "user")
             conn.execute(
                 tokens.insert().values(
                     token_id=token.token_id,
@@ -271,8 +258,7 @@ class SqlTenancy:
 
     def get_token(self, token_id: str) -> Token | None:
         """One token's record, or None."""
-        with self._index.read_connection() as conn:
-            row = conn.execute(select(tokens).where(tokens.c.token_id == token_id)).first()
+        row = self._first(select(tokens).where(tokens.c.token_id == token_id))
         return None if row is None else _token(row)
 
     def list_tokens(self, user_id: str) -> list[Token]:
@@ -301,22 +287,21 @@ class SqlTenancy:
         ):
             return None
         now = format_time(utcnow())
-        with self._index.read_connection() as conn:
-            row = conn.execute(
-                select(
-                    tokens.c.token_id,
-                    tokens.c.run_id,
-                    tokens.c.expires_at,
-                    tokens.c.revoked_at,
-                    tokens.c.last_used_at,
-                    users.c.user_id,
-                    users.c.org_id,
-                    users.c.email,
-                    users.c.role,
-                )
-                .join(users, users.c.user_id == tokens.c.user_id)
-                .where(tokens.c.secret_sha256 == token_digest(secret))
-            ).first()
+        row = self._first(
+            select(
+                tokens.c.token_id,
+                tokens.c.run_id,
+                tokens.c.expires_at,
+                tokens.c.revoked_at,
+                tokens.c.last_used_at,
+                users.c.user_id,
+                users.c.org_id,
+                users.c.email,
+                users.c.role,
+            )
+            .join(users, users.c.user_id == tokens.c.user_id)
+            .where(tokens.c.secret_sha256 == token_digest(secret))
+        )
         if row is None or row.revoked_at is not None:
             return None
         if row.expires_at is not None and row.expires_at <= now:
@@ -371,38 +356,27 @@ class SqlTenancy:
             created_at=utcnow(),
         )
         who = f"email {email!r}" if email is not None else f"org {org_id!r}"
-        duplicate = f"artifact {artifact_id!r} is already shared with {who}"
+        row = {
+            "grant_id": grant.grant_id,
+            "artifact_id": artifact_id,
+            "recipient_email": email,
+            "recipient_org_id": org_id,
+            "granted_by": granted_by,
+            "created_at": format_time(grant.created_at),
+        }
         with self._index.write_transaction() as conn:
-            known = conn.execute(
-                select(artifacts.c.artifact_id).where(artifacts.c.artifact_id == artifact_id)
-            ).first()
-            if known is None:
-                raise NotFoundError(f"no artifact with id {artifact_id!r}")
+            _require(conn, artifacts.c.artifact_id, artifact_id, "artifact")
             if org_id is not None:
-                if (
-                    conn.execute(select(orgs.c.org_id).where(orgs.c.org_id == org_id)).first()
-                    is None
-                ):
-                    raise NotFoundError(f"no org with id {org_id!r}")
+                _require(conn, orgs.c.org_id, org_id, "org")
                 same = grants.c.recipient_org_id == org_id
             else:
                 same = grants.c.recipient_email == email
-            taken = conn.execute(
-                select(grants.c.grant_id).where(grants.c.artifact_id == artifact_id, same)
-            ).first()
-            if taken is not None:
-                raise ConflictError(duplicate)
-            self._insert(
+            self._insert_new(
                 conn,
-                grants.insert().values(
-                    grant_id=grant.grant_id,
-                    artifact_id=artifact_id,
-                    recipient_email=email,
-                    recipient_org_id=org_id,
-                    granted_by=granted_by,
-                    created_at=format_time(grant.created_at),
-                ),
-                duplicate,
+                grants,
+                row,
+                taken=and_(grants.c.artifact_id == artifact_id, same),
+                duplicate=f"artifact {artifact_id!r} is already shared with {who}",
             )
         return grant
 
@@ -424,8 +398,7 @@ class SqlTenancy:
         return found
 
     def get_grant(self, grant_id: str) -> Grant | None:
-        with self._index.read_connection() as conn:
-            row = conn.execute(select(grants).where(grants.c.grant_id == grant_id)).first()
+        row = self._first(select(grants).where(grants.c.grant_id == grant_id))
         return None if row is None else _grant(row)
 
     def revoke_grant(self, grant_id: str) -> bool:
@@ -435,10 +408,25 @@ class SqlTenancy:
 
     # -- helpers ------------------------------------------------------------------------
 
+    def _first(self, statement: Any) -> Row[Any] | None:
+        with self._index.read_connection() as conn:
+            return conn.execute(statement).first()
+
     @staticmethod
-    def _insert(conn: Connection, statement: Any, duplicate: str) -> None:
-        """Run an INSERT; a unique key taken meanwhile (another process) is a conflict."""
+    def _insert_new(
+        conn: Connection, table: Table, row: dict[str, Any], *, taken: Any, duplicate: str
+    ) -> None:
+        """Insert ``row`` unless a row meeting ``taken`` exists: ``ConflictError``, also
+        when another process inserts it between the check and the INSERT (its unique key)."""
+        if conn.execute(select(literal(1)).select_from(table).where(taken)).first() is not None:
+            raise ConflictError(duplicate)
         try:
-            conn.execute(statement)
+            conn.execute(table.insert().values(**row))
         except DatabaseIntegrityError as exc:
             raise ConflictError(duplicate) from exc
+
+
+def _require(conn: Connection, column: Any, value: str, what: str) -> None:
+    """``NotFoundError`` unless a row has ``column = value``."""
+    if conn.execute(select(column).where(column == value)).first() is None:
+        raise NotFoundError(f"no {what} with id {value!r}")

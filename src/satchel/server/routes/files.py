@@ -16,7 +16,7 @@ from satchel.server.services.access import find_readable
 from satchel.server.services.artifacts import file_of
 from satchel.server.services.uploads import adopt, presign, upload_chunk, upload_state
 
-__all__ = ["BINARY", "FILE_BYTES", "router"]
+__all__ = ["BINARY", "DOWNLOADED", "FILE_BYTES", "router"]
 
 router = APIRouter(tags=["files"])
 
@@ -28,6 +28,11 @@ BINARY: Final[dict[str, Any]] = {
 }
 #: A file's bytes as a download answers them: with the file's own MIME type.
 FILE_BYTES: Final[dict[str, Any]] = {"*/*": {"schema": {"type": "string", "format": "binary"}}}
+#: The successful answers of a download (the API's and a signed link's).
+DOWNLOADED: Final[dict[int | str, dict[str, Any]]] = {
+    200: {"content": FILE_BYTES, "description": "The file's bytes"},
+    206: {"content": FILE_BYTES, "description": "The bytes of the range asked for"},
+}
 
 
 @router.get(
@@ -83,12 +88,7 @@ def post_adopt(
 @router.get(
     "/artifacts/{artifact_id}/files/{path:path}",
     response_class=Response,
-    responses={
-        200: {"content": FILE_BYTES, "description": "The file's bytes"},
-        206: {"content": FILE_BYTES, "description": "The bytes of the range asked for"},
-        **ERRORS,
-        **errors(416),
-    },
+    responses={**DOWNLOADED, **ERRORS, **errors(416)},
 )
 async def download(
     state: StateDep,

@@ -10,7 +10,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from satchel.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
-from satchel.hashing import Digest
 from satchel.index.base import RunPosition, RunQuery
 from satchel.models import Run, format_time, new_id, utcnow
 from satchel.server.deps import ActorDep, RunIdPath, StateDep
@@ -157,6 +156,5 @@ def run_artifacts(
 def delete_run(state: StateDep, actor: ActorDep, run_id: RunIdPath) -> Response:
     """Delete a run, its experiments and all their artifacts (409 while running)."""
     _managed_run(state, actor, run_id, job_may=False)
-    for sha in state.store.index.delete_run(run_id):
-        state.store.blobs.delete(Digest(hexdigest=sha))
+    state.store.delete_run(run_id)
     return Response(status_code=204)

@@ -16,7 +16,7 @@ from satchel.models import ArtifactFile, format_time
 from satchel.server.deps import ActorDep, ArtifactIdPath, IdPath, StateDep
 from satchel.server.downloads import stream_file
 from satchel.server.routes import ERRORS, errors
-from satchel.server.routes.files import FILE_BYTES
+from satchel.server.routes.files import DOWNLOADED
 from satchel.server.schemas.artifacts import GrantIn, GrantOut, LinkIn, LinkOut
 from satchel.server.schemas.common import Page
 from satchel.server.services.access import find_managed, find_readable
@@ -117,8 +117,7 @@ def _maker(state: ServerState, artifact_id: str, user_id: str) -> Actor:
     "/links/{artifact_id}/{path:path}",
     response_class=Response,
     responses={
-        200: {"content": FILE_BYTES, "description": "The file's bytes"},
-        206: {"content": FILE_BYTES, "description": "The bytes of the range asked for"},
+        **DOWNLOADED,
         307: {"description": "To a short-lived URL of the bucket (S3 stores)"},
         **errors(403, 404, 409, 416, 422),
     },

@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 
 from satchel.facade._paging import SearchPage
 from satchel.models import Artifact, Occurrence
-from satchel.server.schemas.common import Page, Strict
+from satchel.server.schemas.common import Page, Strict, plain
 from satchel.tenancy.base import Grant
 
 __all__ = [
@@ -192,15 +192,7 @@ class OccurrenceOut(BaseModel):
 
     @classmethod
     def of(cls, item: Occurrence) -> OccurrenceOut:
-        from satchel.models import format_time  # noqa: PLC0415
-
-        return cls(
-            artifact_id=item.artifact_id,
-            run_id=item.run_id,
-            node_id=item.node_id,
-            event=item.event,
-            at=format_time(item.at),
-        )
+        return cls.model_validate(plain(item))
 
 
 class _Filters(Strict):
@@ -250,16 +242,7 @@ class GrantOut(BaseModel):
 
     @classmethod
     def of(cls, grant: Grant) -> GrantOut:
-        from satchel.models import format_time  # noqa: PLC0415
-
-        return cls(
-            grant_id=grant.grant_id,
-            artifact_id=grant.artifact_id,
-            email=grant.recipient_email,
-            org_id=grant.recipient_org_id,
-            granted_by=grant.granted_by,
-            created_at=format_time(grant.created_at),
-        )
+        return cls.model_validate(plain(grant, recipient_email="email", recipient_org_id="org_id"))
 
 
 class LinkIn(Strict):

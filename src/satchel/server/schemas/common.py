@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+import dataclasses
+from datetime import datetime
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["Health", "Info", "Page", "Strict"]
+from satchel.models import format_time
+
+__all__ = ["Health", "Info", "Page", "Strict", "plain"]
 
 T = TypeVar("T")
+
+
+def plain(value: Any, **renamed: str) -> dict[str, Any]:
+    """A frozen dataclass as an answer's fields: times as RFC 3339, fields ``renamed``."""
+    out: dict[str, Any] = {}
+    for field in dataclasses.fields(value):
+        item = getattr(value, field.name)
+        out[renamed.get(field.name, field.name)] = (
+            format_time(item) if isinstance(item, datetime) else item
+        )
+    return out
 
 
 class Strict(BaseModel):

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from satchel.models import Run, format_time
-from satchel.server.schemas.common import Strict
+from satchel.models import Run
+from satchel.server.schemas.common import Strict, plain
 from satchel.tenancy.base import Actor, Org, Token, User
 
 __all__ = [
@@ -32,10 +31,6 @@ Role = Literal["member", "admin"]
 RunStatus = Literal["running", "done", "crashed", "failed"]
 
 
-def _time(value: datetime | None) -> str | None:
-    return None if value is None else format_time(value)
-
-
 class LoginIn(Strict):
     email: Short
     password: Annotated[str, Field(max_length=1024)]
@@ -51,14 +46,7 @@ class UserOut(BaseModel):
 
     @classmethod
     def of(cls, user: User) -> UserOut:
-        return cls(
-            user_id=user.user_id,
-            org_id=user.org_id,
-            email=user.email,
-            role=user.role,
-            display_name=user.display_name,
-            created_at=format_time(user.created_at),
-        )
+        return cls.model_validate(plain(user))
 
 
 class MeOut(BaseModel):
@@ -90,7 +78,7 @@ class OrgOut(BaseModel):
 
     @classmethod
     def of(cls, org: Org) -> OrgOut:
-        return cls(org_id=org.org_id, name=org.name, created_at=format_time(org.created_at))
+        return cls.model_validate(plain(org))
 
 
 class UserCreate(Strict):
@@ -112,16 +100,7 @@ class TokenOut(BaseModel):
 
     @classmethod
     def of(cls, token: Token) -> TokenOut:
-        return cls(
-            token_id=token.token_id,
-            user_id=token.user_id,
-            name=token.name,
-            run_id=token.run_id,
-            created_at=format_time(token.created_at),
-            expires_at=_time(token.expires_at),
-            last_used_at=_time(token.last_used_at),
-            revoked_at=_time(token.revoked_at),
-        )
+        return cls.model_validate(plain(token))
 
 
 class TokenCreated(TokenOut):
@@ -157,17 +136,7 @@ class RunOut(BaseModel):
 
     @classmethod
     def of(cls, run: Run) -> RunOut:
-        return cls(
-            run_id=run.run_id,
-            name=run.name,
-            parent_run_id=run.parent_run_id,
-            org_id=run.org_id,
-            user_id=run.user_id,
-            session_id=run.session_id,
-            status=run.status,
-            started_at=_time(run.started_at),
-            ended_at=_time(run.ended_at),
-        )
+        return cls.model_validate(plain(run))
 
 
 class RunIn(Strict):

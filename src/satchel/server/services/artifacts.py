@@ -325,8 +325,7 @@ def add_contents(
 def delete_artifact(state: ServerState, actor: Actor, artifact_id: str) -> None:
     """Delete an artifact the caller manages, then the blobs no one references any more."""
     find_managed(state, actor, artifact_id)
-    for sha in state.store.index.delete_artifact(artifact_id):
-        state.store.blobs.delete(Digest(hexdigest=sha))
+    state.store.delete_artifact(artifact_id)
     state.staging.drop_artifact(artifact_id)
 
 

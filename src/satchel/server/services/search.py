@@ -63,12 +63,10 @@ def base_query(
     )
 
 
-def search(state: ServerState, actor: Actor, body: SearchIn) -> SearchPage:
-    """One page of the facade's ``search_page``, limited to what ``actor`` may read."""
-    text = search_text(body.query)
-    base = base_query(
+def _body_query(actor: Actor, body: SearchIn | BestIn, **equals: str) -> ArtifactQuery:
+    return base_query(
         actor,
-        equals=body.equals,
+        equals={**body.equals, **equals},
         tags=body.tags,
         labels=body.labels,
         metric=body.metric,
@@ -76,6 +74,12 @@ def search(state: ServerState, actor: Actor, body: SearchIn) -> SearchPage:
         time_window=body.time_window,
         origin=body.origin,
     )
+
+
+def search(state: ServerState, actor: Actor, body: SearchIn) -> SearchPage:
+    """One page of the facade's ``search_page``, limited to what ``actor`` may read."""
+    text = search_text(body.query)
+    base = _body_query(actor, body)
     if text is not None:
         base = text_query(base, body.metric)
     return page_search(
@@ -92,16 +96,7 @@ def search(state: ServerState, actor: Actor, body: SearchIn) -> SearchPage:
 
 def best(state: ServerState, actor: Actor, body: BestIn) -> SearchPage:
     """The facade's ``best``: the top artifact of a kind by a metric."""
-    base = base_query(
-        actor,
-        equals={**body.equals, "kind": body.kind},
-        tags=body.tags,
-        labels=body.labels,
-        metric=body.metric,
-        metric_mode=body.metric_mode or "max",
-        time_window=body.time_window,
-        origin=body.origin,
-    )
+    base = _body_query(actor, body, kind=body.kind)
     return SearchPage(items=state.store.query(replace(base, limit=1)))
 
 

@@ -67,7 +67,7 @@ def _finish(state: ServerState, artifact_id: str, file: ArtifactFile) -> Artifac
             return None
         part = state.staging.part_path(artifact_id, file.path)
         try:
-            blob = state.store.put_file_expecting(part, Digest(hexdigest=file.sha256), file.bytes)
+            blob = state.store.take_file(part, Digest(hexdigest=file.sha256), file.bytes)
         except ConflictError as exc:
             state.staging.drop(artifact_id, file.path)
             raise ConflictError(

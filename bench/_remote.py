@@ -74,6 +74,24 @@ class Remote:
             raise RuntimeError(f"create: {response.status_code} {response.text[:500]}")
         return dict(response.json())
 
+    def create_file(self, name: str, sha256: str, size: int) -> dict[str, Any]:
+        """A one-file artifact whose bytes are still to come (``pending``)."""
+        return self._create(
+            {
+                "name": name,
+                "kind": "checkpoint",
+                "files": [{"path": name, "sha256": sha256, "bytes": size}],
+            }
+        )
+
+    @staticmethod
+    def upload_route(artifact_id: str, path: str) -> str:
+        return f"/artifacts/{artifact_id}/uploads/{quote(path, safe='')}"
+
+    @staticmethod
+    def file_route(artifact_id: str, path: str) -> str:
+        return f"/artifacts/{artifact_id}/files/{quote(path, safe='')}"
+
     def save_file(self, path: Path, *, name: str) -> dict[str, Any]:
         """Hash, create, upload in chunks; returns the completed artifact's JSON, with
         ``timings``: the hash's seconds and each chunk request's (the last one includes
@@ -81,15 +99,9 @@ class Remote:
         started = time.perf_counter()
         sha, size = sha256_file(path)
         timings: dict[str, Any] = {"hash": time.perf_counter() - started, "chunks": []}
-        made = self._create(
-            {
-                "name": name,
-                "kind": "checkpoint",
-                "files": [{"path": name, "sha256": sha, "bytes": size}],
-            }
-        )
+        made = self.create_file(name, sha, size)
         aid = made["artifact_id"]
-        route = f"/artifacts/{aid}/uploads/{quote(name, safe='')}"
+        route = self.upload_route(aid, name)
         offset = 0
         state: dict[str, Any] = {"artifact_status": made["status"]}
         while made["status"] != "completed" and offset < size:
@@ -132,7 +144,7 @@ class Remote:
         """Stream a file to ``dest``, hashing as it arrives; raises on a mismatch."""
         hasher = hashlib.sha256()
         size = 0
-        route = f"/artifacts/{artifact_id}/files/{quote(path, safe='')}"
+        route = self.file_route(artifact_id, path)
         with self.http.stream("GET", route) as response, open(dest, "wb") as out:
             if response.status_code != 200:
                 raise RuntimeError(f"download: {response.status_code}")

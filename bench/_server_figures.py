@@ -137,6 +137,32 @@ def _transfer(report: Report, work: Path, cfg: dict[str, int], env: dict[str, st
             ratio=ratio,
             target=f">= {TRANSFER_RATIO_TARGET}x",
         )
+    _curl_figures(report, size, seconds)
+
+
+def _curl_figures(report: Report, size: int, seconds: dict[str, list[float]]) -> None:
+    """The servers alone (curl as the client): no target, to show where the time goes."""
+    if "curl_satchel_up" not in seconds:
+        print("server alone (curl): not measured, curl is not installed", flush=True)
+        return
+    for way, what, ours_how, peer_how in (
+        ("up", "upload", "one PUT of the whole file as one chunk, verified", "one PUT"),
+        ("down", "download", "one GET into /dev/null, verified as it streams", "one GET"),
+    ):
+        ours_s = min(seconds[f"curl_satchel_{way}"])
+        peer_s = min(seconds[f"curl_mlflow_{way}"])
+        ours, peer = size / ours_s / MIB, size / peer_s / MIB
+        report.figure(
+            f"server_{what}_curl",
+            f"server alone, {what} {_size(size)} by curl ({ours_how}): {ours:.0f} MiB/s | "
+            f"mlflow server, curl {peer_how}: {peer:.0f} MiB/s | ratio {ours / peer:.2f}x",
+            None,
+            value=ours,
+            peer=peer,
+            unit="MiB/s",
+            ratio=ours / peer,
+            target="none (shows the servers without a Python client)",
+        )
 
 
 def _small(report: Report, work: Path, cfg: dict[str, int], env: dict[str, str]) -> None:

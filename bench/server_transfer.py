@@ -21,15 +21,23 @@ warm page cache. Each run, alternating which side goes first:
 
 Before the timed runs each side makes a few untimed 1 MiB round trips (MLflow's four
 workers each import on their first request). Both sides' best run counts.
+
+Then, when ``curl`` is installed, the same number of runs measure the servers alone, with
+no Python client in the way: curl PUTs the file (``-T``, streamed from disk; for satchel,
+to an artifact created first, as one chunk at offset 0, the digest known so the client
+hashes nothing) and GETs it into ``/dev/null``. satchel's server still fsyncs, verifies
+and publishes the upload and verifies the download as it streams; MLflow's does neither.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import logging
 import os
 import shutil
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -39,6 +47,8 @@ from _servers import MlflowServer, SatchelServer, exit_on_sigterm
 from _util import emit, read_whole
 
 WARMUP_ROUNDS = 8
+#: curl, for the server-bound figures (None: they are left out).
+CURL = shutil.which("curl")
 
 
 def satchel_run(remote: Remote, src: Path, dest: Path, expected: str) -> dict[str, Any]:
@@ -72,6 +82,48 @@ def mlflow_run(client: Any, experiment: str, src: Path, dest: Path, expected: st
     shutil.rmtree(dest)
     client.delete_run(run_id)
     return {"up": up, "down": down, "verified": digest == expected}
+
+
+def _curl(*args: str) -> tuple[float, str]:
+    """Run curl (failing on an HTTP error); its seconds and what it printed."""
+    start = time.perf_counter()
+    done = subprocess.run(
+        [CURL or "curl", "-sS", "--fail", *args], capture_output=True, text=True, check=True
+    )
+    return time.perf_counter() - start, done.stdout
+
+
+def satchel_curl(remote: Remote, url: str, token: str, src: Path, expected: str) -> dict:
+    """The server alone: the whole file as one chunk PUT by curl (the client's hash is not
+    timed: the digest is known), then one GET by curl into /dev/null."""
+    made = remote.create_file("big.bin", expected, src.stat().st_size)
+    aid = made["artifact_id"]
+    auth = f"Authorization: Bearer {token}"
+    api = url + "/api/v1"
+    up, printed = _curl(
+        "-T",
+        str(src),
+        "-H",
+        auth,
+        "-H",
+        "Content-Type: application/octet-stream",
+        f"{api}{remote.upload_route(aid, 'big.bin')}?offset=0",
+    )
+    completed = json.loads(printed)["artifact_status"] == "completed"
+    down, _ = _curl("-o", os.devnull, "-H", auth, f"{api}{remote.file_route(aid, 'big.bin')}")
+    remote.delete(aid)
+    return {"up": up, "down": down, "verified": completed}
+
+
+def mlflow_curl(url: str, client: Any, experiment: str, src: Path) -> dict:
+    """The same through MLflow's proxy: one PUT and one GET of the run's artifact by curl."""
+    run = client.create_run(experiment)
+    where = run.info.artifact_uri.removeprefix("mlflow-artifacts:/").strip("/")
+    target = f"{url}/api/2.0/mlflow-artifacts/artifacts/{where}/{src.name}"
+    up, _ = _curl("-T", str(src), target)
+    down, _ = _curl("-o", os.devnull, target)
+    client.delete_run(run.info.run_id)
+    return {"up": up, "down": down, "verified": True}
 
 
 def warm_up(remote: Remote, client: Any, experiment: str, work: Path) -> None:
@@ -131,6 +183,16 @@ def main() -> None:
                     timings.append(res["timings"])
                 out[f"{side}_up"].append(res["up"])
                 out[f"{side}_down"].append(res["down"])
+                verified[side] = verified[side] and res["verified"]
+        for run in range(args.runs if CURL else 0):
+            sides = ("mlflow", "satchel") if run % 2 == 0 else ("satchel", "mlflow")
+            for side in sides:
+                if side == "satchel":
+                    res = satchel_curl(remote, ours.url, ours.token, src, args.sha256)
+                else:
+                    res = mlflow_curl(peer.url, client, experiment, src)
+                out.setdefault(f"curl_{side}_up", []).append(res["up"])
+                out.setdefault(f"curl_{side}_down", []).append(res["down"])
                 verified[side] = verified[side] and res["verified"]
     hash_s = min(_timed_hash(src) for _ in range(2))
     emit(

@@ -46,7 +46,8 @@ NOTES = (
     "remote SDK is not merged yet), the MLflow side MlflowClient with "
     "MLFLOW_TRACKING_URI=http://...; MiB/s = 2**20 bytes/s; large file: warm page cache, "
     "best of the runs, sides alternating; small files: median of the rounds, fresh files "
-    "each round; RSS sampled every 50 ms from /proc"
+    "each round; 'server alone' lines: curl as the client of both; RSS sampled every "
+    "50 ms from /proc, with each process's VmHWM"
 )
 
 
@@ -250,35 +251,32 @@ def _rss(report: Report, work: Path, cfg: dict[str, int], env: dict[str, str]) -
     report.raw["server_rss"] = res
     ours, peer = res["satchel"], res["mlflow"]
 
-    text, peak = _rss_line(ours["upload_rss"], peer["upload_rss"])
-    check = "" if ours["upload_verified"] else " (WARNING: digest mismatch)"
-    report.figure(
-        "server_rss_upload",
-        f"server peak RSS during a {_size(huge)} upload ({ours['upload_s']:.0f} s; MLflow "
-        f"{peer['upload_s']:.0f} s): {text}{check}",
-        peak < SERVER_RSS_BUDGET_MIB,
-        value=peak,
-        baseline=ours["upload_rss"]["baseline_mib"],
-        peer=peer["upload_rss"]["largest_process_mib"],
-        unit="MiB",
-        ratio=peak / SERVER_RSS_BUDGET_MIB,
-        target=f"< {SERVER_RSS_BUDGET_MIB} MiB",
-    )
-
-    text, peak = _rss_line(ours["downloads_rss"], peer["downloads_rss"])
     got, peer_got = ours["downloads"], peer["downloads"]
     complete = ours["downloads_complete"] and peer["downloads_complete"]
-    check = "" if complete else " (WARNING: a download was short or unverified)"
-    report.figure(
-        "server_rss_downloads",
-        f"server peak RSS during {streams} concurrent streamed downloads of {_size(dl)} "
-        f"(at most {got['most_open']} open at once, {got['seconds']:.0f} s; MLflow "
-        f"{peer_got['seconds']:.0f} s): {text}{check}",
-        peak < SERVER_RSS_BUDGET_MIB,
-        value=peak,
-        baseline=ours["downloads_rss"]["baseline_mib"],
-        peer=peer["downloads_rss"]["largest_process_mib"],
-        unit="MiB",
-        ratio=peak / SERVER_RSS_BUDGET_MIB,
-        target=f"< {SERVER_RSS_BUDGET_MIB} MiB",
+    phases = (
+        (
+            "upload",
+            f"a {_size(huge)} upload ({ours['upload_s']:.0f} s; MLflow {peer['upload_s']:.0f} s)",
+            "" if ours["upload_verified"] else " (WARNING: digest mismatch)",
+        ),
+        (
+            "downloads",
+            f"{streams} concurrent streamed downloads of {_size(dl)} (at most "
+            f"{got['most_open']} open at once, {got['seconds']:.0f} s; MLflow "
+            f"{peer_got['seconds']:.0f} s)",
+            "" if complete else " (WARNING: a download was short or unverified)",
+        ),
     )
+    for phase, what, check in phases:
+        text, peak = _rss_line(ours[f"{phase}_rss"], peer[f"{phase}_rss"])
+        report.figure(
+            f"server_rss_{phase}",
+            f"server peak RSS during {what}: {text}{check}",
+            peak < SERVER_RSS_BUDGET_MIB,
+            value=peak,
+            baseline=ours[f"{phase}_rss"]["baseline_mib"],
+            peer=peer[f"{phase}_rss"]["largest_process_mib"],
+            unit="MiB",
+            ratio=peak / SERVER_RSS_BUDGET_MIB,
+            target=f"< {SERVER_RSS_BUDGET_MIB} MiB",
+        )

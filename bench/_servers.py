@@ -13,7 +13,9 @@ PID of the child started here): SIGTERM, then SIGKILL when it has not ended afte
 
 from __future__ import annotations
 
+import argparse
 import contextlib
+import logging
 import os
 import re
 import signal
@@ -22,10 +24,13 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, Self
 
 import httpx
+
+from _remote import Remote
 
 START_TIMEOUT = 120.0
 STOP_TIMEOUT = 15.0
@@ -36,9 +41,24 @@ SETTLE_EVERY = 0.5
 SETTLE_KIB = 2048
 
 
-def exit_on_sigterm() -> None:
-    """Turn SIGTERM into ``SystemExit``, so that ``finally`` blocks stop the servers."""
+def child_start(parser: argparse.ArgumentParser) -> tuple[argparse.Namespace, Path, dict]:
+    """A server benchmark child's start: its arguments, its ``--work`` directory (made) and
+    the environment for its servers. SIGTERM becomes ``SystemExit``, so that ``finally``
+    blocks stop the servers; MLflow's client logs only warnings."""
+    args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    return args, work, dict(os.environ)
+
+
+def mlflow_client(url: str) -> Any:
+    """An ``MlflowClient`` of the server at ``url``, through ``MLFLOW_TRACKING_URI``."""
+    os.environ["MLFLOW_TRACKING_URI"] = url
+    from mlflow.tracking import MlflowClient  # noqa: PLC0415
+
+    return MlflowClient()
 
 
 def free_port() -> int:
@@ -300,3 +320,21 @@ class RssSampler:
             "processes": len(self.pids),
             "samples": len(self.samples),
         }
+
+
+@contextlib.contextmanager
+def both_servers(
+    work: Path, env: dict[str, str]
+) -> Iterator[tuple[SatchelServer, MlflowServer, Remote]]:
+    """A fresh ``satchel serve`` and ``mlflow server``, and a client of the first; both
+    servers stopped on the way out, whatever happens."""
+    with contextlib.ExitStack() as stack:
+        ours = stack.enter_context(
+            SatchelServer(work / "satchel-home", work / "satchel-serve.log", env)
+        )
+        peer = stack.enter_context(
+            MlflowServer(work / "mlflow-server", work / "mlflow-server.log", env)
+        )
+        remote = Remote(ours.url, ours.token)
+        stack.callback(remote.close)
+        yield ours, peer, remote

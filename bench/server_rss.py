@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import logging
 import os
 import time
 from pathlib import Path
@@ -41,7 +40,14 @@ from typing import Any
 import httpx
 
 from _remote import Remote
-from _servers import MlflowServer, RssSampler, SatchelServer, exit_on_sigterm, warm_up
+from _servers import (
+    MlflowServer,
+    RssSampler,
+    SatchelServer,
+    child_start,
+    mlflow_client,
+    warm_up,
+)
 from _util import emit
 
 #: What MLflow's workers answer before the baseline (fresh connections reach each worker).
@@ -122,10 +128,7 @@ def satchel_side(args: argparse.Namespace, work: Path, env: dict[str, str]) -> d
 def mlflow_side(args: argparse.Namespace, work: Path, env: dict[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     with MlflowServer(work / "mlflow-server", work / "mlflow-server.log", env) as server:
-        os.environ["MLFLOW_TRACKING_URI"] = server.url
-        from mlflow.tracking import MlflowClient  # noqa: PLC0415
-
-        client = MlflowClient()
+        client = mlflow_client(server.url)
         experiment = client.create_experiment("bench-rss")
         warm_up(server.url, WARMUP_PATHS)
         out["settle_s"] = server.settle()
@@ -163,12 +166,7 @@ def main() -> None:
     parser.add_argument("--sha256", required=True)
     parser.add_argument("--streams", type=int, default=32)
     parser.add_argument("--work", required=True)
-    args = parser.parse_args()
-    exit_on_sigterm()
-    work = Path(args.work)
-    work.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ)
-    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    args, work, env = child_start(parser)
     result = {
         "huge_bytes": os.path.getsize(args.huge),
         "file_bytes": os.path.getsize(args.file),

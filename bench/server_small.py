@@ -23,8 +23,6 @@ completed; MLflow: its listing).
 from __future__ import annotations
 
 import argparse
-import contextlib
-import logging
 import os
 import random
 import shutil
@@ -32,8 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _remote import Remote
-from _servers import MlflowServer, SatchelServer, exit_on_sigterm
+from _servers import both_servers, child_start, mlflow_client
 from _util import emit
 
 WARMUP_FILES = 20
@@ -63,29 +60,13 @@ def main() -> None:
     parser.add_argument("--files", type=int, required=True)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--work", required=True)
-    args = parser.parse_args()
-    exit_on_sigterm()
-    work = Path(args.work)
-    work.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ)
-    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    args, work, env = child_start(parser)
 
     seconds: dict[str, list[float]] = {"satchel": [], "mlflow": []}
     landed = {"satchel": True, "mlflow": True}
     total = 0
-    with contextlib.ExitStack() as stack:
-        ours = stack.enter_context(
-            SatchelServer(work / "satchel-home", work / "satchel-serve.log", env)
-        )
-        peer = stack.enter_context(
-            MlflowServer(work / "mlflow-server", work / "mlflow-server.log", env)
-        )
-        remote = Remote(ours.url, ours.token)
-        stack.callback(remote.close)
-        os.environ["MLFLOW_TRACKING_URI"] = peer.url
-        from mlflow.tracking import MlflowClient  # noqa: PLC0415
-
-        client = MlflowClient()
+    with both_servers(work, env) as (_, peer, remote):
+        client = mlflow_client(peer.url)
         experiment = client.create_experiment("bench-small-files")
         warm = work / "warm-up"  # untimed: the first requests' imports, every MLflow worker
         write_dir(warm, WARMUP_FILES, seed=-1)

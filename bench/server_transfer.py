@@ -32,9 +32,7 @@ and publishes the upload and verifies the download as it streams; MLflow's does 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import logging
 import os
 import shutil
 import subprocess
@@ -43,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from _remote import Remote, sha256_file
-from _servers import MlflowServer, SatchelServer, exit_on_sigterm
+from _servers import both_servers, child_start, mlflow_client
 from _util import emit, read_whole
 
 WARMUP_ROUNDS = 8
@@ -144,32 +142,18 @@ def main() -> None:
     parser.add_argument("--sha256", required=True)
     parser.add_argument("--work", required=True)
     parser.add_argument("--runs", type=int, default=3)
-    args = parser.parse_args()
-    exit_on_sigterm()
-    src, work = Path(args.file), Path(args.work)
-    work.mkdir(parents=True, exist_ok=True)
+    args, work, env = child_start(parser)
+    src = Path(args.file)
     size = read_whole(args.file)
-    env = dict(os.environ)
-    logging.getLogger("mlflow").setLevel(logging.WARNING)
 
     out: dict[str, list[float]] = {k: [] for k in ("satchel_up", "satchel_down")}
     out.update({k: [] for k in ("mlflow_up", "mlflow_down")})
     verified = {"satchel": True, "mlflow": True}
     timings: list[dict[str, Any]] = []
-    with contextlib.ExitStack() as stack:
-        ours = stack.enter_context(
-            SatchelServer(work / "satchel-home", work / "satchel-serve.log", env)
-        )
-        peer = stack.enter_context(
-            MlflowServer(work / "mlflow-server", work / "mlflow-server.log", env)
-        )
-        remote = Remote(ours.url, ours.token)
-        stack.callback(remote.close)
-        os.environ["MLFLOW_TRACKING_URI"] = peer.url
+    with both_servers(work, env) as (ours, peer, remote):
         import mlflow  # noqa: PLC0415
-        from mlflow.tracking import MlflowClient  # noqa: PLC0415
 
-        client = MlflowClient()
+        client = mlflow_client(peer.url)
         experiment = client.create_experiment("bench-transfer")
         warm_up(remote, client, experiment, work)
         for run in range(args.runs):

@@ -3,7 +3,10 @@
 * ``blob_store``: each BlobStore backend (memory, local, and S3 on a real SeaweedFS that the
   session starts on first use: ``_seaweed.py``).
 * ``index``: each Index backend (SQLite, PostgreSQL in a fresh schema: ``pgserver``).
-* ``context``: a ``satchel.Context`` over each store/index pair.
+* ``context``: a ``satchel.Context`` over each store/index pair; modules (or tests) marked
+  ``remote_too`` also get the ``remote`` backend: the SDK against a real satchel server
+  over HTTP (``remotekit.py``). ``store_of(ctx)`` is the store holding a context's
+  artifacts (the server's, for a remote one), for the tests that inspect storage.
 * ``st_embedder`` / ``numpy_embedder``: all-MiniLM-L6-v2 on each runtime, loaded once per
   session (importing PyTorch alone takes seconds).
 * ``arts``: the facade under test, as an async API: the async ``ArtifactFacade`` itself, and
@@ -33,16 +36,23 @@ from satchel.storage import BlobStore
 from satchel.storage.local import LocalBlobStore
 from satchel.storage.memory import MemoryBlobStore
 from satchel.storage.s3 import S3BlobStore
+from satchel.store import ArtifactStore
 
 _names = itertools.count()
 
-#: The server's fixtures (``server_kind``, ``app``, ``world``...).
-pytest_plugins = ["serverkit"]
+#: The server's fixtures (``server_kind``, ``app``, ``world``...) and the remote backend's.
+pytest_plugins = ["serverkit", "remotekit"]
 
 BLOB_BACKENDS = ["memory", "local", "s3"]
 INDEX_BACKENDS = ["sqlite", "postgres"]
 STORE_BACKENDS = ["local", "memory+sqlite", "memory+postgres", "s3+postgres"]
+#: Where a facade test's contexts live: every embedded pair, and a satchel server.
+CONTEXT_BACKENDS = [*STORE_BACKENDS, "remote"]
 FACADES = ["async", "sync"]
+
+#: Runs a facade test on every embedded store and remotely (module ``pytestmark`` or a
+#: single test's decorator).
+remote_too = pytest.mark.parametrize("store_kind", CONTEXT_BACKENDS, indirect=True)
 
 
 @pytest.fixture(scope="session")
@@ -139,6 +149,8 @@ def store_kind(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def settings(store_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Settings]:
+    if store_kind == "remote":
+        raise AssertionError("a remote context has no store settings: use store_of(context)")
     server = request.getfixturevalue("seaweed") if store_kind.startswith("s3") else None
     yield make_settings(store_kind, tmp_path, server)
     pgserver.release()
@@ -157,25 +169,43 @@ CONTEXT_FIELDS: dict[str, Any] = {
 
 
 @pytest.fixture
-def context(settings: Settings) -> Iterator[satchel.Context]:
-    ctx = satchel.Context(settings=settings, **CONTEXT_FIELDS)
-    yield ctx
-    ctx.close()
+def open_context(
+    store_kind: str, request: pytest.FixtureRequest
+) -> Iterator[Callable[..., satchel.Context]]:
+    """Open contexts on the test's store (other runs, users, orgs); closed at teardown.
 
-
-@pytest.fixture
-def open_context(settings: Settings) -> Iterator[Callable[..., satchel.Context]]:
-    """Open more contexts on the same store (other runs, users, orgs); closed at teardown."""
+    Remote: on the test's own server, ``org_id``/``user_id`` naming real orgs and users.
+    """
+    make: Callable[..., satchel.Context]
+    if store_kind == "remote":
+        make = request.getfixturevalue("remote").context
+    else:
+        settings: Settings = request.getfixturevalue("settings")
+        make = functools.partial(satchel.Context, settings=settings)
     opened: list[satchel.Context] = []
 
     def _open(**fields: Any) -> satchel.Context:
-        ctx = satchel.Context(settings=settings, **fields)
+        ctx = make(**fields)
         opened.append(ctx)
         return ctx
 
     yield _open
     for ctx in opened:
         ctx.close()
+
+
+@pytest.fixture
+def context(open_context: Callable[..., satchel.Context]) -> satchel.Context:
+    return open_context(**CONTEXT_FIELDS)
+
+
+def store_of(ctx: satchel.Context) -> ArtifactStore:
+    """The store that holds a context's artifacts: its own, or its server's."""
+    if ctx.store is not None:
+        return ctx.store
+    from remotekit import remote_store_of  # noqa: PLC0415 - a plugin of this module
+
+    return remote_store_of(ctx)
 
 
 class SyncAsAsync:

@@ -2,7 +2,9 @@
 
 Each Markdown file's ```python blocks run in order in one namespace, with top-level ``await``,
 in a fresh working directory with ``SATCHEL_HOME`` pointing at a fresh store; a page that
-names ``S3_ENDPOINT`` gets the session's SeaweedFS in ``S3_ENDPOINT`` and ``S3_BUCKET``.
+names ``S3_ENDPOINT`` gets the session's SeaweedFS in ``S3_ENDPOINT`` and ``S3_BUCKET``; a
+page marked ``<!-- doc-test: satchel server`` gets a live server of its own in
+``SATCHEL_STORE`` and a token for it in ``SATCHEL_TOKEN`` (``remotekit.py``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import pytest
 
 import satchel
 from _seaweed import Seaweed
+from remotekit import RemoteWorld
 from satchel.errors import SatchelError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,8 +40,12 @@ async def test_doc_examples_run(
         server: Seaweed = request.getfixturevalue("seaweed")
         monkeypatch.setenv("S3_ENDPOINT", server.endpoint)
         monkeypatch.setenv("S3_BUCKET", server.bucket)
-    for name in ("SATCHEL_STORE", "SATCHEL_INDEX"):
+    for name in ("SATCHEL_STORE", "SATCHEL_INDEX", "SATCHEL_TOKEN"):
         monkeypatch.delenv(name, raising=False)
+    if "<!-- doc-test: satchel server" in doc.read_text(encoding="utf-8"):
+        remote: RemoteWorld = request.getfixturevalue("remote")
+        monkeypatch.setenv("SATCHEL_STORE", remote.url)
+        monkeypatch.setenv("SATCHEL_TOKEN", remote.member().token)
     monkeypatch.chdir(tmp_path)
     namespace: dict[str, object] = {"__name__": f"doc_{doc.stem}"}
     for number, block in enumerate(python_blocks(doc)):

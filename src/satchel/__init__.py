@@ -7,6 +7,10 @@ Embedded use (no server)::
     ctx = satchel.Context(store="~/.satchel", run_id="r1")
     arts = ctx.artifacts()
     a = await arts.save_text("Hello, world!", name="results.txt")
+
+Remote, the same calls against a satchel server (the ``client`` extra)::
+
+    ctx = satchel.Context(store="http://127.0.0.1:8765", token="sat_...", run_id="r1")
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from satchel.errors import (
     InvalidNameError,
     InvalidURIError,
     MissingDependencyError,
+    NetworkError,
     NotFoundError,
     PayloadTooLargeError,
     PermissionDeniedError,
@@ -65,6 +70,7 @@ __all__ = [
     "InvalidNameError",
     "InvalidURIError",
     "MissingDependencyError",
+    "NetworkError",
     "NotFoundError",
     "Occurrence",
     "PayloadTooLargeError",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -35,6 +35,8 @@ class Settings:
         chunk_size: streaming chunk size (``SATCHEL_CHUNK_SIZE``, default 8 MiB).
         io_threads: worker threads for blocking I/O under the async API
             (``SATCHEL_IO_THREADS``, default 32).
+        token: the API token for a remote store (``SATCHEL_TOKEN``); never shown in
+            ``repr``.
     """
 
     home: Path
@@ -43,6 +45,7 @@ class Settings:
     inline_max: int = 16 * KIB
     chunk_size: int = 8 * MIB
     io_threads: int = 32
+    token: str | None = field(default=None, repr=False)
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

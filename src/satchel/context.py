@@ -1,15 +1,18 @@
-"""``Context``: one store, one execution context, and the facades over them."""
+"""``Context``: one store (embedded, or a satchel server), one execution context, and the
+facades over them."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 from collections.abc import Mapping
+from dataclasses import replace
 from types import TracebackType
 from typing import Any, Literal
 
 from satchel.config import Settings
-from satchel.facade import ArtifactFacade, ContextInfo, FacadeCore, SyncArtifactFacade
+from satchel.connect import open_core
+from satchel.facade import ArtifactFacade, ContextInfo, SyncArtifactFacade
 from satchel.models import new_id
 from satchel.search.embed import Embedder
 from satchel.store import ArtifactStore
@@ -27,18 +30,25 @@ class Context:
         arts = ctx.artifacts()            # async ArtifactFacade
         sync_arts = ctx.sync_artifacts()  # the blocking twin
 
+        remote = satchel.Context(store="http://127.0.0.1:8765", token="sat_...", run_id="r1")
+
     Args:
         store: a directory, ``file://`` URL or ``memory://NAME`` (default ``SATCHEL_STORE``,
-            else ``SATCHEL_HOME``, else ``~/.satchel``).
+            else ``SATCHEL_HOME``, else ``~/.satchel``), or the ``http(s)://`` URL of a
+            satchel server (docs/client.md).
         index: an index URL (default: SQLite ``index.db`` inside a local store).
+        token: the API token of a satchel server (default ``SATCHEL_TOKEN``). The server
+            says whose it is: ``user_id`` and ``org_id`` come from it (giving others is a
+            ``ValidationError``); a job token's run is the default ``run_id``.
         run_id: the run artifacts belong to; a fresh one when omitted. A fresh run is
             marked ``done`` when the context closes (``failed`` if its ``with`` block
             raised); a given run is left as it is unless ``finish_run`` is called.
         scope: scope labels (e.g. ``{"project": "p1"}``) added to every saved artifact and
             used by ``level="scope"``.
         settings: explicit settings (otherwise read from the environment).
-        embedder: the model for ``mode="semantic"``/``"hybrid"`` searches (default:
-            all-MiniLM-L6-v2 from the ``semantic`` extra, loaded on first use).
+        embedder: the model for ``mode="semantic"``/``"hybrid"`` searches of an embedded
+            store (default: all-MiniLM-L6-v2 from the ``semantic`` extra, loaded on first
+            use); a server searches with its own.
         graph_id, node_id, tool_name, tool_version, org_id, user_id, client_id, app_id,
         session_id: context fields of the Artifact schema.
     """
@@ -48,6 +58,7 @@ class Context:
         store: str | os.PathLike[str] | None = None,
         *,
         index: str | None = None,
+        token: str | None = None,
         run_id: str | None = None,
         graph_id: str | None = None,
         node_id: str | None = None,
@@ -79,11 +90,11 @@ class Context:
                 validate_token(value, what=name)
         if settings is None:
             settings = Settings.load(
-                store=os.fspath(store) if store is not None else None, index=index
+                store=os.fspath(store) if store is not None else None, index=index, token=token
             )
+        elif token is not None:
+            settings = replace(settings, token=token)
         self.settings = settings
-        self.store = ArtifactStore.open(settings)
-        self._owns_run = run_id is None
         info = ContextInfo(
             run_id=run_id or new_id(),
             graph_id=graph_id,
@@ -97,7 +108,11 @@ class Context:
             session_id=session_id,
             scope=validate_labels(scope),
         )
-        self._core = FacadeCore(self.store, info, embedder=embedder)
+        core, opened = open_core(settings, info, run_given=run_id is not None, embedder=embedder)
+        #: The embedded store (None for a satchel server: its store is the server's).
+        self.store: ArtifactStore | None = opened
+        self._core = core
+        self._owns_run = run_id is None and core.context.run_id == info.run_id
         self._closed = False
 
     @property
@@ -142,10 +157,10 @@ class Context:
         try:
             if status is not None:
                 self._core.finish_run(status)
-            elif self._owns_run and self._core.store.get_run(self.run_id) is not None:
+            elif self._owns_run and self._core.run_recorded():
                 self._core.finish_run(fresh_status)
         finally:
-            self.store.close()
+            self._core.close()
 
     async def aclose(self, *, status: Literal["done", "crashed", "failed"] | None = None) -> None:
         """``close`` without blocking the event loop."""

@@ -40,7 +40,9 @@ async def tour(store: str | None) -> None:
             (Path(tmp) / "logs" / "train" / "epoch1.log").write_text("loss=0.5\n")
             (Path(tmp) / "logs" / "train" / "epoch2.log").write_text("loss=0.3\n")
             logs = await arts.ingest_dir(Path(tmp) / "logs", kind="log")
-        print(f"store: {ctx.store.home}    run: {ctx.run_id}\n")
+        print(
+            f"store: {ctx.store.home if ctx.store else ctx.settings.store}    run: {ctx.run_id}\n"
+        )
         print(f"{'artifact id':<28}{'kind':<12}{'name':<14}{'bytes':>9}  files")
         for a in await arts.list():
             print(

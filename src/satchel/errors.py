@@ -24,7 +24,8 @@ catch ``FileNotFoundError`` or ``ValueError`` keep working::
     ├── ConflictError                                 conflict
     ├── IntegrityError                                integrity_error
     ├── StorageError (OSError)                        storage_error
-    └── IndexBackendError                             index_error
+    ├── IndexBackendError                             index_error
+    └── NetworkError (ConnectionError)                network_error
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ __all__ = [
     "InvalidNameError",
     "InvalidURIError",
     "MissingDependencyError",
+    "NetworkError",
     "NotFoundError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
@@ -209,6 +211,16 @@ class IndexBackendError(SatchelError):
     """The metadata index failed (database unreachable, schema too new, corrupt)."""
 
     code = "index_error"
+
+
+class NetworkError(SatchelError, ConnectionError):
+    """A satchel server could not be reached or stopped answering (the remote SDK).
+
+    Raised after the client's retries: the server is down, the connection kept dropping,
+    or a proxy in between answered instead of the server. Safe to retry: saves resume.
+    """
+
+    code = "network_error"
 
 
 def _all_subclasses(cls: type[SatchelError]) -> list[type[SatchelError]]:

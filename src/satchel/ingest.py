@@ -15,10 +15,12 @@ from __future__ import annotations
 import os
 import re
 import stat
+import tarfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from satchel.errors import (
     ArtifactNotDirectoryError,
@@ -28,7 +30,7 @@ from satchel.errors import (
 )
 from satchel.validation import validate_file_key
 
-__all__ = ["DirEntry", "compile_patterns", "walk_directory"]
+__all__ = ["DirEntry", "compile_patterns", "walk_directory", "write_tar"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,3 +159,17 @@ def _resolve_link(real_root: Path, path: Path, key: str) -> DirEntry:
     if not stat.S_ISREG(mode):
         raise UnsupportedEntryError(f"{key!r} is a symlink to something other than a file")
     return DirEntry(key, target)
+
+
+def write_tar(out: Any, entries: Sequence[DirEntry]) -> None:
+    """Stream a deterministic tar of ``entries`` into ``out`` (a writable file object):
+    in the given (sorted) order, mtime 0, mode 0644, PAX format. The same tree gives the
+    same bytes, so an archive artifact's digest does not depend on when it was made."""
+    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+        for entry in entries:
+            info = tarfile.TarInfo(entry.key)
+            info.size = entry.source.stat().st_size
+            info.mode = 0o644
+            info.mtime = 0
+            with entry.source.open("rb") as fh:
+                tar.addfile(info, fh)

@@ -46,7 +46,14 @@ from satchel.storage import (
 )
 from satchel.storage.factory import local_root_of
 
-__all__ = ["ArtifactStore", "BlobWriter", "StoredBlob", "index_url_of", "open_regular_file"]
+__all__ = [
+    "ArtifactStore",
+    "BlobWriter",
+    "StoredBlob",
+    "index_url_of",
+    "local_copy_matches",
+    "open_regular_file",
+]
 
 INLINE_LOOKUP_MAX: Final = 1024 * 1024
 _RACY_NS: Final = 100_000_000  # a file modified this recently may change within one mtime tick
@@ -137,6 +144,21 @@ class _HashCache:
                 before.st_ctime_ns,
                 digest,
             )
+
+
+def local_copy_matches(file: ArtifactFile, path: Path, *, chunk_size: int) -> bool:
+    """True when ``path`` is a regular file (not a link) holding exactly ``file``'s bytes."""
+    try:
+        with open_regular_file(path, follow_symlinks=False) as fh:
+            if os.fstat(fh.fileno()).st_size != file.bytes:
+                return False
+            hashing = HashingSink()
+            buffer = bytearray(chunk_size)
+            while n := fh.readinto(buffer):
+                hashing.write(memoryview(buffer)[:n])
+    except (OSError, UnsupportedEntryError):
+        return False
+    return hashing.digest().hexdigest == file.sha256
 
 
 def _discard(_: memoryview) -> None:
@@ -480,17 +502,7 @@ class ArtifactStore:
 
     def local_copy_matches(self, file: ArtifactFile, path: Path) -> bool:
         """True when ``path`` is a regular file holding exactly ``file``'s bytes."""
-        try:
-            with open_regular_file(path, follow_symlinks=False) as fh:
-                if os.fstat(fh.fileno()).st_size != file.bytes:
-                    return False
-                hashing = HashingSink()
-                buffer = bytearray(self.settings.chunk_size)
-                while n := fh.readinto(buffer):
-                    hashing.write(memoryview(buffer)[:n])
-        except (OSError, UnsupportedEntryError):
-            return False
-        return hashing.digest().hexdigest == file.sha256
+        return local_copy_matches(file, path, chunk_size=self.settings.chunk_size)
 
     # -- runs and lineage ---------------------------------------------------------------
 

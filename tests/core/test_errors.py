@@ -26,6 +26,7 @@ from satchel.errors import (
     InvalidNameError,
     InvalidURIError,
     MissingDependencyError,
+    NetworkError,
     NotFoundError,
     PayloadTooLargeError,
     PermissionDeniedError,
@@ -71,6 +72,7 @@ STABLE_CODES: dict[type[SatchelError], str] = {
     IntegrityError: "integrity_error",
     StorageError: "storage_error",
     IndexBackendError: "index_error",
+    NetworkError: "network_error",
 }
 
 
@@ -131,6 +133,8 @@ def test_builtin_parents() -> None:
     assert issubclass(AuthenticationError, PermissionError)
     assert issubclass(PermissionDeniedError, PermissionError)
     assert not issubclass(PermissionDeniedError, AuthenticationError)
+    assert issubclass(NetworkError, ConnectionError)
+    assert issubclass(NetworkError, OSError)
     for cls in ERROR_CLASSES:
         assert issubclass(cls, SatchelError)
         assert issubclass(cls, Exception)

@@ -21,6 +21,7 @@ from urllib.parse import quote
 import pytest
 
 import satchel
+from conftest import remote_too, store_of
 from satchel import (
     ArtifactNotDirectoryError,
     InvalidFileKeyError,
@@ -30,12 +31,14 @@ from satchel import (
 )
 from satchel.hashing import tree_digest
 
+pytestmark = remote_too
+
 # -- helpers --------------------------------------------------------------------------------
 
 
 def stored_blob_digests(context: satchel.Context) -> set[str]:
     """The SHA-256 of every blob in the blob store (reaches into storage on purpose)."""
-    return {digest.hexdigest for digest, _ in context.store.blobs.iter_blobs()}
+    return {digest.hexdigest for digest, _ in store_of(context).blobs.iter_blobs()}
 
 
 def write_tree(root: Path, files: dict[str, bytes]) -> Path:
@@ -217,7 +220,7 @@ async def test_ingest_dir_nested_tree_round_trips_byte_identical(arts, tmp_path)
 
 
 async def test_ingest_dir_stores_each_distinct_content_once(arts, context, tmp_path):
-    big = os.urandom(context.settings.inline_max + 100)
+    big = os.urandom(store_of(context).settings.inline_max + 100)
     tree = write_tree(tmp_path / "dup", {"a.bin": big, "b/c.bin": big, "d.bin": big})
     before = stored_blob_digests(context)
     a = await arts.ingest_dir(tree)
@@ -289,7 +292,7 @@ async def test_symlink_to_a_file_inside_is_stored_as_its_content(arts, tmp_path)
 
 async def test_symlink_pointing_outside_is_refused_and_nothing_saved(arts, context, tmp_path):
     secret = tmp_path / "secret.txt"
-    secret.write_bytes(os.urandom(context.settings.inline_max + 10))
+    secret.write_bytes(os.urandom(store_of(context).settings.inline_max + 10))
     before = stored_blob_digests(context)
     targets = {
         "absolute": secret,

@@ -20,7 +20,7 @@ from urllib.parse import quote
 import pytest
 
 import satchel
-from conftest import facade_of
+from conftest import facade_of, remote_too, store_of
 from satchel import (
     ArtifactIsDirectoryError,
     ArtifactNotDirectoryError,
@@ -30,6 +30,8 @@ from satchel import (
     ValidationError,
 )
 from satchel.uris import artifact_uri
+
+pytestmark = remote_too
 
 UNKNOWN_ID = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
 
@@ -61,7 +63,7 @@ def read_tree(root: str | Path) -> dict[str, bytes]:
 
 def big_bytes(context: satchel.Context) -> bytes:
     """More than ``inline_max``: stored as a blob, so its ``uri`` names the blob store."""
-    return os.urandom(context.settings.inline_max + 1234)
+    return os.urandom(store_of(context).settings.inline_max + 1234)
 
 
 async def save_bytes(arts: Any, tmp_path: Path, data: bytes, name: str = "payload.bin") -> Any:

@@ -1,7 +1,8 @@
 """Save API of the ArtifactFacade (seeds/002 section 1): save_file, save_text, save_json, writer.
 
-Every test runs against both facade twins and both store backends (see ``tests/conftest.py``).
-Storage is inspected only through the helpers at the top of this module.
+Every test runs against both facade twins, every store backend and a satchel server (see
+``tests/conftest.py``). Storage is inspected only through the helpers at the top of this
+module (on the server's store for a remote context).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 import satchel
+from conftest import remote_too, store_of
 from satchel import (
     ArtifactIsDirectoryError,
     InvalidMetadataError,
@@ -25,6 +27,8 @@ from satchel import (
     ValidationError,
 )
 from satchel.storage.local import LocalBlobStore
+
+pytestmark = remote_too
 
 CONTEXT_FIELDS = (
     "run_id",
@@ -40,22 +44,22 @@ CONTEXT_FIELDS = (
 )
 
 
-# -- storage inspection helpers (the only places that reach into context.store) ----------
+# -- storage inspection helpers (the only places that reach into the store) ---------------
 
 
 def stored_blob_digests(context: satchel.Context) -> set[str]:
     """The SHA-256 of every blob in the blob store (large payloads; small ones are inline)."""
-    return {digest.hexdigest for digest, _ in context.store.blobs.iter_blobs()}
+    return {digest.hexdigest for digest, _ in store_of(context).blobs.iter_blobs()}
 
 
 def leftover_temp_files(context: satchel.Context) -> list[Path]:
     """Temporary blob files left behind (only a local blob store has them)."""
-    blobs = context.store.blobs
+    blobs = store_of(context).blobs
     return list(blobs.iter_temp_files()) if isinstance(blobs, LocalBlobStore) else []
 
 
 def inline_max(context: satchel.Context) -> int:
-    return context.settings.inline_max
+    return store_of(context).settings.inline_max
 
 
 def big_payload(context: satchel.Context, extra: int = 1) -> str:
@@ -189,7 +193,10 @@ async def test_every_save_path_stamps_every_context_field(arts, context, tmp_pat
 async def test_client_and_app_ids_are_stamped(open_context):
     ctx = open_context(run_id="r-client", client_id="c1", app_id="app1", org_id="o1")
     a = await ctx.artifacts().save_text("hello")
-    assert (a.client_id, a.app_id, a.org_id, a.run_id) == ("c1", "app1", "o1", "r-client")
+    # Remote, "o1" names a real org: the context carries its id, as the token says.
+    org = ctx.info.org_id
+    assert org is not None
+    assert (a.client_id, a.app_id, a.org_id, a.run_id) == ("c1", "app1", org, "r-client")
     got = await ctx.artifacts().get_by_id(a.artifact_id)
     assert got is not None
     assert (got.client_id, got.app_id) == ("c1", "app1")
@@ -302,6 +309,10 @@ async def test_payload_larger_than_inline_max_round_trips(arts, context, store_k
     assert await arts.load_text_by_id(a.artifact_id) == text
     assert await arts.get_by_id(a.artifact_id) == a
     assert a.sha256 in stored_blob_digests(context)
+    if store_kind == "remote":
+        # A server names the artifact, never where it keeps the bytes (docs/client.md).
+        assert a.uri == f"satchel://{a.artifact_id}"
+        assert await arts.load_text(a.uri) == text
     if store_kind == "local":
         assert a.uri is not None
         parts = urlsplit(a.uri)

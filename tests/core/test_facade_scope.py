@@ -13,9 +13,11 @@ from typing import Any
 import pytest
 
 import satchel
-from conftest import facade_of
+from conftest import facade_of, remote_too, store_of
 from satchel import InvalidMetadataError, ValidationError
 from satchel.storage.local import LocalBlobStore
+
+pytestmark = remote_too
 
 # -- helpers --------------------------------------------------------------------------------
 
@@ -43,7 +45,7 @@ def ids(artifacts: list[satchel.Artifact]) -> list[str]:
 
 def run_status(context: satchel.Context, run_id: str) -> str | None:
     """The recorded status of a run (reaches into the store's index on purpose)."""
-    run = context.store.get_run(run_id)
+    run = store_of(context).get_run(run_id)
     return None if run is None else run.status
 
 
@@ -249,9 +251,11 @@ async def test_fresh_run_is_done_after_a_normal_close(context, open_context, fac
     assert run_id != context.run_id
     assert a.run_id == run_id
     assert run_status(context, run_id) == "done"
-    run = context.store.get_run(run_id)
+    run = store_of(context).get_run(run_id)
     assert run.ended_at is not None
-    assert (run.org_id, run.user_id) == ("o1", "u1")
+    # Remote, "o1"/"u1" name a real org and user: the context carries their ids.
+    assert ctx.info.org_id is not None and ctx.info.user_id is not None
+    assert (run.org_id, run.user_id) == (ctx.info.org_id, ctx.info.user_id)
 
     async with open_context() as actx:
         await facade_of(actx, facade_kind).save_text("y")
@@ -305,7 +309,7 @@ async def test_given_run_is_left_running_unless_finished(context, open_context, 
 
 def leftover_temp_files(context: satchel.Context) -> list[Any]:
     """Temporary blob files left behind (only a local blob store has them)."""
-    blobs = context.store.blobs
+    blobs = store_of(context).blobs
     return list(blobs.iter_temp_files()) if isinstance(blobs, LocalBlobStore) else []
 
 
@@ -314,7 +318,7 @@ async def test_writer_scope_conflict_found_at_exit_leaves_nothing_behind(
 ):
     scoped = open_context(**fields_of(context, run_id="r-scoped"), scope={"project": "p1"})
     arts = facade_of(scoped, facade_kind)
-    payload = b"y" * (context.settings.inline_max * 3)
+    payload = b"y" * (store_of(context).settings.inline_max * 3)
     for how in ("argument", "add_labels"):
         with pytest.raises(InvalidMetadataError):
             async with arts.writer(

@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 
 import satchel
-from conftest import facade_of
+from conftest import facade_of, remote_too
+
+pytestmark = remote_too
 
 
 async def seed_models(arts: Any) -> list[Any]:

@@ -1,15 +1,20 @@
-"""Lexical search: a labelled corpus with recall@5, typos and partial ids, filters, reindex."""
+"""Lexical search: a labelled corpus with recall@5, typos and partial ids, filters, reindex.
+
+Tests marked ``remote_too`` also run against a satchel server; the two that rebuild or catch
+up the store's text index drive that index directly, and stay embedded.
+"""
 
 from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
 
-from conftest import facade_of
+from conftest import facade_of, remote_too
 from corpus import FILTERS, QUERIES, RECALL_FLOORS, assert_obeys, load_corpus, recall_at_5
 from satchel.index import fts, pg_text
 
 
+@remote_too
 async def test_recall_at_5_on_the_labelled_corpus(arts, capsys):
     await load_corpus(arts)
     recall, misses = await recall_at_5(arts, "lexical", QUERIES)
@@ -18,11 +23,13 @@ async def test_recall_at_5_on_the_labelled_corpus(arts, capsys):
     assert recall >= RECALL_FLOORS["lexical"], misses
 
 
+@remote_too
 async def test_default_mode_for_a_query_is_lexical(arts):
     await load_corpus(arts)
     assert [a.name for a in await arts.search(query="churn", limit=1)] == ["xgboost-churn-model"]
 
 
+@remote_too
 async def test_typos_and_partial_ids_find_the_artifact(arts):
     saved = await load_corpus(arts)
     top = [a.name for a in await arts.search(query="segmentaiton", limit=5)]
@@ -34,6 +41,7 @@ async def test_typos_and_partial_ids_find_the_artifact(arts):
     assert found and found[0].artifact_id == target.artifact_id
 
 
+@remote_too
 @pytest.mark.parametrize("filters", FILTERS, ids="+".join)
 async def test_filters_hold_on_the_text_path(arts, filters):
     await load_corpus(arts)
@@ -45,12 +53,14 @@ async def test_filters_hold_on_the_text_path(arts, filters):
     assert await arts.search(query="resnet", kind="log") == []
 
 
+@remote_too
 async def test_metric_on_the_text_path_requires_the_metric(arts):
     await arts.save_text("alpha model", name="with", kind="model", metrics={"f1": 0.5})
     await arts.save_text("alpha model", name="without", kind="model")
     assert [a.name for a in await arts.search(query="alpha", metric="f1")] == ["with"]
 
 
+@remote_too
 async def test_level_and_other_runs_on_the_text_path(open_context, facade_kind):
     mine = facade_of(open_context(run_id="ra", session_id="s1"), facade_kind)
     theirs = facade_of(open_context(run_id="rb", session_id="s1"), facade_kind)
@@ -63,6 +73,7 @@ async def test_level_and_other_runs_on_the_text_path(open_context, facade_kind):
     ]
 
 
+@remote_too
 async def test_binary_content_is_not_indexed_but_names_are(arts, tmp_path):
     path = tmp_path / "weights.bin"
     path.write_bytes(b"secretword " * 10)
@@ -85,6 +96,7 @@ async def test_reindex_rebuilds_the_text_index(context, facade_kind):
     assert [a.name for a in await arts.search(query="radiology", limit=1)] == ["dataset-card.md"]
 
 
+@remote_too
 async def test_saves_are_searchable_as_soon_as_they_return(arts):
     # Text indexing is not on the save path: the next search catches up first.
     for i in range(3):
@@ -94,6 +106,7 @@ async def test_saves_are_searchable_as_soon_as_they_return(arts):
         assert len(found) == i + 1
 
 
+@remote_too
 async def test_another_context_sees_new_saves(open_context, facade_kind):
     writer = facade_of(open_context(run_id="rw"), facade_kind)
     reader = facade_of(open_context(run_id="rw"), facade_kind)
@@ -102,10 +115,12 @@ async def test_another_context_sees_new_saves(open_context, facade_kind):
     assert [a.artifact_id for a in await reader.search(query="marmalade")] == [saved.artifact_id]
 
 
+@remote_too
 @pytest.mark.parametrize("level", ["run", "session", "user", "org"])
 async def test_another_orgs_artifacts_never_show(open_context, facade_kind, level):
     shared = {"session_id": "s1", "user_id": "u1", "run_id": "r1"}
-    mine = facade_of(open_context(org_id="o1", **shared), facade_kind)
+    mine_ctx = open_context(org_id="o1", **shared)
+    mine = facade_of(mine_ctx, facade_kind)
     theirs = facade_of(open_context(org_id="o2", **{**shared, "user_id": "u2"}), facade_kind)
     other_session = facade_of(
         open_context(org_id="o2", session_id="s9", user_id="u9", run_id="r9"), facade_kind
@@ -119,7 +134,7 @@ async def test_another_orgs_artifacts_never_show(open_context, facade_kind, leve
     await mine.save_text("public roadmap", name="mine", kind="report", metrics={"acc": 0.1})
     for query in ("confidential", "forecast", "confidnetial", "quarterly report"):
         for row in await mine.search(query=query, level=level):
-            assert row.org_id == "o1", (query, row.name)
+            assert row.org_id == mine_ctx.info.org_id, (query, row.name)
     if level == "org":
         assert [r.name for r in await mine.search(level=level)] == ["mine"]
         best = await mine.best(kind="report", metric="acc", metric_mode="max", level=level)
@@ -137,6 +152,7 @@ async def test_catch_up_commits_in_short_transactions(context, facade_kind, monk
     assert {a.artifact_id for a in await arts.search(query="walrus", limit=20)} == saved
 
 
+@remote_too
 async def test_query_syntax_characters_are_plain_text(arts):
     # Quotes, LIKE wildcards, backslashes and tsquery/FTS5 operators are only characters.
     await arts.save_text("discount notes", name="promo_50%_off.txt")

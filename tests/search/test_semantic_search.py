@@ -4,6 +4,10 @@ The model is the real all-MiniLM-L6-v2 on its default runtime, sentence-transfor
 dev install has the ``semantic`` extra, so nothing here skips); ``FakeEmbedder`` stands in
 only where the test is about the machinery around the model (hundreds of artifacts, a second
 model), not about what it understands.
+
+Tests marked ``remote_too`` also run against a satchel server (which embeds with the same
+model, in the test process). The others give a context an embedder of its own or reach into
+its store's vectors, which a server keeps to itself: they stay embedded.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from typing import Any
 import pytest
 
 import satchel
-from conftest import CONTEXT_FIELDS
+from conftest import CONTEXT_FIELDS, remote_too
 from corpus import (
     FILTERS,
     PARAPHRASES,
@@ -53,6 +57,7 @@ def _remembered_vectors(minilm: MemoEmbedder, monkeypatch: pytest.MonkeyPatch) -
     [("semantic", PARAPHRASES), ("hybrid", QUERIES + PARAPHRASES)],
     ids=["semantic", "hybrid"],
 )
+@remote_too
 async def test_recall_at_5_per_mode(context, mode, queries, capsys):
     arts = context.artifacts()
     await load_corpus(arts)
@@ -62,6 +67,7 @@ async def test_recall_at_5_per_mode(context, mode, queries, capsys):
     assert recall >= RECALL_FLOORS[mode], misses
 
 
+@remote_too
 async def test_semantic_ranks_by_meaning_not_shared_letters(arts):
     await load_corpus(arts)
     query = "movie review opinion classifier"
@@ -71,6 +77,7 @@ async def test_semantic_ranks_by_meaning_not_shared_letters(arts):
     assert [a.name for a in top] == ["bert-sst2"]
 
 
+@remote_too
 @pytest.mark.parametrize("mode", ["semantic", "hybrid"])
 @pytest.mark.parametrize("filters", FILTERS, ids="+".join)
 async def test_no_result_ever_violates_a_filter(context, mode, filters):
@@ -85,6 +92,7 @@ async def test_no_result_ever_violates_a_filter(context, mode, filters):
     assert seen  # every filter leaves something to check
 
 
+@remote_too
 @pytest.mark.parametrize("mode", ["semantic", "hybrid"])
 async def test_a_filter_that_matches_nothing_gives_nothing(arts, mode):
     await load_corpus(arts)
@@ -92,6 +100,7 @@ async def test_a_filter_that_matches_nothing_gives_nothing(arts, mode):
     assert await arts.search(query="speech", mode=mode, labels={"domain": 1}) == []
 
 
+@remote_too
 @pytest.mark.parametrize("mode", ["semantic", "hybrid"])
 @pytest.mark.parametrize("level", ["run", "session", "user", "org"])
 async def test_another_orgs_artifacts_never_show(open_context, mode, level):
@@ -105,6 +114,7 @@ async def test_another_orgs_artifacts_never_show(open_context, mode, level):
         assert [r.name for r in found] == ["mine"]
 
 
+@remote_too
 async def test_a_save_is_found_by_the_next_search(open_context):
     writer = open_context(run_id="rw").artifacts()
     reader = open_context(run_id="rw").artifacts()
@@ -119,6 +129,7 @@ async def test_a_save_is_found_by_the_next_search(open_context):
     ]
 
 
+@remote_too
 async def test_unknown_mode_and_structured_mode_with_a_query_are_refused(arts):
     for mode in ("vector", "SEMANTIC", ""):
         with pytest.raises(ValidationError, match="unknown search mode"):
@@ -241,6 +252,7 @@ def test_without_the_extra_semantic_says_what_to_install(tmp_path):
         assert "pip install 'satchel[semantic]'" in line
 
 
+@remote_too
 async def test_hybrid_fuses_both_lists(arts):
     await load_corpus(arts)
     # One query a word matches ("churn") and one only meaning matches.

@@ -1,36 +1,44 @@
-"""The logic both facades share: one blocking implementation of every operation.
+"""The embedded core: every facade operation, blocking, over one local store.
 
 ``SyncArtifactFacade`` calls these methods directly; ``ArtifactFacade`` runs them on the
-store's I/O threads (and runs small saves on the event loop, since they do no I/O before
-the group commit). Nothing here knows whether it was called from async code.
+store's I/O threads (and, through ``save_bytes_async``, builds small saves on the event
+loop: they do no I/O before the group commit). Validation and naming live in
+``CoreBase``, shared with the remote core.
 """
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import contextlib
-import json
+import functools
 import os
 import shutil
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from concurrent.futures import Executor
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any
 
-from satchel.errors import (
-    ArtifactIsDirectoryError,
-    ArtifactNotDirectoryError,
-    InvalidJSONError,
-    InvalidMetadataError,
-    NotFoundError,
-    ValidationError,
-)
+from satchel.errors import NotFoundError
 from satchel.facade import _local
-from satchel.facade._paging import SearchPage, window_start
-from satchel.facade._scope import ContextInfo, ScopeLevel, same_label, scope_query
-from satchel.facade._search import page_search, search_text, text_query
+from satchel.facade._paging import SearchPage
+from satchel.facade._scope import ContextInfo, ScopeLevel, scope_query
+from satchel.facade._search import context_search, page_search
+from satchel.facade._shared import (
+    TAR_MIME,
+    CoreBase,
+    SaveSpec,
+    UseLog,
+    artifact_target,
+    last_segment,
+    local_dir,
+    local_file,
+    read_local,
+)
 from satchel.facade._text import TextSearcher
+from satchel.facade.base import ByteSink, FinalStatus
 from satchel.hashing import tree_digest
 from satchel.index import ArtifactWrite
 from satchel.ingest import walk_directory
@@ -45,51 +53,42 @@ from satchel.models import (
     utcnow,
 )
 from satchel.search.embed import Embedder
-from satchel.store import ArtifactStore, StoredBlob
-from satchel.uris import ParsedURI, parse_uri
-from satchel.validation import (
-    guess_mime,
-    guess_text_mime,
-    validate_extension,
-    validate_file_key,
-    validate_labels,
-    validate_metrics,
-    validate_name,
-    validate_tags,
-    validate_token,
-)
+from satchel.store import ArtifactStore, BlobWriter, StoredBlob
+from satchel.uris import parse_uri
+from satchel.validation import guess_mime
 
-__all__ = ["ContextInfo", "FacadeCore", "SaveSpec", "ScopeLevel"]
-
-TAR_MIME: Final = "application/x-tar"
+__all__ = ["TAR_MIME", "ContextInfo", "FacadeCore", "SaveSpec", "ScopeLevel"]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SaveSpec:
-    """Validated metadata for one save."""
+class _StoreSink:
+    """A ``writer()``'s bytes in a ``BlobWriter``: in memory up to ``inline_max``."""
 
-    kind: str | None
-    name: str | None
-    labels: dict[str, Any]
-    metrics: dict[str, float]
-    tags: list[str]
-    pinned: bool
-    mime: str | None
-    model_id: str | None = None
-    model_version: str | None = None
+    def __init__(self, core: FacadeCore) -> None:
+        self._core = core
+        self._blob: BlobWriter = core.store.blob_writer()
+
+    @property
+    def size(self) -> int:
+        return self._blob.size
+
+    @property
+    def memory_max(self) -> int:
+        return self._core.store.settings.inline_max
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self._blob.write(data)
+
+    def commit(self, spec: SaveSpec, *, fallback_key: str) -> Artifact:
+        blob = self._blob.finish()
+        return self._core.commit(
+            *self._core.build_file_write(spec, blob, fallback_key=fallback_key)
+        )
+
+    def abort(self) -> None:
+        self._blob.abort()
 
 
-def _last_segment(text: str | None) -> str | None:
-    if not text:
-        return None
-    segment = text.rstrip("/").rsplit("/", 1)[-1]
-    try:
-        return validate_file_key(segment)
-    except ValidationError:
-        return None
-
-
-class FacadeCore:
+class FacadeCore(CoreBase):
     """Every facade operation, blocking, over one store and one context."""
 
     def __init__(
@@ -97,63 +96,17 @@ class FacadeCore:
     ) -> None:
         self.store = store
         self.context = context
+        self.staging_dir = store.staging_dir
         self.text = TextSearcher(store.index, embedder)
         self._run_recorded = False
-        self._used: set[tuple[str, str | None, str | None]] = set()
+        self._uses = UseLog()
         self._lock = threading.Lock()
 
-    # -- building saves -----------------------------------------------------------------
+    @property
+    def executor(self) -> Executor:
+        return self.store.executor
 
-    def spec(
-        self,
-        *,
-        kind: str | None,
-        name: str | None = None,
-        labels: Mapping[str, Any] | None = None,
-        metrics: Mapping[str, Any] | None = None,
-        tags: Iterable[str] | None = None,
-        pin: bool = False,
-        mime: str | None = None,
-        suggested_uri: str | None = None,
-        default_name: str | None = None,
-        model_id: str | None = None,
-        model_version: str | None = None,
-    ) -> SaveSpec:
-        """Validate a save's metadata; the context's scope labels are added to its labels."""
-        if kind is not None:
-            validate_token(kind, what="kind")
-        merged = validate_labels(labels)
-        for key, value in self.context.scope.items():
-            if key in merged and not same_label(merged[key], value):
-                raise InvalidMetadataError(
-                    f"label {key!r}={merged[key]!r} conflicts with the context's scope label "
-                    f"{key!r}={value!r}"
-                )
-            merged[key] = value
-        if suggested_uri is not None:
-            validate_token(suggested_uri, what="suggested_uri", limit=2048)
-            merged.setdefault("suggested_uri", suggested_uri)
-        if name is not None:
-            name = validate_name(name)
-        else:
-            derived = _last_segment(suggested_uri) or default_name
-            name = validate_name(derived) if derived else None
-        if mime is not None:
-            validate_token(mime, what="mime")
-        for value, what in ((model_id, "model_id"), (model_version, "model_version")):
-            if value is not None:
-                validate_token(value, what=what)
-        return SaveSpec(
-            kind=kind,
-            name=name,
-            labels=merged,
-            metrics=validate_metrics(metrics),
-            tags=validate_tags(tags),
-            pinned=bool(pin),
-            mime=mime,
-            model_id=model_id,
-            model_version=model_version,
-        )
+    # -- building saves -----------------------------------------------------------------
 
     def _run_for_write(self) -> Run | None:
         with self._lock:
@@ -177,8 +130,7 @@ class FacadeCore:
         self, spec: SaveSpec, blob: StoredBlob, *, fallback_key: str
     ) -> tuple[Artifact, ArtifactWrite]:
         """The artifact and index write for a single-file save."""
-        key = _last_segment(spec.name) or fallback_key
-        mime = spec.mime or guess_mime(key)
+        key, mime = self.file_key(spec, fallback_key)
         uri_holder = None if blob.inline is not None else self.store.blobs.blob_uri(blob.digest)
         files = [ArtifactFile(path=key, sha256=blob.digest.hexdigest, bytes=blob.size, mime=mime)]
         inline = {blob.digest.hexdigest: blob.inline} if blob.inline is not None else {}
@@ -254,45 +206,39 @@ class FacadeCore:
             with self._lock:
                 self._run_recorded = False
 
-    def text_save(
-        self, payload: str, *, mime: str | None, **meta: Any
-    ) -> tuple[bytes, SaveSpec, str]:
-        """Bytes, spec and fallback file key of a ``save_text``."""
-        if not isinstance(payload, str):
-            raise ValidationError(f"save_text takes a str, not {type(payload).__name__}")
-        name = meta.get("name") or meta.get("suggested_uri")
-        spec = self.spec(mime=mime or guess_text_mime(name), **meta)
-        return payload.encode("utf-8"), spec, "artifact.txt"
-
-    def json_save(
-        self, payload: Any, *, mime: str | None, **meta: Any
-    ) -> tuple[bytes, SaveSpec, str]:
-        """Bytes, spec and fallback file key of a ``save_json``."""
-        try:
-            data = json.dumps(payload, ensure_ascii=False, allow_nan=False).encode("utf-8")
-        except (TypeError, ValueError) as exc:
-            raise ValidationError(f"payload is not JSON-serialisable: {exc}") from exc
-        return data, self.spec(mime=mime or "application/json", **meta), "artifact.json"
-
-    def file_spec(self, path: str | os.PathLike[str], **meta: Any) -> SaveSpec:
-        """The spec of a ``save_file``: named after the file unless told otherwise."""
-        return self.spec(default_name=os.path.basename(os.fspath(path)) or None, **meta)
-
-    def dir_spec(self, staged_dir: str | os.PathLike[str], **meta: Any) -> SaveSpec:
-        """The spec of an ``ingest_dir``: named after the directory unless told otherwise."""
-        default = os.path.basename(os.path.normpath(os.fspath(staged_dir))) or None
-        return self.spec(default_name=default, **meta)
-
     # -- saves --------------------------------------------------------------------------
 
     def save_bytes(self, data: bytes, spec: SaveSpec, *, fallback_key: str) -> Artifact:
         blob = self.store.put_bytes(data)
         return self.commit(*self.build_file_write(spec, blob, fallback_key=fallback_key))
 
+    async def save_bytes_async(self, data: bytes, spec: SaveSpec, *, fallback_key: str) -> Artifact:
+        """``save_bytes`` from the event loop: a small payload is built right here and only
+        waits for the group commit, so thousands of concurrent saves share a few
+        transactions; a larger one is written on the I/O threads."""
+        if len(data) > self.store.settings.inline_max:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(
+                self.executor,
+                functools.partial(self.save_bytes, data, spec, fallback_key=fallback_key),
+            )
+        artifact, write = self.build_file_write(
+            spec, self.store.put_bytes(data), fallback_key=fallback_key
+        )
+        try:
+            await self.store.submit_async(write)
+        except BaseException:
+            self.write_failed(write)
+            raise
+        return artifact
+
+    def open_sink(self) -> ByteSink:
+        return _StoreSink(self)
+
     def save_file(self, path: str | os.PathLike[str], spec: SaveSpec, *, cleanup: bool) -> Artifact:
         source = Path(path)
         blob = self.store.put_file(source)
-        fallback = _last_segment(source.name) or "artifact"
+        fallback = last_segment(source.name) or "artifact"
         artifact = self.commit(*self.build_file_write(spec, blob, fallback_key=fallback))
         if cleanup:
             with contextlib.suppress(FileNotFoundError):
@@ -351,39 +297,16 @@ class FacadeCore:
 
     def _ingest_archive(self, entries: Sequence[Any], spec: SaveSpec) -> Artifact:
         blob = _local.write_archive(self.store, entries)
-        named = spec if spec.name else replace(spec, name="archive.tar")
-        key = _last_segment(named.name) or "archive.tar"
-        if not key.endswith(".tar"):
-            key += ".tar"
-        spec_tar = replace(named, mime=TAR_MIME)
+        spec_tar, key = self.archive_spec(spec)
         artifact, write = self.build_file_write(spec_tar, blob, fallback_key=key)
         files = [replace(artifact.files[0], path=key)]
         artifact = replace(artifact, files=files)
         return self.commit(artifact, replace(write, artifact=artifact))
 
-    # -- staging ------------------------------------------------------------------------
-
-    def stage_path(self, ext: str = "") -> str:
-        return str(self.store.staging_dir / f"{new_id()}{validate_extension(ext)}")
-
-    def stage_dir(self, suffix: str = "") -> str:
-        if suffix:
-            validate_file_key(suffix)
-            if "/" in suffix:
-                raise ValidationError(f"a staging suffix must not contain '/': {suffix!r}")
-        path = self.store.staging_dir / f"{new_id()}{suffix}"
-        path.mkdir(parents=True)
-        return str(path)
-
-    def is_staged(self, path: str | os.PathLike[str]) -> bool:
-        resolved = Path(os.path.realpath(path))
-        return self.store.staging_dir.resolve() in resolved.parents
-
     # -- reads --------------------------------------------------------------------------
 
     def get_by_id(self, artifact_id: str) -> Artifact | None:
-        if not isinstance(artifact_id, str) or not artifact_id:
-            raise ValidationError("artifact_id must be a non-empty string")
+        self.check_id(artifact_id)
         return self.store.get(artifact_id, reader=self.context.reader)
 
     def require(self, artifact_id: str) -> Artifact:
@@ -423,21 +346,9 @@ class FacadeCore:
         **filters: Any,
     ) -> SearchPage:
         """One page of a search; ``limit`` None means every match on one page."""
-        text = search_text(query)
-        metric = None
-        if text is not None:
-            metric = filters.pop("metric", None)
-            filters.pop("metric_mode", None)
-        elif mode not in (None, "structured"):
-            raise ValidationError(f"search mode {mode!r} needs a query")
-        base = scope_query(
-            self.context,
-            created_since=window_start(time_window),
-            limit=None,
-            **filters,
+        text, base = context_search(
+            self.context, query=query, mode=mode, time_window=time_window, **filters
         )
-        if base is not None and text is not None:
-            base = text_query(base, metric)
         return page_search(
             self.store.query,
             self.text,
@@ -459,43 +370,15 @@ class FacadeCore:
 
     def _note_use(self, artifact: Artifact) -> None:
         key = (artifact.artifact_id, self.context.run_id, self.context.node_id)
-        with self._lock:
-            if key in self._used:
-                return
-            self._used.add(key)
-        self.store.add_occurrences(
-            [
-                Occurrence(
-                    artifact_id=artifact.artifact_id,
-                    run_id=key[1],
-                    node_id=key[2],
-                    event="used",
-                    at=utcnow(),
-                )
-            ]
+        used = Occurrence(
+            artifact_id=key[0], run_id=key[1], node_id=key[2], event="used", at=utcnow()
         )
+        self._uses.once(key, lambda: self.store.add_occurrences([used]))
 
     def lineage(self, artifact_id: str) -> builtins.list[Occurrence]:
         if self.context.reader is not None:
             self.require(artifact_id)
         return self.store.index.occurrences(artifact_id)
-
-    @staticmethod
-    def single_file(artifact: Artifact, path: str | None = None) -> ArtifactFile:
-        """The file a file-level read means: the named one, or the only one."""
-        if path is not None:
-            for file in artifact.files:
-                if file.path == path:
-                    return file
-            raise NotFoundError(f"artifact {artifact.artifact_id} has no file {path!r}")
-        if artifact.is_dir:
-            raise ArtifactIsDirectoryError(
-                f"artifact {artifact.artifact_id} is a directory; name a file "
-                f"(satchel://{artifact.artifact_id}/<path>) or use as_local_dir"
-            )
-        if len(artifact.files) != 1:
-            raise NotFoundError(f"artifact {artifact.artifact_id} has no single file")
-        return artifact.files[0]
 
     def load_bytes_by_id(self, artifact_id: str) -> bytes:
         artifact = self.require(artifact_id)
@@ -508,20 +391,6 @@ class FacadeCore:
             file, what=f"artifact {artifact.artifact_id} file {file.path!r}"
         )
 
-    @staticmethod
-    def decode_text(data: bytes, encoding: str, errors: str) -> str:
-        return data.decode(encoding, errors)
-
-    @staticmethod
-    def decode_json(data: bytes, encoding: str, errors: str, *, what: str) -> Any:
-        text = data.decode(encoding, errors)
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InvalidJSONError(
-                f"{what} is not valid JSON: {exc.msg}", exc.doc, exc.pos
-            ) from exc
-
     def load_bytes(self, uri: str | os.PathLike[str]) -> bytes:
         blob = _local.own_blob(self.store, uri)
         if blob is not None:
@@ -532,25 +401,9 @@ class FacadeCore:
             data = self._read(artifact, self.single_file(artifact, target.file_path))
             self._note_use(artifact)
             return data
-        assert target.local_path is not None
-        try:
-            return target.local_path.read_bytes()
-        except FileNotFoundError as exc:
-            raise NotFoundError(f"no such file: {target.local_path}") from exc
-        except IsADirectoryError as exc:
-            raise ArtifactIsDirectoryError(f"{target.local_path} is a directory") from exc
+        return read_local(target)
 
     # -- materialising ------------------------------------------------------------------
-
-    def _artifact_target(
-        self, artifact_or_uri: Artifact | str | os.PathLike[str]
-    ) -> tuple[Artifact | None, str | None, ParsedURI | None]:
-        if isinstance(artifact_or_uri, Artifact):
-            return self.require(artifact_or_uri.artifact_id), None, None
-        target = parse_uri(artifact_or_uri)
-        if target.artifact_id is not None:
-            return self.require(target.artifact_id), target.file_path, target
-        return None, None, target
 
     def as_local_file(
         self, artifact_or_uri: Artifact | str | os.PathLike[str], *, must_exist: bool
@@ -562,7 +415,7 @@ class FacadeCore:
                 if not self.store.local_copy_matches(blob, dest):
                     self.store.materialise(blob, dest, what=f"blob {blob.sha256}")
                 return str(dest)
-        artifact, file_path, target = self._artifact_target(artifact_or_uri)
+        artifact, file_path, target = artifact_target(artifact_or_uri, self.require)
         if artifact is not None:
             file = self.single_file(artifact, file_path)
             dest = self.store.local_dir / artifact.artifact_id / file.path
@@ -572,46 +425,42 @@ class FacadeCore:
                 )
             self._note_use(artifact)
             return str(dest)
-        assert target is not None and target.local_path is not None
-        path = target.local_path.resolve()
-        if path.is_dir():
-            raise ArtifactIsDirectoryError(f"{path} is a directory, not a file")
-        if must_exist and not path.is_file():
-            raise NotFoundError(f"no such file: {path}")
-        return str(path)
+        assert target is not None
+        return local_file(target, must_exist=must_exist)
 
     def as_local_dir(
         self, artifact_or_uri: Artifact | str | os.PathLike[str], *, must_exist: bool
     ) -> str:
-        artifact, _, target = self._artifact_target(artifact_or_uri)
+        artifact, _, target = artifact_target(artifact_or_uri, self.require)
         if artifact is None:
-            assert target is not None and target.local_path is not None
-            path = target.local_path.resolve()
-            if path.exists() and not path.is_dir():
-                raise ArtifactNotDirectoryError(f"{path} is not a directory")
-            if must_exist and not path.is_dir():
-                raise NotFoundError(f"no such directory: {path}")
-            return str(path)
+            assert target is not None
+            return local_dir(target, must_exist=must_exist)
         dest = self.store.local_dir / artifact.artifact_id
-        if artifact.is_dir:
-            if not _local.tree_matches(self.store, artifact, dest):
-                _local.materialise_tree(self.store, artifact, dest)
-        elif artifact.mime == TAR_MIME:
-            marker = self.store.local_dir / f".{artifact.artifact_id}.extracted"
-            if not (marker.is_file() and dest.is_dir()):
-                _local.extract_archive(self.store, artifact, self.single_file(artifact), dest)
-                marker.write_text(artifact.sha256 or "")
-        else:
-            raise ArtifactNotDirectoryError(
-                f"artifact {artifact.artifact_id} is a file; use as_local_file"
-            )
+
+        def materialise(file: ArtifactFile, path: Path) -> None:
+            what = f"artifact {artifact.artifact_id} file {file.path!r}"
+            self.store.materialise(file, path, what=what)
+
+        _local.local_tree(
+            artifact,
+            dest,
+            work_dir=self.store.local_dir,
+            materialise=materialise,
+            chunk_size=self.store.settings.chunk_size,
+        )
         self._note_use(artifact)
         return str(dest)
 
     # -- runs ---------------------------------------------------------------------------
 
-    def finish_run(self, status: Literal["done", "crashed", "failed"]) -> None:
+    def run_recorded(self) -> bool:
+        return self.store.get_run(self.context.run_id) is not None
+
+    def finish_run(self, status: FinalStatus) -> None:
         ctx = self.context
         if self.store.get_run(ctx.run_id) is None:
             self.store.index.ensure_run(self._new_run())
         self.store.set_run_status(ctx.run_id, status, ended_at=format_time(utcnow()))
+
+    def close(self) -> None:
+        self.store.close()

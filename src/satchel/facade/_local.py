@@ -1,6 +1,9 @@
 """Local copies and store-own blob references: what ``as_local_*`` and ``load_*`` need.
 
-Every function takes the ``ArtifactStore``; none knows about contexts or facades.
+``own_blob`` and ``write_archive`` take the embedded ``ArtifactStore``. The copy helpers
+take only a work directory and a ``Materialise`` callable (write one verified file at a
+path), so the embedded core (reading its store) and the remote core (downloading) build
+local trees and unpack archives the same way.
 """
 
 from __future__ import annotations
@@ -8,26 +11,39 @@ from __future__ import annotations
 import os
 import shutil
 import tarfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from satchel.errors import IntegrityError, InvalidURIError, NotFoundError, ValidationError
+from satchel.errors import (
+    ArtifactNotDirectoryError,
+    IntegrityError,
+    InvalidURIError,
+    NotFoundError,
+    ValidationError,
+)
+from satchel.facade._shared import TAR_MIME, CoreBase
 from satchel.hashing import Digest
-from satchel.ingest import DirEntry
+from satchel.ingest import DirEntry, write_tar
 from satchel.models import Artifact, ArtifactFile, new_id
 from satchel.storage import LocalBlobPaths
 from satchel.storage.layout import blob_key, digest_from_key
-from satchel.store import ArtifactStore, StoredBlob
+from satchel.store import ArtifactStore, StoredBlob, local_copy_matches
 from satchel.uris import parse_uri
 from satchel.validation import validate_file_key
 
 __all__ = [
+    "Materialise",
     "extract_archive",
+    "local_tree",
     "materialise_tree",
     "own_blob",
     "tree_matches",
     "write_archive",
 ]
+
+#: Writes a verified copy of one file at a path (temp file, then rename); raises
+#: ``IntegrityError`` rather than leave wrong bytes there.
+Materialise = Callable[[ArtifactFile, Path], None]
 
 
 def own_blob(store: ArtifactStore, uri: str | os.PathLike[str]) -> ArtifactFile | None:
@@ -72,54 +88,45 @@ def write_archive(store: ArtifactStore, entries: Sequence[DirEntry]) -> StoredBl
     """Stream a deterministic tar of ``entries`` (sorted, mtime 0, mode 0644) into a blob."""
     writer = store.blob_writer()
     try:
-        with tarfile.open(fileobj=writer, mode="w|", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
-            for entry in entries:
-                info = tarfile.TarInfo(entry.key)
-                info.size = entry.source.stat().st_size
-                info.mode = 0o644
-                info.mtime = 0
-                with entry.source.open("rb") as fh:
-                    tar.addfile(info, fh)
+        write_tar(writer, entries)
         return writer.finish()
     except BaseException:
         writer.abort()
         raise
 
 
-def tree_matches(store: ArtifactStore, artifact: Artifact, dest: Path) -> bool:
+def tree_matches(artifact: Artifact, dest: Path, *, chunk_size: int) -> bool:
     """True when ``dest`` holds exactly the artifact's files, each verified."""
     if not dest.is_dir():
         return False
     present = {p.relative_to(dest).as_posix() for p in dest.rglob("*") if not p.is_dir()}
     if present != {f.path for f in artifact.files}:
         return False
-    return all(store.local_copy_matches(f, dest / f.path) for f in artifact.files)
+    return all(local_copy_matches(f, dest / f.path, chunk_size=chunk_size) for f in artifact.files)
 
 
-def materialise_tree(store: ArtifactStore, artifact: Artifact, dest: Path) -> None:
+def materialise_tree(
+    artifact: Artifact, dest: Path, *, work_dir: Path, materialise: Materialise
+) -> None:
     """Write every file, verified, into a fresh tree, then swap it into place at ``dest``."""
-    staging = store.local_dir / f".{new_id()}.tree"
+    staging = work_dir / f".{new_id()}.tree"
     try:
         for file in artifact.files:
-            store.materialise(
-                file,
-                staging / file.path,
-                what=f"artifact {artifact.artifact_id} file {file.path!r}",
-            )
+            materialise(file, staging / file.path)
         staging.mkdir(parents=True, exist_ok=True)
-        _swap_into_place(store, staging, dest)
+        _swap_into_place(work_dir, staging, dest)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
 
 def extract_archive(
-    store: ArtifactStore, artifact: Artifact, file: ArtifactFile, dest: Path
+    file: ArtifactFile, dest: Path, *, work_dir: Path, materialise: Materialise
 ) -> None:
-    """Unpack a verified tar artifact into ``dest``; members must be plain, valid file keys."""
-    archive = store.local_dir / f".{new_id()}.tar"
-    staging = store.local_dir / f".{new_id()}.tree"
+    """Unpack a verified tar file into ``dest``; members must be plain, valid file keys."""
+    archive = work_dir / f".{new_id()}.tar"
+    staging = work_dir / f".{new_id()}.tree"
     try:
-        store.materialise(file, archive, what=f"artifact {artifact.artifact_id}")
+        materialise(file, archive)
         staging.mkdir(parents=True)
         with tarfile.open(archive, mode="r:") as tar:
             for member in tar.getmembers():
@@ -127,14 +134,40 @@ def extract_archive(
                 if not member.isfile():
                     raise ValidationError(f"archive member {member.name!r} is not a file")
             tar.extractall(staging, filter="data")
-        _swap_into_place(store, staging, dest)
+        _swap_into_place(work_dir, staging, dest)
     finally:
         archive.unlink(missing_ok=True)
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _swap_into_place(store: ArtifactStore, staging: Path, dest: Path) -> None:
-    old = store.local_dir / f".{new_id()}.old"
+def local_tree(
+    artifact: Artifact, dest: Path, *, work_dir: Path, materialise: Materialise, chunk_size: int
+) -> None:
+    """Make ``dest`` a verified copy of a directory artifact (or of an archive's tree).
+
+    A directory is checked file by file and rewritten when anything differs; an archive is
+    unpacked once (a marker next to ``dest`` records it).
+
+    Raises:
+        ArtifactNotDirectoryError: the artifact is a plain file.
+    """
+    if artifact.is_dir:
+        if not tree_matches(artifact, dest, chunk_size=chunk_size):
+            materialise_tree(artifact, dest, work_dir=work_dir, materialise=materialise)
+    elif artifact.mime == TAR_MIME:
+        marker = work_dir / f".{artifact.artifact_id}.extracted"
+        if not (marker.is_file() and dest.is_dir()):
+            file = CoreBase.single_file(artifact)
+            extract_archive(file, dest, work_dir=work_dir, materialise=materialise)
+            marker.write_text(artifact.sha256 or "")
+    else:
+        raise ArtifactNotDirectoryError(
+            f"artifact {artifact.artifact_id} is a file; use as_local_file"
+        )
+
+
+def _swap_into_place(work_dir: Path, staging: Path, dest: Path) -> None:
+    old = work_dir / f".{new_id()}.old"
     if dest.exists():
         dest.rename(old)
     staging.rename(dest)

@@ -9,15 +9,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 from satchel.errors import ValidationError
-from satchel.facade._paging import MAX_PAGE, SearchPage, decode_cursor, encode_cursor
+from satchel.facade._paging import (
+    MAX_PAGE,
+    SearchPage,
+    decode_cursor,
+    encode_cursor,
+    window_start,
+)
+from satchel.facade._scope import ContextInfo, scope_query
 from satchel.facade._text import TextSearcher
 from satchel.index import ArtifactQuery
 from satchel.models import Artifact
 from satchel.validation import validate_token
 
-__all__ = ["page_search", "search_text"]
+__all__ = ["context_search", "page_search", "search_text", "text_query"]
 
 
 def search_text(query: object) -> str | None:
@@ -34,6 +42,31 @@ def text_query(base: ArtifactQuery, metric: str | None) -> ArtifactQuery:
     if metric is None:
         return base
     return replace(base, has_metrics=(validate_token(metric, what="metric"),))
+
+
+def context_search(
+    ctx: ContextInfo,
+    *,
+    query: object,
+    mode: str | None,
+    time_window: str | None,
+    **filters: Any,
+) -> tuple[str | None, ArtifactQuery | None]:
+    """The text and the query of a facade search from ``ctx``: its scope level and filters
+    (``scope_query``), the window's start, and for a text search a metric that only requires
+    itself. Both cores (embedded, remote) start every search here; None: nothing can match.
+    """
+    text = search_text(query)
+    metric = None
+    if text is not None:
+        metric = filters.pop("metric", None)
+        filters.pop("metric_mode", None)
+    elif mode not in (None, "structured"):
+        raise ValidationError(f"search mode {mode!r} needs a query")
+    base = scope_query(ctx, created_since=window_start(time_window), limit=None, **filters)
+    if base is not None and text is not None:
+        base = text_query(base, metric)
+    return text, base
 
 
 def page_search(

@@ -1,8 +1,8 @@
-"""``ArtifactFacade``: the async ArtifactFacade API of AetherGraph, embedded.
+"""``ArtifactFacade``: the async ArtifactFacade API of AetherGraph, embedded or remote.
 
-Blocking work (file copies, fsync, index reads) runs on the store's I/O threads; small
-saves are built on the event loop and only wait for the group commit, so thousands of
-concurrent ``save_text`` calls share a few durable transactions.
+Blocking work (file copies, fsync, index reads, HTTP requests) runs on the core's I/O
+threads; embedded, small saves are built on the event loop and only wait for the group
+commit, so thousands of concurrent ``save_text`` calls share a few durable transactions.
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, Literal, TypeVar
 
-from satchel.facade._core import FacadeCore, SaveSpec
 from satchel.facade._paging import SearchPage
 from satchel.facade._scope import ScopeLevel
+from satchel.facade._shared import SaveSpec
+from satchel.facade.base import FacadeBackend
 from satchel.facade.sync import PathLike
 from satchel.facade.writer import ArtifactWriter
 from satchel.models import Artifact, Occurrence
@@ -33,28 +34,17 @@ class ArtifactFacade:
     node and tool, and with the context's scope labels.
     """
 
-    def __init__(self, core: FacadeCore) -> None:
+    def __init__(self, core: FacadeBackend) -> None:
         self._core = core
 
     async def _run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
-            self._core.store.executor, functools.partial(fn, *args, **kwargs)
+            self._core.executor, functools.partial(fn, *args, **kwargs)
         )
 
     async def _save_bytes(self, data: bytes, spec: SaveSpec, fallback_key: str) -> Artifact:
-        core = self._core
-        if len(data) > core.store.settings.inline_max:
-            return await self._run(core.save_bytes, data, spec, fallback_key=fallback_key)
-        artifact, write = core.build_file_write(
-            spec, core.store.put_bytes(data), fallback_key=fallback_key
-        )
-        try:
-            await core.store.submit_async(write)
-        except BaseException:
-            core.write_failed(write)
-            raise
-        return artifact
+        return await self._core.save_bytes_async(data, spec, fallback_key=fallback_key)
 
     # 1. Save API
     async def save_file(

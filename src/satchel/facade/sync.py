@@ -8,9 +8,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Literal
 
-from satchel.facade._core import FacadeCore
 from satchel.facade._paging import SearchPage
 from satchel.facade._scope import ScopeLevel
+from satchel.facade.base import FacadeBackend
 from satchel.facade.writer import SyncArtifactWriter
 from satchel.models import Artifact, Occurrence
 
@@ -22,7 +22,7 @@ PathLike = str | os.PathLike[str]
 class SyncArtifactFacade:
     """Save, find and load artifacts in one context, blocking. See ``ArtifactFacade``."""
 
-    def __init__(self, core: FacadeCore) -> None:
+    def __init__(self, core: FacadeBackend) -> None:
         self._core = core
 
     # Save API

@@ -1,6 +1,6 @@
-"""Streaming writers: bytes go straight to a blob sink; the artifact is indexed on close.
+"""Streaming writers: bytes go straight to the core's sink; the artifact is saved on close.
 
-An exception inside the ``with`` block discards everything written and indexes nothing.
+An exception inside the ``with`` block discards everything written and saves nothing.
 """
 
 from __future__ import annotations
@@ -10,9 +10,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from satchel.errors import InvalidMetadataError, StorageError
-from satchel.facade._core import FacadeCore
+from satchel.facade.base import ByteSink, FacadeBackend
 from satchel.models import Artifact
-from satchel.store import BlobWriter
 from satchel.validation import (
     validate_extension,
     validate_labels,
@@ -26,7 +25,7 @@ __all__ = ["ArtifactWriter", "SyncArtifactWriter"]
 class _WriterBase:
     def __init__(
         self,
-        core: FacadeCore,
+        core: FacadeBackend,
         *,
         kind: str,
         planned_ext: str | None,
@@ -45,7 +44,7 @@ class _WriterBase:
         self._labels = validate_labels(labels)
         self._metrics = validate_metrics(metrics)
         self._tags = set(validate_tags(tags))
-        self._blob: BlobWriter = core.store.blob_writer()
+        self._blob: ByteSink = core.open_sink()
         self.artifact: Artifact | None = None
         self._closed = False
 
@@ -90,11 +89,9 @@ class _WriterBase:
         except BaseException:
             self._blob.abort()
             raise
-        blob = self._blob.finish()
-        artifact, write = self._core.build_file_write(
-            spec, blob, fallback_key=f"{spec.kind or 'artifact'}{self._ext}"
+        self.artifact = self._blob.commit(
+            spec, fallback_key=f"{spec.kind or 'artifact'}{self._ext}"
         )
-        self.artifact = self._core.commit(artifact, write)
         return self.artifact
 
     def _abort(self) -> None:
@@ -115,11 +112,10 @@ class ArtifactWriter(_WriterBase):
     """The writer of ``ArtifactFacade.writer()``: ``await w.write(data)``."""
 
     async def write(self, data: bytes | bytearray | memoryview) -> None:
-        """Append bytes (disk writes run on the store's I/O threads)."""
+        """Append bytes (disk or network writes run on the core's I/O threads)."""
         self._check_open()
-        inline_max = self._core.store.settings.inline_max
-        if self._blob.size + len(data) <= inline_max:
+        if self._blob.size + len(data) <= self._blob.memory_max:
             self._blob.write(data)
             return
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._core.store.executor, self._blob.write, data)
+        await loop.run_in_executor(self._core.executor, self._blob.write, data)

@@ -39,7 +39,7 @@ class BodyLimit:
         self.limit = limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or _STREAMED.match(scope.get("path", "")):
+        if scope["type"] != "http" or _STREAMED.match(_route_path(scope)):
             await self.app(scope, receive, send)
             return
         for name, value in scope.get("headers", []):
@@ -78,6 +78,14 @@ class BodyLimit:
                 await response(scope, receive, send)
 
         await self.app(scope, counted, answer)
+
+
+def _route_path(scope: Scope) -> str:
+    """The path the app routes on: without the ``root_path`` a proxy mounts it under (ASGI
+    puts the mount prefix in both ``root_path`` and ``path``)."""
+    path: str = scope.get("path", "")
+    root: str = scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
 
 
 def create_app(settings: ServerSettings, *, state: ServerState | None = None) -> FastAPI:

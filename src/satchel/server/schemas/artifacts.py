@@ -60,9 +60,10 @@ class FileIn(Strict):
 
 
 class ArtifactCreate(Strict):
-    """The metadata and file list of a new artifact (its first phase)."""
+    """The metadata and file list of a new artifact (its first phase); no files: an empty
+    directory."""
 
-    files: list[FileIn] = Field(min_length=1, max_length=MAX_FILES)
+    files: list[FileIn] = Field(max_length=MAX_FILES)
     artifact_id: ClientId | None = None
     name: Text | None = None
     kind: Short | None = None
@@ -127,7 +128,12 @@ class ArtifactOut(BaseModel):
 
     @classmethod
     def of(cls, artifact: Artifact) -> ArtifactOut:
-        return cls.model_validate(artifact.to_dict())
+        """The artifact as clients see it: its ``uri`` is always ``satchel://<id>``, which
+        every client resolves through this API; where the server keeps the bytes (a path
+        on its disk, a bucket key) is its own business."""
+        data = artifact.to_dict()
+        data["uri"] = f"satchel://{artifact.artifact_id}"
+        return cls.model_validate(data)
 
 
 def artifact_page(page: SearchPage) -> Page[ArtifactOut]:
@@ -212,6 +218,9 @@ class SearchIn(_Filters):
     mode: Literal["structured", "lexical", "semantic", "hybrid"] | None = None
     limit: int = Field(default=50, ge=1, le=1000)
     cursor: Annotated[str, Field(max_length=4096)] | None = None
+    #: False: the facade's ``search``, the top ``limit`` results ranked in one go (no
+    #: cursor); a text search then ranks exactly as the embedded ``search`` does.
+    paged: bool = True
 
 
 class BestIn(_Filters):

@@ -90,7 +90,7 @@ def search(state: ServerState, actor: Actor, body: SearchIn) -> SearchPage:
         mode=body.mode,
         cursor=body.cursor,
         limit=body.limit,
-        paged=True,
+        paged=body.paged,
     )
 
 

@@ -1,0 +1,187 @@
+"""The ``remote`` backend of the facade tests: the SDK against a real server over HTTP.
+
+A pytest plugin of the root ``conftest.py``. One uvicorn serves the whole session on a free
+port; each test gets a server of its own (a fresh home: local store and SQLite index, like
+an embedded test's own store) mounted under a path prefix ``/t<N>``, the way a reverse
+proxy mounts a service, so tests never see each other's runs, orgs or search statistics
+and no test pays for a server start. A fresh store is a copy of one migrated once per
+session (running the migrations is most of what opening a new store costs). Users and orgs
+are real: the facade tests' context fields ``org_id``/``user_id`` ("o1", "u2"...) name orgs
+and users that ``RemoteWorld`` creates on first use, each with its own API token; the
+context then carries their real ids, as the token says.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import shutil
+import weakref
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+import satchel
+from conftest import make_settings
+from satchel.config import Settings
+from satchel.server import ServerSettings, create_app
+from satchel.server.state import ServerState
+from satchel.store import ArtifactStore
+from serverkit import SECRET, serving, state_of
+
+_emails = itertools.count()
+#: The server store behind each remote context of a test (what ``store_of`` answers).
+_STORES: weakref.WeakKeyDictionary[satchel.Context, ArtifactStore] = weakref.WeakKeyDictionary()
+
+
+class Mounts:
+    """An ASGI app that routes ``/t<N>/...`` to the app mounted there."""
+
+    def __init__(self) -> None:
+        self._apps: dict[str, ASGIApp] = {}
+        self._numbers = itertools.count()
+        self.url = ""
+
+    def mount(self, app: ASGIApp) -> str:
+        prefix = f"/t{next(self._numbers)}"
+        self._apps[prefix] = app
+        return prefix
+
+    def unmount(self, prefix: str) -> None:
+        del self._apps[prefix]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        prefix = "/" + scope["path"].split("/", 2)[1]
+        app = self._apps.get(prefix)
+        if app is None:
+            await send({"type": "http.response.start", "status": 404, "headers": []})
+            await send({"type": "http.response.body", "body": b"no such test server"})
+            return
+        await app({**scope, "root_path": scope.get("root_path", "") + prefix}, receive, send)
+
+
+@dataclass
+class Member:
+    user_id: str
+    org_id: str
+    email: str
+    token: str
+
+
+@dataclass
+class RemoteWorld:
+    """One test's server: its URL, its orgs and users, and contexts onto it."""
+
+    app: FastAPI
+    url: str
+    client_home: Path
+    orgs: dict[str, str] = field(default_factory=dict)
+    members: dict[tuple[str, str], Member] = field(default_factory=dict)
+    #: Real ids back to the names they stand for (tests copy a context's fields around).
+    names: dict[str, str] = field(default_factory=dict)
+    #: Every context opened here, closed with the test's server (closing twice is fine).
+    opened: list[satchel.Context] = field(default_factory=list)
+
+    @property
+    def store(self) -> ArtifactStore:
+        return state_of(self.app).store
+
+    def member(self, org: str = "o1", user: str = "u1", role: str = "member") -> Member:
+        """The real user that the test's names ``org``/``user`` stand for."""
+        tenancy = state_of(self.app).tenancy
+        org, user = self.names.get(org, org), self.names.get(user, user)
+        if org not in self.orgs:
+            self.orgs[org] = tenancy.create_org(f"org-{org}").org_id
+            self.names[self.orgs[org]] = org
+        if (org, user) not in self.members:
+            email = f"{user}-{next(_emails)}@example.com"
+            made = tenancy.create_user(email=email, org_id=self.orgs[org], role=role)  # type: ignore[arg-type]
+            _, token = tenancy.create_token(made.user_id, name="test")
+            self.members[(org, user)] = Member(made.user_id, made.org_id, email, token)
+            self.names[made.user_id] = user
+        return self.members[(org, user)]
+
+    def settings(self, *, url: str | None = None, **overrides: Any) -> Settings:
+        """Client settings for this server (``url``: the same server through a proxy)."""
+        store = url or self.url
+        return Settings.load(environ={}, home=str(self.client_home), store=store, **overrides)
+
+    def context(
+        self, *, url: str | None = None, chunk_size: int | None = None, **fields: Any
+    ) -> satchel.Context:
+        """``satchel.Context`` on this server, ``org_id``/``user_id`` mapped to real ones."""
+        member = self.member(
+            fields.pop("org_id", None) or "o1", fields.pop("user_id", None) or "u1"
+        )
+        ctx = satchel.Context(
+            settings=self.settings(url=url, chunk_size=chunk_size),
+            token=member.token,
+            user_id=member.user_id,
+            org_id=member.org_id,
+            **fields,
+        )
+        _STORES[ctx] = self.store
+        self.opened.append(ctx)
+        return ctx
+
+
+def remote_store_of(ctx: satchel.Context) -> ArtifactStore:
+    """The store of the server a remote context talks to (for inspecting it)."""
+    return _STORES[ctx]
+
+
+@pytest.fixture(scope="session")
+def remote_mounts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Mounts, Path]]:
+    """The session's uvicorn (its URL in ``mounts.url``) and a migrated empty store."""
+    template = tmp_path_factory.mktemp("remote-template")
+    store = make_settings("local", template)
+    ServerState.open(
+        ServerSettings.load(environ={}, store=store, secret=SECRET, upload_dir=str(template))
+    ).close()
+    mounts = Mounts()
+    with serving(mounts) as url:  # type: ignore[arg-type]
+        mounts.url = url
+        yield mounts, template / "store"
+
+
+@contextlib.contextmanager
+def remote_world(
+    mounts: Mounts, template: Path, root: Path, **server_settings: Any
+) -> Iterator[RemoteWorld]:
+    """A fresh server in ``root`` mounted on the session's uvicorn (``server_settings``:
+    ``ServerSettings`` overrides, such as ``body_max``)."""
+    server_dir = root / "server"
+    shutil.copytree(template, server_dir / "store")
+    settings = ServerSettings.load(
+        environ={},
+        store=make_settings("local", server_dir),
+        secret=SECRET,
+        upload_dir=str(server_dir / "uploads"),
+        **server_settings,
+    )
+    app = create_app(settings)
+    prefix = mounts.mount(app)
+    world = RemoteWorld(app, mounts.url + prefix, root / "client-home")
+    try:
+        yield world
+    finally:
+        try:
+            for ctx in world.opened:
+                ctx.close()
+        finally:
+            mounts.unmount(prefix)
+            state_of(app).close()
+
+
+@pytest.fixture
+def remote(remote_mounts: tuple[Mounts, Path], tmp_path: Path) -> Iterator[RemoteWorld]:
+    """A fresh server for this test, on the session's uvicorn."""
+    with remote_world(*remote_mounts, tmp_path) as world:
+        yield world

@@ -1,16 +1,17 @@
-"""The satchel side of the ``--server`` figures: the HTTP API of docs/api.md over httpx.
+"""The HTTP API of docs/api.md by hand, over httpx: what the ``--server`` figures need
+besides the remote SDK.
 
-The remote SDK (``satchel.Context(store="http://...")``) is not on this branch yet, so the
-benchmark drives the API itself the way the SDK will: hash the file, create the artifact
-with its file list, send the bytes in chunks with their offsets (the last chunk completes
-the file once the server verified its SHA-256), and stream downloads to disk while hashing
-them. Small files travel inline (base64) in the create request: one request, one durable
-transaction for a whole directory.
+The SDK (``satchel.Context(store="http://...")``) is the satchel side of the figures. This
+client does what it cannot, or what a figure wants to see in detail: a large file sent in
+64 MiB chunks with each request timed (hash, create the artifact with its file list, PUT
+the chunks with their offsets; the last one completes the file once the server verified
+its SHA-256), a streamed download hashed as it arrives, the routes curl is pointed at,
+checking that every file of an artifact landed, and deleting an artifact between runs
+(the facade has no delete).
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import time
 from collections.abc import Iterator
@@ -125,21 +126,6 @@ class Remote:
             raise RuntimeError(f"upload ended with the artifact {state['artifact_status']}")
         return {**made, "status": "completed", "sha256": sha, "bytes": size, "timings": timings}
 
-    def save_dir(self, root: Path, *, name: str) -> dict[str, Any]:
-        """Every file under ``root`` inline in one create request: one artifact."""
-        files = []
-        for path in sorted(p for p in root.rglob("*") if p.is_file()):
-            data = path.read_bytes()
-            files.append(
-                {
-                    "path": path.relative_to(root).as_posix(),
-                    "sha256": hashlib.sha256(data).hexdigest(),
-                    "bytes": len(data),
-                    "content": base64.b64encode(data).decode("ascii"),
-                }
-            )
-        return self._create({"name": name, "kind": "dataset", "directory": True, "files": files})
-
     def download(self, artifact_id: str, path: str, dest: Path, *, sha256: str) -> int:
         """Stream a file to ``dest``, hashing as it arrives; raises on a mismatch."""
         hasher = hashlib.sha256()
@@ -156,6 +142,14 @@ class Remote:
         if hasher.hexdigest() != sha256 or announced != sha256:
             raise IntegrityMismatchError(f"downloaded {path}: SHA-256 mismatch")
         return size
+
+    def landed(self, artifact_id: str) -> int:
+        """How many files of a completed artifact are completed (0 when it is not)."""
+        response = self.http.get(f"/artifacts/{artifact_id}")
+        response.raise_for_status()
+        art = response.json()
+        done = [f for f in art["files"] if f["status"] == "completed"]
+        return len(done) if art["status"] == "completed" else 0
 
     def delete(self, artifact_id: str) -> None:
         response = self.http.delete(f"/artifacts/{artifact_id}")

@@ -325,9 +325,12 @@ class RssSampler:
 @contextlib.contextmanager
 def both_servers(
     work: Path, env: dict[str, str]
-) -> Iterator[tuple[SatchelServer, MlflowServer, Remote]]:
-    """A fresh ``satchel serve`` and ``mlflow server``, and a client of the first; both
-    servers stopped on the way out, whatever happens."""
+) -> Iterator[tuple[SatchelServer, MlflowServer, Remote, Any]]:
+    """A fresh ``satchel serve`` and ``mlflow server``, a hand-made HTTP client of the
+    first (``_remote.Remote``) and the remote SDK's sync facade on it; both servers stopped
+    on the way out, whatever happens."""
+    import satchel  # noqa: PLC0415
+
     with contextlib.ExitStack() as stack:
         ours = stack.enter_context(
             SatchelServer(work / "satchel-home", work / "satchel-serve.log", env)
@@ -337,4 +340,5 @@ def both_servers(
         )
         remote = Remote(ours.url, ours.token)
         stack.callback(remote.close)
-        yield ours, peer, remote
+        ctx = stack.enter_context(satchel.Context(store=ours.url, token=ours.token))
+        yield ours, peer, remote, ctx.sync_artifacts()

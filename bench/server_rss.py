@@ -7,12 +7,13 @@ For each server, ``satchel serve`` (one process) and then the peer, ``mlflow ser
 --serve-artifacts`` (a supervisor and its uvicorn workers), both fresh as in
 ``server_transfer.py``:
 
-1. baseline: the server's memory once it answers (satchel: after one authenticated
-   request; MLflow: after 40 requests to its tracking and artifact routes, each on a fresh
-   connection so that all 4 workers answer some) and its processes' RSS stopped growing
-   (MLflow's 7 job consumers go on importing for 10-30 s after the server answers);
-2. upload of ``--huge`` (4 GiB): satchel's chunked API (hash, create, 64 MiB chunks);
-   MLflow's ``log_artifact`` (one streamed PUT);
+1. baseline: the server's memory once it answers (satchel: after the SDK's context
+   opened, which asks the server who the token is; MLflow: after 40 requests to its
+   tracking and artifact routes, each on a fresh connection so that all 4 workers answer
+   some) and its processes' RSS stopped growing (MLflow's 7 job consumers go on importing
+   for 10-30 s after the server answers);
+2. upload of ``--huge`` (4 GiB): the remote SDK's ``save_file`` (hash, create, 8 MiB
+   chunks, its default); MLflow's ``log_artifact`` (one streamed PUT);
 3. upload of ``--file`` (untimed setup), then ``--streams`` concurrent streamed GETs of it
    (asyncio, one ``httpx.AsyncClient``, every response read to the end in pieces and
    thrown away). The client counts the bytes of each download and the most streams open
@@ -39,6 +40,7 @@ from typing import Any
 
 import httpx
 
+import satchel
 from _remote import Remote
 from _servers import (
     MlflowServer,
@@ -98,18 +100,20 @@ def satchel_side(args: argparse.Namespace, work: Path, env: dict[str, str]) -> d
         )
         remote = Remote(server.url, server.token)
         stack.callback(remote.close)
-        remote.http.get("/me").raise_for_status()
+        # The remote SDK opening asks the server who the token is: the one request before
+        # the baseline.
+        ctx = stack.enter_context(satchel.Context(store=server.url, token=server.token))
+        arts = ctx.sync_artifacts()
         out["settle_s"] = server.settle()
         with RssSampler(server.pid) as rss:
             start = time.perf_counter()
-            art = remote.save_file(Path(args.huge), name="huge.bin")
+            art = arts.save_file(args.huge, kind="checkpoint", name="huge.bin")
             out["upload_s"] = time.perf_counter() - start
         out["upload_rss"] = rss.summary()
-        out["upload_verified"] = art["sha256"] == args.huge_sha256
-        remote.delete(art["artifact_id"])
+        out["upload_verified"] = art.sha256 == args.huge_sha256
 
-        art = remote.save_file(Path(args.file), name="shared.bin")
-        url = f"{server.url}/api/v1/artifacts/{art['artifact_id']}/files/shared.bin"
+        art = arts.save_file(args.file, kind="checkpoint", name="shared.bin")
+        url = f"{server.url}/api/v1{remote.file_route(art.artifact_id, 'shared.bin')}"
         with RssSampler(server.pid) as rss:
             got = asyncio.run(
                 _streams(url, {"Authorization": f"Bearer {server.token}"}, args.streams)

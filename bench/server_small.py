@@ -8,16 +8,17 @@ bytes, 256 B to 4 KiB, in 10 subdirectories; fresh bytes each round, so no side 
 them stored already) and saves it once through each server, the side that goes first
 alternating:
 
-* satchel: every file read, hashed and sent inline (base64) in one create request; the
-  server verifies each file and commits the artifact and its files in one durable
-  transaction (``_remote.Remote.save_dir``).
+* satchel: the remote SDK's ``ingest_dir(dir, kind="dataset")``, which reads and hashes
+  every file and sends them inline (base64) in the create request, as many as fit in the
+  server's body limit (16 MiB: all 1,000 here); the server verifies each file and commits
+  the artifact and its files in one durable transaction.
 * MLflow: ``MlflowClient.log_artifacts(run_id, dir)`` into a fresh run, which walks the
   directory and PUTs each file to the server's proxy, one request per file, in turn.
 
 Before the rounds each side saves a directory of 20 files, untimed (first requests'
 imports, on every MLflow worker). Each side's figure is the median of the rounds; after
-each save the benchmark checks that all ``N`` files landed (satchel: the answer lists them
-completed; MLflow: its listing).
+each save the benchmark checks that all ``N`` files landed (satchel: the artifact as the
+server lists it, completed with all its files; MLflow: its listing).
 """
 
 from __future__ import annotations
@@ -65,12 +66,12 @@ def main() -> None:
     seconds: dict[str, list[float]] = {"satchel": [], "mlflow": []}
     landed = {"satchel": True, "mlflow": True}
     total = 0
-    with both_servers(work, env) as (_, peer, remote):
+    with both_servers(work, env) as (_, peer, remote, arts):
         client = mlflow_client(peer.url)
         experiment = client.create_experiment("bench-small-files")
         warm = work / "warm-up"  # untimed: the first requests' imports, every MLflow worker
         write_dir(warm, WARMUP_FILES, seed=-1)
-        remote.save_dir(warm, name="warm-up")
+        arts.ingest_dir(warm, kind="dataset", name="warm-up")
         client.log_artifacts(client.create_run(experiment).info.run_id, str(warm))
         shutil.rmtree(warm)
         for rnd in range(args.rounds):
@@ -80,10 +81,9 @@ def main() -> None:
             for side in sides:
                 if side == "satchel":
                     start = time.perf_counter()
-                    art = remote.save_dir(src, name=f"small-{rnd}")
+                    art = arts.ingest_dir(src, kind="dataset", name=f"small-{rnd}")
                     seconds["satchel"].append(time.perf_counter() - start)
-                    done = [f for f in art["files"] if f["status"] == "completed"]
-                    ok = art["status"] == "completed" and len(done) == args.files
+                    ok = remote.landed(art.artifact_id) == args.files
                 else:
                     run_id = client.create_run(experiment).info.run_id
                     start = time.perf_counter()

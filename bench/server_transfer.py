@@ -37,19 +37,42 @@ import os
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import satchel
 from _remote import Remote, sha256_file
-from _servers import both_servers, child_start, mlflow_client
+from _servers import SatchelServer, both_servers, child_start, mlflow_client
 from _util import emit, read_whole
 
 WARMUP_ROUNDS = 8
+#: One side's round trip of a file with the given SHA-256: seconds up and down, verified.
+Side = Callable[[Path, str], dict[str, Any]]
 #: curl, for the server-bound figures (None: they are left out).
 CURL = shutil.which("curl")
 
 
-def satchel_run(remote: Remote, src: Path, dest: Path, expected: str) -> dict[str, Any]:
+def sdk_run(server: SatchelServer, remote: Remote, src: Path, expected: str) -> dict[str, Any]:
+    """The remote SDK: ``save_file``, then ``as_local_file`` (hashed as it arrives, written
+    to a temporary name and renamed into place once the digest matched). A context of its
+    own each time: closing it marks its run done, so that the artifact may be deleted."""
+    with satchel.Context(store=server.url, token=server.token) as ctx:
+        arts = ctx.sync_artifacts()
+        start = time.perf_counter()
+        art = arts.save_file(src, kind="checkpoint", name="big.bin")
+        up = time.perf_counter() - start
+        start = time.perf_counter()
+        local = Path(arts.as_local_file(art))
+        down = time.perf_counter() - start
+    digest, _ = sha256_file(local)  # untimed, a second check of the SDK's own
+    local.unlink()
+    remote.delete(art.artifact_id)
+    return {"up": up, "down": down, "verified": art.sha256 == expected == digest}
+
+
+def api_run(remote: Remote, src: Path, dest: Path, expected: str) -> dict[str, Any]:
+    """The HTTP API by hand (``_remote.py``): 64 MiB chunks, each request timed."""
     start = time.perf_counter()
     art = remote.save_file(src, name="big.bin")
     up = time.perf_counter() - start
@@ -124,16 +147,30 @@ def mlflow_curl(url: str, client: Any, experiment: str, src: Path) -> dict:
     return {"up": up, "down": down, "verified": True}
 
 
-def warm_up(remote: Remote, client: Any, experiment: str, work: Path) -> None:
-    """Untimed: a few small transfers each, so no timed run pays a first request's imports
+def warm_up(sides: dict[str, Side], work: Path) -> None:
+    """Untimed: a few small round trips each, so no timed run pays a first request's imports
     (MLflow's 4 workers each import on their first request: several rounds reach them)."""
     small = work / "warm-up.bin"
     small.write_bytes(os.urandom(1 << 20))
     expected, _ = sha256_file(small)
-    satchel_run(remote, small, work / "warm-down.bin", expected)
-    for _ in range(WARMUP_ROUNDS):
-        mlflow_run(client, experiment, small, work / "warm-down", expected)
+    for name, run in sides.items():
+        for _ in range(WARMUP_ROUNDS if name.endswith("mlflow") else 1):
+            run(small, expected)
     small.unlink()
+
+
+def rounds(sides: dict[str, Side], runs: int, src: Path, expected: str, out: dict) -> None:
+    """``runs`` rounds of every side, the order turning one step each round."""
+    names = list(sides)
+    for run in range(runs):
+        turn = run % len(names)
+        for name in names[turn:] + names[:turn]:
+            res = sides[name](src, expected)
+            out["seconds"].setdefault(f"{name}_up", []).append(res["up"])
+            out["seconds"].setdefault(f"{name}_down", []).append(res["down"])
+            out["verified"][name] = out["verified"].get(name, True) and res["verified"]
+            if "timings" in res:
+                out.setdefault(f"{name}_up_timings", []).append(res["timings"])
 
 
 def main() -> None:
@@ -146,51 +183,30 @@ def main() -> None:
     src = Path(args.file)
     size = read_whole(args.file)
 
-    out: dict[str, list[float]] = {k: [] for k in ("satchel_up", "satchel_down")}
-    out.update({k: [] for k in ("mlflow_up", "mlflow_down")})
-    verified = {"satchel": True, "mlflow": True}
-    timings: list[dict[str, Any]] = []
-    with both_servers(work, env) as (ours, peer, remote):
+    out: dict[str, Any] = {"bytes": size, "seconds": {}, "verified": {}}
+    with both_servers(work, env) as (ours, peer, remote, _):
         import mlflow  # noqa: PLC0415
 
         client = mlflow_client(peer.url)
         experiment = client.create_experiment("bench-transfer")
-        warm_up(remote, client, experiment, work)
-        for run in range(args.runs):
-            sides = ("mlflow", "satchel") if run % 2 == 0 else ("satchel", "mlflow")
-            for side in sides:
-                if side == "satchel":
-                    res = satchel_run(remote, src, work / "satchel-down.bin", args.sha256)
-                else:
-                    res = mlflow_run(client, experiment, src, work / "mlflow-down", args.sha256)
-                if side == "satchel":
-                    timings.append(res["timings"])
-                out[f"{side}_up"].append(res["up"])
-                out[f"{side}_down"].append(res["down"])
-                verified[side] = verified[side] and res["verified"]
-        for run in range(args.runs if CURL else 0):
-            sides = ("mlflow", "satchel") if run % 2 == 0 else ("satchel", "mlflow")
-            for side in sides:
-                if side == "satchel":
-                    res = satchel_curl(remote, ours.url, ours.token, src, args.sha256)
-                else:
-                    res = mlflow_curl(peer.url, client, experiment, src)
-                out.setdefault(f"curl_{side}_up", []).append(res["up"])
-                out.setdefault(f"curl_{side}_down", []).append(res["down"])
-                verified[side] = verified[side] and res["verified"]
-    hash_s = min(_timed_hash(src) for _ in range(2))
-    emit(
-        {
-            "bytes": size,
-            "seconds": out,
-            "verified": verified,
-            "client_hash_s": hash_s,
-            "satchel_up_timings": timings,
-            "satchel_cmd": _shown(ours.cmd, work),
-            "mlflow_cmd": _shown(peer.cmd, work),
-            "mlflow_version": mlflow.__version__,
+        sides: dict[str, Side] = {
+            "satchel": lambda f, sha: sdk_run(ours, remote, f, sha),
+            "mlflow": lambda f, sha: mlflow_run(client, experiment, f, work / "ml-down", sha),
+            "api": lambda f, sha: api_run(remote, f, work / "api-down.bin", sha),
         }
-    )
+        warm_up(sides, work)
+        rounds(sides, args.runs, src, args.sha256, out)
+        if CURL:
+            alone: dict[str, Side] = {
+                "curl_mlflow": lambda f, _: mlflow_curl(peer.url, client, experiment, f),
+                "curl_satchel": lambda f, sha: satchel_curl(remote, ours.url, ours.token, f, sha),
+            }
+            rounds(alone, args.runs, src, args.sha256, out)
+    out["client_hash_s"] = min(_timed_hash(src) for _ in range(2))
+    out["satchel_cmd"] = _shown(ours.cmd, work)
+    out["mlflow_cmd"] = _shown(peer.cmd, work)
+    out["mlflow_version"] = mlflow.__version__
+    emit(out)
 
 
 def _shown(cmd: list[str], work: Path) -> str:

@@ -160,10 +160,11 @@ class SatchelServer(_Child):
         env = {k: v for k, v in env.items() if not k.startswith("SATCHEL_")}
         env["SATCHEL_HOME"] = str(home)
         super().__init__([sys.executable, "-m", "satchel.cli", "serve"], env, log, "/api/v1/health")
-        found = re.search(r"token:\s+(\S+)", self.printed())
-        if found is None:
+        printed = self.printed()
+        found = re.search(r"token:\s+(\S+)", printed)
+        if found is None:  # not a first start: the home was not fresh
             self.stop()
-            raise RuntimeError(f"satchel serve printed no token:\n{self.printed()[-4000:]}")
+            raise RuntimeError(f"satchel serve printed no token:\n{printed[-4000:]}")
         self.token = found.group(1)
 
 

@@ -23,6 +23,8 @@ MIB = 1024 * KIB
 GIB = 1024 * MIB
 RESULT_PREFIX = "BENCH-RESULT "
 BENCH_DIR = Path(__file__).resolve().parent
+#: Seconds an interrupted child gets to stop what it started before it is killed.
+CHILD_STOP_TIMEOUT = 60
 
 
 class ChildFailedError(Exception):
@@ -32,11 +34,24 @@ class ChildFailedError(Exception):
 def child(script: str, *args: str, env: dict[str, str]) -> dict[str, Any]:
     """Run ``bench/<script>`` in a fresh interpreter and return its ``BENCH-RESULT``."""
     cmd = [sys.executable, str(BENCH_DIR / script), *args]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
-    for line in proc.stdout.splitlines():
+    with subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    ) as proc:
+        try:
+            stdout, stderr = proc.communicate()
+        except BaseException:
+            # Interrupted (SIGTERM, Ctrl-C): let the child stop the servers it started
+            # before it goes; SIGKILL only when it does not end in time.
+            proc.terminate()
+            try:
+                proc.wait(timeout=CHILD_STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            raise
+    for line in stdout.splitlines():
         if line.startswith(RESULT_PREFIX):
             return json.loads(line[len(RESULT_PREFIX) :])
-    sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-4000:])
+    sys.stderr.write(stdout[-4000:] + stderr[-4000:])
     raise ChildFailedError(f"{script} exited {proc.returncode} without a result")
 
 

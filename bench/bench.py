@@ -3,8 +3,9 @@
 Every figure is measured in this one run, on this machine, each in its own child process.
 Data lives in a temporary directory under /tmp, removed at the end. Results are printed one
 line per figure (figure | peer | ratio | target) and written to ``.bench-out/results.json``
-(``results-search.json``, ``results-s3.json``, ``results-scale.json`` for ``--search``,
-``--s3``, ``--scale``, which each run only their own benchmark).
+(``results-search.json``, ``results-s3.json``, ``results-scale.json``,
+``results-server.json`` for ``--search``, ``--s3``, ``--scale``, ``--server``, which each
+run only their own benchmark).
 Benchmarks report; they never assert: a missed target is printed as ``MISSED``.
 """
 
@@ -26,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from _report import ROOT, Report, log
+from _server_figures import NOTES as SERVER_NOTES
+from _server_figures import SERVER_FULL, SERVER_QUICK, bench_server
 from _util import GIB, MIB, ChildFailedError, child, make_file, median
 
 FULL = {"large": 1 * GIB, "ops": 1000, "huge": 4 * GIB, "runs": 3, "reps": 3}
@@ -514,6 +517,11 @@ def main() -> int:
         action="store_true",
         help="only the scale pair's small saves: S3 + PostgreSQL vs embedded vs MLflow on both",
     )
+    parser.add_argument(
+        "--server",
+        action="store_true",
+        help="only the HTTP server's figures: satchel serve vs mlflow server --serve-artifacts",
+    )
     args = parser.parse_args()
     cfg: dict[str, int] = QUICK if args.quick else FULL
     steps: tuple[tuple[str, Any], ...] = (
@@ -525,6 +533,9 @@ def main() -> int:
         steps = (("s3", bench_s3),)
     if args.scale:
         steps = (("scale", bench_scale),)
+    if args.server:
+        cfg = SERVER_QUICK if args.quick else SERVER_FULL
+        steps = (("server", bench_server),)
     if args.search:
         cfg = SEARCH_QUICK if args.quick else SEARCH_FULL
         steps = (("search", bench_search),)
@@ -537,6 +548,7 @@ def main() -> int:
         + (" search" if args.search else "")
         + (" s3" if args.s3 else "")
         + (" scale" if args.scale else "")
+        + (" server" if args.server else "")
     )
     report = Report(mode, {**meta, "config": cfg})
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -557,6 +569,8 @@ def main() -> int:
             "MLflow has no text search, so the lexical and fuzzy figures are compared with "
             "its metric-filtered search_runs page"
         )
+    elif args.server:
+        print(SERVER_NOTES)
     elif args.scale:
         print(
             "notes: one SeaweedFS started by the benchmark, a fresh PostgreSQL schema and "
@@ -607,6 +621,8 @@ def main() -> int:
     name = "results-search.json" if args.search else "results.json"
     if args.s3 or args.scale:
         name = "results-s3.json" if args.s3 else "results-scale.json"
+    if args.server:
+        name = "results-server.json"
     path = report.write(name)
     missed = report.missed()
     print()

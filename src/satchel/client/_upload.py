@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from typing import Any, BinaryIO, Final
 from satchel.client._api import _BACKOFF, Api, file_url
 from satchel.client._journal import Journal
 from satchel.errors import ConflictError, NetworkError, SatchelError
-from satchel.hashing import copy_and_hash
+from satchel.hashing import CHUNK_SIZE, copy_and_hash
 from satchel.models import Artifact
 from satchel.store import open_regular_file
 
@@ -66,7 +67,10 @@ class Upload:
     ) -> Upload:
         """A local file, hashed now (regular files only: FIFOs and devices are refused)."""
         with open_regular_file(source, follow_symlinks=follow_symlinks) as fh:
-            digest, size = copy_and_hash(fh, _discard)
+            # Buffers no larger than the file: the default two 8 MiB ones cost 10 ms of
+            # zeroing each time, 10 s for a directory of 1,000 small files.
+            room = min(CHUNK_SIZE, max(os.fstat(fh.fileno()).st_size, 1))
+            digest, size = copy_and_hash(fh, _discard, chunk_size=room)
         return cls(
             path=path,
             sha256=digest.hexdigest,

@@ -6,6 +6,7 @@ import asyncio
 import base64
 import hashlib
 import os
+from pathlib import Path
 
 import httpx
 import pytest
@@ -185,7 +186,22 @@ async def test_a_retry_with_the_same_artifact_id_gets_the_same_artifact(
     assert one.json()["artifact_id"] != two.json()["artifact_id"]
 
 
-async def test_one_upload_of_a_file_at_a_time(owner_client: httpx.AsyncClient) -> None:
+async def _until_locked(world: World, artifact_id: str, path: str) -> None:
+    """Wait (up to 30 s) until an upload of ``path`` holds its part file's lock, read off
+    ``/proc/locks`` so that waiting never takes the lock itself."""
+    part = state_of(world.app).staging.part_path(artifact_id, path)
+    for _ in range(300):
+        if part.exists():
+            held = Path("/proc/locks").read_text(encoding="ascii")
+            if f":{part.stat().st_ino} " in held:
+                return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no upload of {path!r} took its lock")
+
+
+async def test_one_upload_of_a_file_at_a_time(
+    world: World, owner_client: httpx.AsyncClient
+) -> None:
     data = os.urandom(64 * 1024)
     aid = (await create(owner_client, {"c.bin": data}, inline=False))["artifact_id"]
     url = f"/api/v1/artifacts/{aid}/uploads/c.bin"
@@ -197,7 +213,9 @@ async def test_one_upload_of_a_file_at_a_time(owner_client: httpx.AsyncClient) -
         yield data[1000:2000]
 
     first = asyncio.create_task(owner_client.put(url, params={"offset": 0}, content=slow()))
-    await asyncio.sleep(0.3)
+    # The first upload holds the lock once its request reached the handler (a fixed sleep
+    # was too short on a loaded machine with PostgreSQL behind the server).
+    await _until_locked(world, aid, "c.bin")
     second = await owner_client.put(url, params={"offset": 0}, content=data)
     assert second.status_code == 409
     assert "in progress" in second.json()["error"]["message"]

@@ -114,14 +114,14 @@ class RemoteWorld:
         return Settings.load(environ={}, home=str(self.client_home), store=store, **overrides)
 
     def context(
-        self, *, url: str | None = None, chunk_size: int | None = None, **fields: Any
+        self, *, url: str | None = None, upload_chunk: int | None = None, **fields: Any
     ) -> satchel.Context:
         """``satchel.Context`` on this server, ``org_id``/``user_id`` mapped to real ones."""
         member = self.member(
             fields.pop("org_id", None) or "o1", fields.pop("user_id", None) or "u1"
         )
         ctx = satchel.Context(
-            settings=self.settings(url=url, chunk_size=chunk_size),
+            settings=self.settings(url=url, upload_chunk=upload_chunk),
             token=member.token,
             user_id=member.user_id,
             org_id=member.org_id,

@@ -33,6 +33,9 @@ class Settings:
         inline_max: files up to this many bytes are kept inline in the index, so a small
             save is one durable transaction (``SATCHEL_INLINE_MAX``, default 16 KiB).
         chunk_size: streaming chunk size (``SATCHEL_CHUNK_SIZE``, default 8 MiB).
+        upload_chunk: the bytes of one upload request to a satchel server
+            (``SATCHEL_UPLOAD_CHUNK``, default 64 MiB): a resumed upload sends at most
+            this much again. Each request is still streamed from disk in 1 MiB pieces.
         io_threads: worker threads for blocking I/O under the async API
             (``SATCHEL_IO_THREADS``, default 32).
         token: the API token for a remote store (``SATCHEL_TOKEN``); never shown in
@@ -44,6 +47,7 @@ class Settings:
     index: str | None = None
     inline_max: int = 16 * KIB
     chunk_size: int = 8 * MIB
+    upload_chunk: int = 64 * MIB
     io_threads: int = 32
     token: str | None = field(default=None, repr=False)
 
@@ -68,7 +72,7 @@ class Settings:
         settings = cls(home=home)
         converted: dict[str, Any] = {}
         for name, value in values.items():
-            if name in ("inline_max", "chunk_size", "io_threads"):
+            if name in ("inline_max", "chunk_size", "upload_chunk", "io_threads"):
                 try:
                     number = int(value)
                 except (TypeError, ValueError) as exc:
@@ -85,6 +89,11 @@ class Settings:
             raise ConfigError(
                 "chunk_size (SATCHEL_CHUNK_SIZE) must be between 64 KiB and 256 MiB: "
                 f"{settings.chunk_size}"
+            )
+        if settings.upload_chunk < 64 * KIB or settings.upload_chunk > 1024 * MIB:
+            raise ConfigError(
+                "upload_chunk (SATCHEL_UPLOAD_CHUNK) must be between 64 KiB and 1 GiB: "
+                f"{settings.upload_chunk}"
             )
         if settings.inline_max > 1 * MIB:
             raise ConfigError(

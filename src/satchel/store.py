@@ -309,21 +309,29 @@ class ArtifactStore:
         with open_regular_file(path, follow_symlinks=follow_symlinks) as source:
             return self._put_open_file(source, on_progress)
 
-    def take_file(self, path: Path, expected: Digest, size: int) -> StoredBlob:
+    def take_file(
+        self, path: Path, expected: Digest, size: int, *, hashed: Digest | None = None
+    ) -> StoredBlob:
         """Store a file that must hold ``size`` bytes hashing to ``expected``; the file is
         handed over (a local store moves it in rather than copying it).
 
         For bytes a client declared before sending them (the server's uploads): nothing
         is published unless they match; otherwise ``ConflictError`` says what they hash to.
+        ``hashed`` is the file's SHA-256 when the caller computed it as it wrote the file
+        (the server's staged uploads), which spares reading it again here.
         """
         with open_regular_file(path, follow_symlinks=False) as source:
-            if os.fstat(source.fileno()).st_size <= self.settings.inline_max:
+            on_disk = os.fstat(source.fileno()).st_size
+            if on_disk <= self.settings.inline_max:
                 data = source.read(self.settings.inline_max + 1) or b""
                 _check_declared(digest_bytes(data), len(data), expected, size)
                 return StoredBlob(digest=expected, size=size, inline=data)
             if isinstance(self.blobs, FileAdoption | DigestFirstUpload):
-                digest, read = copy_and_hash(source, _discard, chunk_size=self.settings.chunk_size)
-                _check_declared(digest, read, expected, size)
+                if hashed is None:
+                    hashed, on_disk = copy_and_hash(
+                        source, _discard, chunk_size=self.settings.chunk_size
+                    )
+                _check_declared(hashed, on_disk, expected, size)
                 if isinstance(self.blobs, DigestFirstUpload):
                     source.seek(0)
                     self.blobs.put_verified(source, expected, size)

@@ -13,7 +13,7 @@ from satchel.config import Settings
 
 def main() -> None:
     url, token, home, path, chunk = sys.argv[1:6]
-    settings = Settings.load(environ={}, home=home, store=url, chunk_size=int(chunk))
+    settings = Settings.load(environ={}, home=home, store=url, upload_chunk=int(chunk))
     with satchel.Context(settings=settings, token=token, run_id="resume-run") as ctx:
         artifact = ctx.sync_artifacts().save_file(path, kind="checkpoint")
     print(artifact.artifact_id, flush=True)

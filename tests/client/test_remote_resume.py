@@ -40,7 +40,7 @@ async def test_a_dropped_connection_resumes_where_the_server_got_to(remote, tmp_
     source, data = _source(tmp_path)
     proxy = Proxy(remote.url)
     try:
-        arts = remote.context(run_id="r1", url=proxy.url, chunk_size=CHUNK).artifacts()
+        arts = remote.context(run_id="r1", url=proxy.url, upload_chunk=CHUNK).artifacts()
         proxy.arm("cut", proxy.sent + SIZE * 6 // 10)
         before = staging.bytes_received
         a = await arts.save_file(source, kind="checkpoint")
@@ -116,7 +116,7 @@ async def test_a_client_killed_mid_upload_resumes_in_the_next_process(remote, tm
 
 async def test_the_same_bytes_saved_at_once_are_separate_artifacts(remote, tmp_path):
     source, data = _source(tmp_path)
-    arts = remote.context(run_id="r1", chunk_size=CHUNK).artifacts()
+    arts = remote.context(run_id="r1", upload_chunk=CHUNK).artifacts()
     saved = await asyncio.gather(*(arts.save_file(source, kind="blob") for _ in range(4)))
     assert len({a.artifact_id for a in saved}) == 4
     assert {a.sha256 for a in saved} == {hashlib.sha256(data).hexdigest()}

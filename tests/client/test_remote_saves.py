@@ -30,7 +30,7 @@ async def test_small_files_travel_in_batches_under_the_body_limit(remote_mounts,
         (tree / key).write_bytes(data)
     # The smallest body limit a server takes: the 200 KiB of content cannot go at once.
     with remote_world(*remote_mounts, tmp_path, body_max=64 * 1024) as remote:
-        arts = remote.context(run_id="r1", chunk_size=CHUNK).artifacts()
+        arts = remote.context(run_id="r1", upload_chunk=CHUNK).artifacts()
         a = await arts.ingest_dir(tree)
         assert a.status == "completed"
         assert {f.path: (f.sha256, f.bytes) for f in a.files} == {
@@ -43,7 +43,7 @@ async def test_small_files_travel_in_batches_under_the_body_limit(remote_mounts,
 
 
 async def test_a_long_writer_stream_is_spooled_and_uploaded_in_chunks(remote, tmp_path):
-    ctx = remote.context(run_id="r1", chunk_size=CHUNK)
+    ctx = remote.context(run_id="r1", upload_chunk=CHUNK)
     arts = ctx.artifacts()
     staging = ctx._core.staging_dir
     piece = os.urandom(64 * 1024)

@@ -110,7 +110,7 @@ class RemoteCore(CoreBase):
             api,
             Journal(base / "uploads"),
             scope=f"{api.url} {context.user_id}",
-            chunk_size=settings.chunk_size,
+            chunk_size=settings.upload_chunk,
         )
         self._downloads = Downloader(api)
         self._executor: ThreadPoolExecutor | None = None

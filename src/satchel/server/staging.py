@@ -5,38 +5,58 @@ and the SHA-256 of the file key (input never becomes a path):
 
 * ``<key>.part``: the bytes received, in order;
 * ``<key>.ack``: how many of them are acknowledged, 8 bytes, written after the part file
-  was fsynced. ``received`` is this number: after a crash of anything the upload resumes
-  from it, and bytes past it (a torn chunk) are cut off by the next write.
+  was fsynced, then 16 bytes naming the chunk that wrote them last. ``received`` is the
+  number: after a crash of anything the upload resumes from it, and bytes past it (a torn
+  chunk) are cut off by the next write.
 
 A chunk takes an exclusive ``flock`` on the part file for its whole write, so one upload of
 a file runs at a time, across processes that share the directory; a second gets
 ``ConflictError`` at once. Bytes go to disk in pieces of at most ``PIECE`` bytes, so memory
-stays bounded whatever the chunk size.
+stays bounded whatever the chunk size: a worker thread writes (and hashes) one piece while
+the request's next piece arrives.
+
+The SHA-256 of a file is computed as its bytes arrive: each process keeps the hash state
+of the uploads it wrote last (``_Hashes``), so the chunk that completes a file needs no
+second read of it. The state is used only when the ``.ack`` file still names the chunk
+that left it; a chunk written by another process (replicas share the directory), a rewind
+or a restart in between means the file is hashed from disk at the end instead.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import hashlib
 import os
 import re
+import secrets
 import shutil
+import threading
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import anyio.to_thread
 from starlette.requests import ClientDisconnect
 
 from satchel.errors import ConflictError, StorageError, ValidationError
+from satchel.hashing import Digest
 from satchel.server.errors import ApiError
+
+if TYPE_CHECKING:
+    from hashlib import _Hash
 
 __all__ = ["PIECE", "Chunk", "Staging"]
 
 #: Bytes gathered before one write to disk.
 PIECE: Final = 1024 * 1024
+#: Hash states kept per process (uploads in progress at once; the oldest go first).
+HASHES_KEPT: Final = 256
+_POSITION: Final = 8
+_WRITER: Final = 16
 _ARTIFACT_ID: Final = re.compile(r"[0-9A-Za-z_-]{1,64}")
 
 
@@ -54,6 +74,75 @@ def _storage_error(action: str, exc: OSError) -> StorageError:
     return StorageError(f"{action} failed: {exc.strerror or exc}", exc.errno)
 
 
+@dataclass(frozen=True, slots=True)
+class _Ack:
+    """What a part file's ``.ack`` says: bytes acknowledged, and the chunk that wrote last."""
+
+    position: int
+    writer: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class _State:
+    hasher: _Hash
+    ack: _Ack
+
+
+class _Hashes:
+    """The SHA-256 states of the uploads this process wrote last, by part file."""
+
+    def __init__(self, kept: int = HASHES_KEPT) -> None:
+        self._kept = kept
+        self._states: OrderedDict[Path, _State] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def resume(self, part: Path, ack: _Ack, offset: int) -> _Hash | None:
+        """The hash of the part file's first ``offset`` bytes, if this process knows it."""
+        if offset == 0:
+            return hashlib.sha256()
+        with self._lock:
+            state = self._states.get(part)
+        if state is None or state.ack != ack or ack.position != offset:
+            return None
+        return state.hasher.copy()
+
+    def keep(self, part: Path, hasher: _Hash, ack: _Ack) -> None:
+        with self._lock:
+            self._states[part] = _State(hasher, ack)
+            self._states.move_to_end(part)
+            while len(self._states) > self._kept:
+                self._states.popitem(last=False)
+
+    def digest(self, part: Path, ack: _Ack) -> Digest | None:
+        with self._lock:
+            state = self._states.get(part)
+        if state is None or state.ack != ack:
+            return None
+        return Digest(hexdigest=state.hasher.hexdigest())
+
+    def forget(self, part: Path) -> None:
+        with self._lock:
+            self._states.pop(part, None)
+
+
+class _Writer:
+    """Writes a chunk's pieces at their positions, hashing them on the way (in a thread)."""
+
+    def __init__(self, fd: int, position: int, hasher: _Hash | None) -> None:
+        self.fd = fd
+        self.position = position
+        self.hasher = hasher
+
+    def write(self, data: bytearray) -> None:
+        view = memoryview(data)
+        if self.hasher is not None:
+            self.hasher.update(view)
+        while view:
+            written = os.pwrite(self.fd, view, self.position)
+            view = view[written:]
+            self.position += written
+
+
 class Staging:
     """The staging directory of uploads in progress."""
 
@@ -65,6 +154,7 @@ class Staging:
             raise _storage_error(f"creating the upload directory {root}", exc) from exc
         #: Bytes every chunk request brought, in total (for tests and monitoring).
         self.bytes_received = 0
+        self._hashes = _Hashes()
 
     def _dir(self, artifact_id: str) -> Path:
         if not _ARTIFACT_ID.fullmatch(artifact_id):
@@ -78,17 +168,27 @@ class Staging:
 
     def received(self, artifact_id: str, path: str) -> int:
         """How many bytes of the file are acknowledged (0 when none)."""
-        part = self.part_path(artifact_id, path)
+        return self._ack(self.part_path(artifact_id, path)).position
+
+    @staticmethod
+    def _ack(part: Path) -> _Ack:
         try:
             data = part.with_suffix(".ack").read_bytes()
             size = part.stat().st_size
         except FileNotFoundError:
-            return 0
+            return _Ack(0, b"")
         except OSError as exc:
             raise _storage_error("reading an upload's state", exc) from exc
-        if len(data) != 8:
-            return 0
-        return min(int.from_bytes(data, "big"), size)
+        if len(data) not in (_POSITION, _POSITION + _WRITER):
+            return _Ack(0, b"")
+        position = min(int.from_bytes(data[:_POSITION], "big"), size)
+        return _Ack(position, data[_POSITION:])
+
+    def digest(self, artifact_id: str, path: str) -> Digest | None:
+        """The SHA-256 of the acknowledged bytes, when this process hashed them as they
+        arrived (None: hash the part file). Call it holding the file's lock."""
+        part = self.part_path(artifact_id, path)
+        return self._hashes.digest(part, self._ack(part))
 
     @contextlib.contextmanager
     def locked(self, artifact_id: str, path: str) -> Iterator[int]:
@@ -119,25 +219,43 @@ class Staging:
         finally:
             os.close(fd)
 
-    def _acknowledge(self, artifact_id: str, path: str, position: int) -> None:
-        ack = self.part_path(artifact_id, path).with_suffix(".ack")
-        fd = os.open(ack, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    def _acknowledge(self, artifact_id: str, path: str, position: int) -> _Ack:
+        """Record ``position`` bytes as acknowledged, by a new writer; returns the record."""
+        ack = _Ack(position, secrets.token_bytes(_WRITER))
+        name = self.part_path(artifact_id, path).with_suffix(".ack")
+        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
-            os.pwrite(fd, position.to_bytes(8, "big"), 0)
+            os.pwrite(fd, position.to_bytes(_POSITION, "big") + ack.writer, 0)
             os.fdatasync(fd)
         finally:
             os.close(fd)
+        return ack
 
-    def _start(self, fd: int, artifact_id: str, path: str, offset: int) -> None:
-        acked = self.received(artifact_id, path)
-        if offset > acked:
+    def _start(self, fd: int, artifact_id: str, path: str, offset: int) -> _Hash | None:
+        """Check ``offset``, cut what lies past it; the hash of the bytes before it, if known."""
+        part = self.part_path(artifact_id, path)
+        ack = self._ack(part)
+        if offset > ack.position:
             raise ConflictError(
-                f"the upload of {path!r} has {acked} bytes; send the bytes from offset {acked}"
+                f"the upload of {path!r} has {ack.position} bytes; send the bytes from "
+                f"offset {ack.position}"
             )
-        if offset < acked:
+        hasher = self._hashes.resume(part, ack, offset)
+        if offset < ack.position:
             # Rewind: acknowledge less first, so a crash cannot claim bytes about to change.
+            self._hashes.forget(part)
             self._acknowledge(artifact_id, path, offset)
         os.ftruncate(fd, offset)
+        return hasher
+
+    def _end(self, fd: int, artifact_id: str, path: str, writer: _Writer) -> None:
+        os.fsync(fd)
+        ack = self._acknowledge(artifact_id, path, writer.position)
+        part = self.part_path(artifact_id, path)
+        if writer.hasher is None:
+            self._hashes.forget(part)
+        else:
+            self._hashes.keep(part, writer.hasher, ack)
 
     async def write_chunk(
         self,
@@ -154,20 +272,14 @@ class Staging:
         more bytes than the file's ``size`` are refused (``too_large``) and dropped.
         """
         with self.locked(artifact_id, path) as fd:
-            await anyio.to_thread.run_sync(self._start, fd, artifact_id, path, offset)
-            position = offset
+            hasher = await anyio.to_thread.run_sync(self._start, fd, artifact_id, path, offset)
+            writer = _Writer(fd, offset, hasher)
+            loop = asyncio.get_running_loop()
+            # The piece being written while the next one arrives (None: nothing in flight).
+            flushing: asyncio.Future[None] | None = None
             sent = 0
             buffer = bytearray()
             disconnected = False
-
-            def flush() -> None:
-                nonlocal position
-                view = memoryview(buffer)
-                while view:
-                    written = os.pwrite(fd, view, position)
-                    view = view[written:]
-                    position += written
-
             try:
                 try:
                     async for piece in body:
@@ -181,24 +293,32 @@ class Staging:
                             )
                         buffer += piece
                         if len(buffer) >= PIECE:
-                            await anyio.to_thread.run_sync(flush)
-                            buffer.clear()
-                except ApiError:
-                    os.ftruncate(fd, offset)
-                    raise
+                            if flushing is not None:
+                                await flushing
+                            flushing = loop.run_in_executor(None, writer.write, buffer)
+                            buffer = bytearray()
                 except ClientDisconnect:  # keep what arrived before it
                     disconnected = True
+                except BaseException:
+                    if flushing is not None:  # no write may land after the cut below
+                        await asyncio.wait([flushing])
+                        if not flushing.cancelled():
+                            flushing.exception()  # reported by what is raised here
+                    os.ftruncate(fd, offset)
+                    raise
+                if flushing is not None:
+                    await flushing
                 if buffer:
-                    await anyio.to_thread.run_sync(flush)
-                await anyio.to_thread.run_sync(os.fsync, fd)
-                await anyio.to_thread.run_sync(self._acknowledge, artifact_id, path, position)
+                    await anyio.to_thread.run_sync(writer.write, buffer)
+                await anyio.to_thread.run_sync(self._end, fd, artifact_id, path, writer)
             except OSError as exc:
                 raise _storage_error("writing an upload", exc) from exc
-            return Chunk(received=position, sent=sent, disconnected=disconnected)
+            return Chunk(received=writer.position, sent=sent, disconnected=disconnected)
 
     def drop(self, artifact_id: str, path: str) -> None:
         """Forget a file's staged bytes (after it completed, or failed its check)."""
         part = self.part_path(artifact_id, path)
+        self._hashes.forget(part)
         for name in (part.with_suffix(".ack"), part):
             with contextlib.suppress(FileNotFoundError):
                 name.unlink()

@@ -66,8 +66,11 @@ def _finish(state: ServerState, artifact_id: str, file: ArtifactFile) -> Artifac
         if state.staging.received(artifact_id, file.path) != file.bytes:
             return None
         part = state.staging.part_path(artifact_id, file.path)
+        hashed = state.staging.digest(artifact_id, file.path)
         try:
-            blob = state.store.take_file(part, Digest(hexdigest=file.sha256), file.bytes)
+            blob = state.store.take_file(
+                part, Digest(hexdigest=file.sha256), file.bytes, hashed=hashed
+            )
         except ConflictError as exc:
             state.staging.drop(artifact_id, file.path)
             raise ConflictError(

@@ -6,6 +6,10 @@ once its size and SHA-256 match the artifact's record, so a mismatch raises
 chunk until its own check passes and cuts the connection otherwise: a body cut short
 (again after a retry that resumes with ``Range``) is therefore an ``IntegrityError`` too,
 while a server that cannot be reached at all is a ``NetworkError``.
+
+A large file is hashed and written by a worker thread one batch (``BATCH``) behind the
+socket, so receiving, hashing and writing overlap (hashing and file writes release the
+GIL); memory stays at about two batches.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from io import FileIO
 from pathlib import Path
 from typing import Final, Protocol
@@ -28,10 +34,16 @@ __all__ = ["Downloader"]
 
 #: Tries of one download; each after the first resumes where the previous one stopped.
 ATTEMPTS: Final = 3
+#: Bytes handed to the worker thread at once (files up to this size need no thread).
+BATCH: Final = 1024 * 1024
+
+
+class _Feed(Protocol):
+    def __call__(self, piece: bytes, /) -> None: ...
 
 
 class _Target(Protocol):
-    def write(self, data: bytes) -> None: ...
+    def write(self, data: bytes | bytearray) -> None: ...
 
     def reset(self) -> None: ...
 
@@ -40,7 +52,7 @@ class _Memory:
     def __init__(self) -> None:
         self.data = bytearray()
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | bytearray) -> None:
         self.data += data
 
     def reset(self) -> None:
@@ -51,7 +63,7 @@ class _File:
     def __init__(self, out: FileIO) -> None:
         self._out = out
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | bytearray) -> None:
         view = memoryview(data)
         while view:
             view = view[self._out.write(view) or 0 :]
@@ -59,6 +71,63 @@ class _File:
     def reset(self) -> None:
         self._out.seek(0)
         self._out.truncate()
+
+
+class _Pipeline:
+    """Hashes and writes what arrives in a worker thread, one batch behind the reader."""
+
+    def __init__(self, hashing: HashingSink, target: _Target) -> None:
+        self._hashing = hashing
+        self._target = target
+        self._batch = bytearray()
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="satchel-download")
+        self._pending: Future[None] | None = None
+
+    def _take(self, batch: bytearray) -> None:
+        self._hashing.write(batch)
+        self._target.write(batch)
+
+    def feed(self, piece: bytes) -> None:
+        self._batch += piece
+        if len(self._batch) >= BATCH:
+            self._hand_over()
+
+    def _hand_over(self) -> None:
+        if self._pending is not None:
+            self._pending.result()
+        self._pending = self._pool.submit(self._take, self._batch)
+        self._batch = bytearray()
+
+    def finish(self) -> None:
+        """Everything fed is hashed and written (raises what the worker raised)."""
+        if self._batch:
+            self._hand_over()
+        if self._pending is not None:
+            self._pending.result()
+            self._pending = None
+
+    def close(self) -> None:
+        """Wait for the worker (whatever happened) and stop it."""
+        self._pool.shutdown(wait=True)
+
+
+@contextlib.contextmanager
+def _receiving(hashing: HashingSink, target: _Target, size: int) -> Iterator[_Feed]:
+    """Where the pieces of a response go: straight through, or through a ``_Pipeline``."""
+    if size <= BATCH:
+
+        def feed(piece: bytes) -> None:
+            hashing.write(piece)
+            target.write(piece)
+
+        yield feed
+        return
+    pipeline = _Pipeline(hashing, target)
+    try:
+        yield pipeline.feed
+        pipeline.finish()
+    finally:
+        pipeline.close()
 
 
 class Downloader:
@@ -102,14 +171,16 @@ class Downloader:
                     if start and response.status_code != 206:
                         hashing, start = HashingSink(), 0
                         target.reset()
-                    for piece in response.iter_bytes():
-                        if hashing.size + len(piece) > file.bytes:
-                            raise IntegrityError(
-                                f"integrity check failed for {what}: the server sent more "
-                                f"than the recorded {file.bytes} bytes"
-                            )
-                        hashing.write(piece)
-                        target.write(piece)
+                    received = start
+                    with _receiving(hashing, target, file.bytes - start) as feed:
+                        for piece in response.iter_bytes():
+                            received += len(piece)
+                            if received > file.bytes:
+                                raise IntegrityError(
+                                    f"integrity check failed for {what}: the server sent "
+                                    f"more than the recorded {file.bytes} bytes"
+                                )
+                            feed(piece)
                 unreachable = None
                 break
             except httpx.RemoteProtocolError:

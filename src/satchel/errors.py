@@ -22,6 +22,7 @@ catch ``FileNotFoundError`` or ``ValueError`` keep working::
     ├── ArtifactNotDirectoryError (NotADirectoryError) not_a_directory
     ├── InvalidJSONError (json.JSONDecodeError)       invalid_json
     ├── ConflictError                                 conflict
+    │   └── BusyError                                 busy
     ├── IntegrityError                                integrity_error
     ├── StorageError (OSError)                        storage_error
     ├── IndexBackendError                             index_error
@@ -37,6 +38,7 @@ __all__ = [
     "ArtifactIsDirectoryError",
     "ArtifactNotDirectoryError",
     "AuthenticationError",
+    "BusyError",
     "ConfigError",
     "ConflictError",
     "IndexBackendError",
@@ -180,6 +182,13 @@ class ConflictError(SatchelError):
     """The operation conflicts with the current state (for example a duplicate)."""
 
     code = "conflict"
+
+
+class BusyError(ConflictError):
+    """Another request is working on the same thing right now (say, an upload of the same
+    file); retrying shortly is the answer."""
+
+    code = "busy"
 
 
 class IntegrityError(SatchelError):

@@ -218,7 +218,7 @@ async def test_one_upload_of_a_file_at_a_time(
     await _until_locked(world, aid, "c.bin")
     second = await owner_client.put(url, params={"offset": 0}, content=data)
     assert second.status_code == 409
-    assert "in progress" in second.json()["error"]["message"]
+    assert second.json()["error"]["code"] == "busy"
     release.set()
     assert (await first).json()["received"] == 2000
 

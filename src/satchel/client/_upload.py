@@ -26,7 +26,7 @@ from typing import Any, BinaryIO, Final
 
 from satchel.client._api import _BACKOFF, Api, file_url
 from satchel.client._journal import Journal
-from satchel.errors import ConflictError, NetworkError, SatchelError
+from satchel.errors import BusyError, ConflictError, NetworkError, SatchelError
 from satchel.hashing import CHUNK_SIZE, copy_and_hash
 from satchel.models import Artifact
 from satchel.store import open_regular_file
@@ -221,12 +221,11 @@ class Uploader:
                         "Content-Length": str(length),
                     },
                 )
-            except (NetworkError, ConflictError) as exc:
+            except (NetworkError, BusyError):
                 # A dropped connection, or the server still finishing a request that was cut
-                # (this one's, or a killed process's: "another upload ... in progress"): ask
-                # how much arrived and go on from there.
-                busy = isinstance(exc, ConflictError) and "in progress" in exc.message
-                if not (isinstance(exc, NetworkError) or busy) or failures >= len(_BACKOFF):
+                # (this one's, or a killed process's: ``busy``): ask how much arrived and go
+                # on from there.
+                if failures >= len(_BACKOFF):
                     raise
                 time.sleep(_BACKOFF[failures])
                 failures += 1

@@ -47,6 +47,7 @@ STATUS: Final[dict[str, int]] = {
     "not_found": 404,
     "method_not_allowed": 405,
     "conflict": 409,
+    "busy": 409,
     "range_not_satisfiable": 416,
     "missing_dependency": 501,
     "storage_error": 503,

@@ -11,9 +11,9 @@ and the SHA-256 of the file key (input never becomes a path):
 
 A chunk takes an exclusive ``flock`` on the part file for its whole write, so one upload of
 a file runs at a time, across processes that share the directory; a second gets
-``ConflictError`` at once. Bytes go to disk in pieces of at most ``PIECE`` bytes, so memory
-stays bounded whatever the chunk size: a worker thread writes (and hashes) one piece while
-the request's next piece arrives.
+``BusyError`` (``busy``, 409) at once. Bytes go to disk in pieces of at most ``PIECE``
+bytes, so memory stays bounded whatever the chunk size: a worker thread writes (and
+hashes) one piece while the request's next piece arrives.
 
 The SHA-256 of a file is computed as its bytes arrive: each process keeps the hash state
 of the uploads it wrote last (``_Hashes``), so the chunk that completes a file needs no
@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Final
 import anyio.to_thread
 from starlette.requests import ClientDisconnect
 
-from satchel.errors import ConflictError, StorageError, ValidationError
+from satchel.errors import BusyError, ConflictError, StorageError, ValidationError
 from satchel.hashing import Digest
 from satchel.server.errors import ApiError
 
@@ -192,10 +192,10 @@ class Staging:
 
     @contextlib.contextmanager
     def locked(self, artifact_id: str, path: str) -> Iterator[int]:
-        """The part file, open and exclusively locked (``ConflictError`` when busy)."""
+        """The part file, open and exclusively locked (``BusyError`` when busy)."""
         with self.try_locked(artifact_id, path) as fd:
             if fd is None:
-                raise ConflictError(
+                raise BusyError(
                     f"another upload of {path!r} is in progress; retry when it ended"
                 )
             yield fd

@@ -118,8 +118,8 @@ def _transfer(report: Report, work: Path, cfg: dict[str, int], env: dict[str, st
             "satchel",
             "mlflow",
             "up",
-            f"upload {label} through the server (remote SDK save_file: hash, create, 8 MiB "
-            "chunks, verified by the server)",
+            f"upload {label} through the server (remote SDK save_file: hash, create, 64 MiB "
+            "requests, hashed by the server as they arrive and verified)",
             mlflow_up,
             TRANSFER_RATIO_TARGET,
         ),

@@ -12,8 +12,8 @@ For each server, ``satchel serve`` (one process) and then the peer, ``mlflow ser
    tracking and artifact routes, each on a fresh connection so that all 4 workers answer
    some) and its processes' RSS stopped growing (MLflow's 7 job consumers go on importing
    for 10-30 s after the server answers);
-2. upload of ``--huge`` (4 GiB): the remote SDK's ``save_file`` (hash, create, 8 MiB
-   chunks, its default); MLflow's ``log_artifact`` (one streamed PUT);
+2. upload of ``--huge`` (4 GiB): the remote SDK's ``save_file`` (hash, create, 64 MiB
+   requests, its default); MLflow's ``log_artifact`` (one streamed PUT);
 3. upload of ``--file`` (untimed setup), then ``--streams`` concurrent streamed GETs of it
    (asyncio, one ``httpx.AsyncClient``, every response read to the end in pieces and
    thrown away). The client counts the bytes of each download and the most streams open

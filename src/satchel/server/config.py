@@ -31,6 +31,8 @@ _NUMBERS: Final[dict[str, tuple[str, int, int, int]]] = {
     "link_default_expiry": ("SATCHEL_LINK_DEFAULT_EXPIRY", 24 * 3600, 1, 10 * 365 * 86400),
     "link_max_expiry": ("SATCHEL_LINK_MAX_EXPIRY", 7 * 86400, 1, 10 * 365 * 86400),
     "login_ttl": ("SATCHEL_LOGIN_TTL", 24 * 3600, 60, 10 * 365 * 86400),
+    "login_failures": ("SATCHEL_LOGIN_FAILURES", 10, 1, 1_000_000),
+    "login_window": ("SATCHEL_LOGIN_WINDOW", 15 * 60, 1, 86400),
     "content_max": ("SATCHEL_CONTENT_MAX", 1 * MIB, 0, 64 * MIB),
     "body_max": ("SATCHEL_BODY_MAX", 16 * MIB, 64 * KIB, 1024 * MIB),
 }
@@ -51,6 +53,10 @@ class ServerSettings:
         link_default_expiry: seconds a signed link lives when not told (24 h).
         link_max_expiry: the longest a signed link may live (``SATCHEL_LINK_MAX_EXPIRY``, 7 days).
         login_ttl: seconds a login token lives (``SATCHEL_LOGIN_TTL``, 24 h).
+        login_failures: failed logins of one email, or from one client address, after
+            which its logins are refused for a while (``SATCHEL_LOGIN_FAILURES``, 10).
+        login_window: the seconds those failures are counted over
+            (``SATCHEL_LOGIN_WINDOW``, 15 minutes).
         content_max: the most bytes one file may send inline as ``content`` (1 MiB).
         body_max: the most bytes of one JSON request body (``SATCHEL_BODY_MAX``, 16 MiB).
     """
@@ -62,6 +68,8 @@ class ServerSettings:
     link_default_expiry: int = 24 * 3600
     link_max_expiry: int = 7 * 86400
     login_ttl: int = 24 * 3600
+    login_failures: int = 10
+    login_window: int = 15 * 60
     content_max: int = 1 * MIB
     body_max: int = 16 * MIB
 

@@ -49,6 +49,7 @@ STATUS: Final[dict[str, int]] = {
     "conflict": 409,
     "busy": 409,
     "range_not_satisfiable": 416,
+    "rate_limited": 429,
     "missing_dependency": 501,
     "storage_error": 503,
     "index_error": 503,

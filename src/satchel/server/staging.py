@@ -195,9 +195,7 @@ class Staging:
         """The part file, open and exclusively locked (``BusyError`` when busy)."""
         with self.try_locked(artifact_id, path) as fd:
             if fd is None:
-                raise BusyError(
-                    f"another upload of {path!r} is in progress; retry when it ended"
-                )
+                raise BusyError(f"another upload of {path!r} is in progress; retry when it ended")
             yield fd
 
     @contextlib.contextmanager

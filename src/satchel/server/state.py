@@ -8,6 +8,7 @@ from satchel.facade._text import TextSearcher
 from satchel.index.uploads import SqlUploads, uploads_of
 from satchel.server.config import ServerSettings
 from satchel.server.staging import Staging
+from satchel.server.throttle import LoginThrottle
 from satchel.store import ArtifactStore
 from satchel.tenancy import SqlTenancy, tenancy_of
 
@@ -24,6 +25,7 @@ class ServerState:
     uploads: SqlUploads
     staging: Staging
     searcher: TextSearcher
+    throttle: LoginThrottle
 
     @classmethod
     def open(cls, settings: ServerSettings) -> ServerState:
@@ -37,6 +39,7 @@ class ServerState:
                 uploads=uploads_of(store.index),
                 staging=Staging(settings.upload_dir),
                 searcher=TextSearcher(store.index, None),
+                throttle=LoginThrottle(settings.login_failures, settings.login_window),
             )
         except BaseException:
             store.close()

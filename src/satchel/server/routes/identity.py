@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from satchel.errors import AuthenticationError, NotFoundError, PermissionDeniedError
 from satchel.models import format_time, utcnow
@@ -32,13 +32,24 @@ router = APIRouter(tags=["identity"])
 
 
 @router.post(
-    "/auth/login", response_model=LoginOut, status_code=201, responses=errors(401, 413, 422)
+    "/auth/login",
+    response_model=LoginOut,
+    status_code=201,
+    responses=errors(401, 413, 422, 429),
 )
-def login(state: StateDep, body: LoginIn) -> LoginOut:
-    """Exchange an email and password for a new token (it expires after the login TTL)."""
+def login(state: StateDep, body: LoginIn, request: Request) -> LoginOut:
+    """Exchange an email and password for a new token (it expires after the login TTL).
+
+    Too many failed logins of one email, or from one address, are ``429 rate_limited``
+    for a while (``Retry-After``), before any password is checked.
+    """
+    keys = state.throttle.keys(body.email, request.client.host if request.client else None)
+    state.throttle.check(keys)
     user = state.tenancy.check_password(body.email, body.password)
     if user is None:
+        state.throttle.failed(keys)
         raise AuthenticationError("wrong email or password")
+    state.throttle.succeeded(body.email)
     expires = utcnow() + timedelta(seconds=state.settings.login_ttl)
     token, secret = state.tenancy.create_token(user.user_id, name="login", expires_at=expires)
     actor = Actor(user_id=user.user_id, org_id=user.org_id, email=user.email, role=user.role)

@@ -31,7 +31,7 @@ from satchel.errors import (
 from satchel.server.errors import STATUS, error_response
 
 #: Codes of the HTTP layer alone: the SDK has no class of its own for them.
-HTTP_ONLY = {"method_not_allowed", "range_not_satisfiable", "internal_error"}
+HTTP_ONLY = {"method_not_allowed", "range_not_satisfiable", "rate_limited", "internal_error"}
 UNKNOWN_ID = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
 
 

@@ -82,7 +82,7 @@ class BucketProxy:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         return None
 
     def do_GET(self) -> None:
@@ -107,7 +107,7 @@ class _Handler(BaseHTTPRequestHandler):
                 break
             left -= len(piece)
             if part is not None:
-                take = proxy._count(len(piece))  # noqa: SLF001
+                take = proxy._count(len(piece))
                 out += piece[:take]
                 if take < len(piece):
                     return bytes(out), False
@@ -123,7 +123,7 @@ class _Handler(BaseHTTPRequestHandler):
         )
         body, whole = self._body(proxy, part)
         if part is not None:
-            with proxy._lock:  # noqa: SLF001
+            with proxy._lock:
                 proxy.parts.append(
                     PartPut(
                         number=part,
@@ -134,7 +134,7 @@ class _Handler(BaseHTTPRequestHandler):
                 )
         if not whole:
             proxy.triggered.set()
-            proxy._released.wait()  # noqa: SLF001
+            proxy._released.wait()
             self.close_connection = True
             return
         headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}

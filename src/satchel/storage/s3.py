@@ -34,6 +34,11 @@ How a blob gets under its key, and why (measured on SeaweedFS 4.48 with obstore 
 Memory: at most ``(concurrency + 1) x part_size`` bytes are buffered (72 MiB by default),
 whatever the blob size; the URL options are capped so that this stays under 200 MiB.
 
+Clients may also upload straight to the bucket: one presigned PUT to a temporary key
+(``presign_put``/``adopt_upload``), or a multipart upload whose parts they PUT to presigned
+URLs (the ``PartSigner`` ability, ``satchel.storage.s3_parts``); either is read back and
+verified before it is published under its digest.
+
 Garbage: a killed upload leaves an incomplete multipart upload (listed through
 ``ListMultipartUploads``, which obstore lacks: ``satchel.storage._s3api``) or a temporary
 object; neither is under a digest key. ``iter_garbage`` lists both past a grace period,

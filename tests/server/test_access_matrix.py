@@ -85,6 +85,7 @@ class Targets:
     org_id: str = ""
     link: str = ""
     adopt_token: str = ""
+    multipart_token: str = ""
     owner_email: str = ""
 
 
@@ -146,6 +147,21 @@ CASES: dict[tuple[str, str], Case] = {
         "own_pending",
         {"local": 422, "s3+postgres": 200},
         body=lambda t: {"path": "p.bin", "token": t.adopt_token or "01ABCDEFGHJKMNPQRSTVWXYZ00"},
+    ),
+    ("POST", "/api/v1/artifacts/{artifact_id}/multipart"): Case(
+        "own_pending", {"local": 422, "s3+postgres": 201}, body={"path": "p.bin"}
+    ),
+    ("POST", "/api/v1/artifacts/{artifact_id}/multipart/{upload}/parts"): Case(
+        "own_pending", {"local": 422, "s3+postgres": 200}, body={"numbers": [1]}
+    ),
+    ("GET", "/api/v1/artifacts/{artifact_id}/multipart/{upload}"): Case(
+        "own_pending", {"local": 422, "s3+postgres": 200}
+    ),
+    ("POST", "/api/v1/artifacts/{artifact_id}/multipart/{upload}/complete"): Case(
+        "own_pending", {"local": 422, "s3+postgres": 200}
+    ),
+    ("DELETE", "/api/v1/artifacts/{artifact_id}/multipart/{upload}"): Case(
+        "own_pending", {"local": 422, "s3+postgres": 204}
     ),
     ("GET", "/api/v1/artifacts/{artifact_id}/files/{path}"): Case("read", 200),
     ("POST", "/api/v1/artifacts/{artifact_id}/grants"): Case(
@@ -215,13 +231,34 @@ async def _targets(world: World, http: httpx.AsyncClient, key: tuple[str, str]) 
                 put = await bucket.put(signed.json()["url"], content=t.pending_data)
                 assert put.is_success, put.text
             t.adopt_token = signed.json()["token"]
+    if "/multipart/" in key[1]:
+        t.multipart_token = await _multipart(http, t)
     return t
+
+
+async def _multipart(http: httpx.AsyncClient, t: Targets) -> str:
+    """An upload of the pending file begun, its one part in the bucket ("x.y" on stores
+    that do not take multipart uploads)."""
+    base = f"/api/v1/artifacts/{t.pending_id}/multipart"
+    made = await http.post(base, json={"path": "p.bin"})
+    if made.status_code != 201:
+        return "x.y"
+    upload = str(made.json()["upload"])
+    signed = await http.post(f"{base}/{upload}/parts", json={"numbers": [1]})
+    async with httpx.AsyncClient() as bucket:
+        put = await bucket.put(signed.json()["urls"][0]["url"], content=t.pending_data)
+        assert put.is_success, put.text
+    return upload
 
 
 def _url(path: str, t: Targets) -> str:
     if path == "/api/v1/links/{artifact_id}/{path}":
         return t.link
-    uses_pending = "/uploads/" in path or path.endswith(("/presign", "/adopt", "/contents"))
+    uses_pending = (
+        "/uploads/" in path
+        or "/multipart" in path
+        or path.endswith(("/presign", "/adopt", "/contents"))
+    )
     return path.format(
         artifact_id=t.pending_id if uses_pending else t.artifact_id,
         path="p.bin" if uses_pending else "f.txt",
@@ -229,6 +266,7 @@ def _url(path: str, t: Targets) -> str:
         token_id=t.token_id,
         run_id=t.run_id,
         org_id=t.org_id,
+        upload=t.multipart_token,
     )
 
 

@@ -29,14 +29,14 @@ from satchel.errors import (
     error_class_for_code,
 )
 
-__all__ = ["API_PREFIX", "Api", "ServerInfo", "file_url", "raise_for_error"]
+__all__ = ["API_PREFIX", "TIMEOUT", "Api", "ServerInfo", "file_url", "raise_for_error", "tls"]
 
 API_PREFIX: Final = "/api/v1"
 #: Attempts of a request that is safe to repeat, and the pause before each retry.
 _BACKOFF: Final = (0.2, 0.5, 1.0, 2.0)
 #: Statuses a proxy answers for a server it cannot reach.
 _GATEWAY: Final = frozenset({502, 503, 504})
-_TIMEOUT: Final = httpx.Timeout(connect=10.0, read=600.0, write=600.0, pool=60.0)
+TIMEOUT: Final = httpx.Timeout(connect=10.0, read=600.0, write=600.0, pool=60.0)
 _UNSAFE_KEY: Final = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -47,6 +47,8 @@ class ServerInfo:
     version: str
     content_max: int
     body_max: int
+    #: The server hands out presigned part URLs: large files go straight to the bucket.
+    presigned_multipart: bool = False
 
 
 def file_url(artifact_id: str, path: str, *, route: str = "files") -> str:
@@ -106,8 +108,8 @@ class Api:
         self._http = httpx.Client(
             base_url=self.url + API_PREFIX,
             headers={"Authorization": f"Bearer {token}", "User-Agent": _user_agent()},
-            timeout=_TIMEOUT,
-            verify=_tls(),
+            timeout=TIMEOUT,
+            verify=tls(),
             follow_redirects=False,
         )
         self._info: ServerInfo | None = None
@@ -123,6 +125,7 @@ class Api:
                 version=str(body.get("version", "?")),
                 content_max=int(body["content_max"]),
                 body_max=int(body["body_max"]),
+                presigned_multipart=body.get("presigned_multipart") is True,
             )
         return self._info
 
@@ -182,7 +185,7 @@ class Api:
 
 
 @functools.cache
-def _tls() -> ssl.SSLContext:
+def tls() -> ssl.SSLContext:
     """One TLS context per process (loading the CA bundle takes tens of milliseconds, which
     every ``Context`` would otherwise pay); contexts are safe to share between clients."""
     return httpx.create_ssl_context()

@@ -11,7 +11,10 @@ and removed when it ends, so:
 * two saves of the same bytes at the same time are two artifacts: the second finds the
   file locked and takes a fresh id;
 * a save that failed for good (a refusal, a checksum mismatch) removes its file; one that
-  failed on the network, or was interrupted (``KeyboardInterrupt``), keeps it.
+  failed on the network, or was interrupted (``KeyboardInterrupt``), keeps it;
+* a file sent in parts straight to the bucket (``_parts``) also records its upload token
+  here, before the first part leaves, so the next process asks the server which parts the
+  bucket holds and sends only the others.
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ import hashlib
 import json
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,12 +34,33 @@ from satchel.models import new_id
 __all__ = ["Claim", "Journal"]
 
 
-@dataclass(frozen=True, slots=True)
 class Claim:
-    """The artifact id a save uses, and whether an earlier try of it left that id."""
+    """The artifact id a save uses, whether an earlier try of it left that id, and the
+    multipart upload tokens of its files (by path), kept in the record as they change."""
 
-    artifact_id: str
-    resumed: bool
+    __slots__ = ("_fd", "artifact_id", "resumed", "uploads")
+
+    def __init__(
+        self,
+        artifact_id: str,
+        *,
+        resumed: bool,
+        uploads: dict[str, str] | None = None,
+        fd: int | None = None,
+    ) -> None:
+        self.artifact_id = artifact_id
+        self.resumed = resumed
+        self.uploads: dict[str, str] = dict(uploads or {})
+        self._fd = fd
+
+    def remember_upload(self, path: str, token: str | None) -> None:
+        """Record (or, with None, forget) the multipart upload of ``path``, durably."""
+        if token is None:
+            self.uploads.pop(path, None)
+        else:
+            self.uploads[path] = token
+        if self._fd is not None:
+            _write(self._fd, self.artifact_id, self.uploads)
 
 
 class Journal:
@@ -65,7 +88,9 @@ class Journal:
                 # The same save is running right now elsewhere: this one is another artifact.
                 yield Claim(new_id(), resumed=False)
                 return
-            claim = _read(fd) or _write(fd, new_id())
+            claim = _read(fd) or Claim(new_id(), resumed=False, fd=fd)
+            if not claim.resumed:
+                _write(fd, claim.artifact_id, {})
             try:
                 yield claim
             except NetworkError:
@@ -79,16 +104,24 @@ class Journal:
 
 
 def _read(fd: int) -> Claim | None:
-    raw = os.pread(fd, 4096, 0)
+    size = os.fstat(fd).st_size
+    raw = os.pread(fd, max(size, 1), 0)
     try:
-        artifact_id = json.loads(raw)["artifact_id"]
-    except (ValueError, KeyError, TypeError):
+        record = json.loads(raw)
+        artifact_id, uploads = record["artifact_id"], record.get("multipart", {})
+    except (ValueError, KeyError, TypeError, AttributeError):
         return None
-    return Claim(str(artifact_id), resumed=True) if isinstance(artifact_id, str) else None
+    if not isinstance(artifact_id, str) or not isinstance(uploads, dict):
+        return None
+    kept = {str(k): str(v) for k, v in uploads.items()}
+    return Claim(artifact_id, resumed=True, uploads=kept, fd=fd)
 
 
-def _write(fd: int, artifact_id: str) -> Claim:
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, json.dumps({"artifact_id": artifact_id}).encode(), 0)
+def _write(fd: int, artifact_id: str, uploads: dict[str, str]) -> None:
+    record: dict[str, object] = {"artifact_id": artifact_id}
+    if uploads:
+        record["multipart"] = uploads
+    data = json.dumps(record).encode()
+    os.pwrite(fd, data, 0)
+    os.ftruncate(fd, len(data))
     os.fsync(fd)
-    return Claim(artifact_id, resumed=False)

@@ -3,10 +3,12 @@
 * Small files (up to the server's ``content_max``) travel inside the create request as
   long as it stays under ``body_max``; the rest of them go in ``/contents`` batches. An
   artifact of small files is one request and one durable transaction on the server.
-* Larger files go in chunks of ``chunk_size`` (``PUT .../uploads/{path}?offset=N``), each
+* Larger files go in requests of ``chunk_size`` (``PUT .../uploads/{path}?offset=N``), each
   streamed from disk in pieces, so memory stays bounded whatever the file's size. After a
   dropped connection the upload asks the server how much arrived and goes on from there:
   at most the chunk that was cut is sent again.
+* On a server that signs part URLs (S3 stores), files larger than one chunk go straight
+  to the bucket in parts instead (``_parts``), resumable the same way.
 * Every save carries an id of its own (the server's idempotency key), kept in the resume
   journal until the save ends, so a retried create returns the same artifact and a save
   killed mid-upload resumes in the next process (``_journal``).
@@ -25,7 +27,8 @@ from pathlib import Path
 from typing import Any, BinaryIO, Final
 
 from satchel.client._api import _BACKOFF, Api, file_url
-from satchel.client._journal import Journal
+from satchel.client._journal import Claim, Journal
+from satchel.client._parts import PartSender
 from satchel.errors import BusyError, ConflictError, NetworkError, SatchelError
 from satchel.hashing import CHUNK_SIZE, copy_and_hash
 from satchel.models import Artifact
@@ -123,6 +126,10 @@ class Uploader:
         self._journal = journal
         self._scope = scope
         self.chunk_size = chunk_size
+        self._parts = PartSender(api)
+
+    def close(self) -> None:
+        self._parts.close()
 
     def save(self, meta: dict[str, Any], files: Sequence[Upload]) -> Artifact:
         """Create the artifact, send what the server does not hold, return it completed."""
@@ -141,7 +148,9 @@ class Uploader:
             if artifact.status == "completed":
                 return artifact
             resumed = response.status_code == 200
-            return self._finish(artifact, files, resumed=resumed, content_max=info.content_max)
+            return self._finish(
+                artifact, files, claim, resumed=resumed, content_max=info.content_max
+            )
 
     @staticmethod
     def _fitting(files: Sequence[Upload], content_max: int, budget: int) -> set[str]:
@@ -158,7 +167,13 @@ class Uploader:
         return chosen
 
     def _finish(
-        self, artifact: Artifact, files: Sequence[Upload], *, resumed: bool, content_max: int
+        self,
+        artifact: Artifact,
+        files: Sequence[Upload],
+        claim: Claim,
+        *,
+        resumed: bool,
+        content_max: int,
     ) -> Artifact:
         by_path = {f.path: f for f in files}
         pending = [by_path[f.path] for f in artifact.files if f.status == "pending"]
@@ -172,9 +187,17 @@ class Uploader:
                 retry=True,
             )
         inline = {f.path for f in small}
+        by_parts = self._api.info().presigned_multipart
         for upload in pending:
-            if upload.path not in inline:
-                self._send(artifact.artifact_id, upload, resume=resumed)
+            if upload.path in inline:
+                continue
+            if by_parts and self._parts.usable and upload.size > self.chunk_size:
+                sent = self._parts.send(
+                    artifact.artifact_id, upload, claim, part_size=self.chunk_size
+                )
+                if sent:
+                    continue
+            self._send(artifact.artifact_id, upload, resume=resumed)
         final = Artifact.from_dict(
             self._api.json("GET", f"/artifacts/{artifact.artifact_id}", retry=True)
         )

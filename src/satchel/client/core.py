@@ -419,4 +419,5 @@ class RemoteCore(CoreBase):
             executor, self._executor = self._executor, None
         if executor is not None:
             executor.shutdown(wait=True)
+        self._uploads.close()
         self._api.close()

@@ -12,7 +12,10 @@ from satchel.storage.base import (
     FileAdoption,
     GarbageItem,
     LocalBlobPaths,
+    PartSigner,
+    PartUpload,
     SignedUpload,
+    UploadedPart,
 )
 from satchel.storage.factory import open_blob_store
 
@@ -26,6 +29,9 @@ __all__ = [
     "FileAdoption",
     "GarbageItem",
     "LocalBlobPaths",
+    "PartSigner",
+    "PartUpload",
     "SignedUpload",
+    "UploadedPart",
     "open_blob_store",
 ]

@@ -10,7 +10,8 @@ Optional abilities are small Protocols of their own, checked with ``isinstance``
 ``LocalBlobPaths`` (blobs are files here), ``FileAdoption`` (take a local file by moving
 it), ``DigestFirstUpload`` (the store would rather
 know the digest before the bytes: object stores), ``BlobGarbage`` (list and remove what
-crashed writes left) and ``BlobSigner`` (pre-signed URLs for the server).
+crashed writes left), ``BlobSigner`` (pre-signed URLs for the server) and ``PartSigner``
+(multipart uploads whose parts clients PUT to pre-signed URLs).
 """
 
 from __future__ import annotations
@@ -34,7 +35,10 @@ __all__ = [
     "FileAdoption",
     "GarbageItem",
     "LocalBlobPaths",
+    "PartSigner",
+    "PartUpload",
     "SignedUpload",
+    "UploadedPart",
 ]
 
 
@@ -213,3 +217,63 @@ class BlobSigner(Protocol):
         Raises ``IntegrityError`` (and removes the upload) when they do not match and
         ``NotFoundError`` when nothing was uploaded; True if stored now, False if present.
         """
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PartUpload:
+    """A multipart upload to a fresh temporary key: ``token`` names the key, ``upload_id``
+    is the object store's id of the upload."""
+
+    token: str
+    upload_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UploadedPart:
+    """A part the object store holds: its number (from 1), size and ETag."""
+
+    number: int
+    size: int
+    etag: str
+
+
+@runtime_checkable
+class PartSigner(Protocol):
+    """Optional ability: multipart uploads whose parts clients PUT to pre-signed URLs.
+
+    Like ``BlobSigner``'s single PUT, the upload goes to a temporary key (under the prefix
+    that ``BlobGarbage`` lists, so an abandoned one is collected) and is published under
+    its digest only once its bytes, read back, hash to it.
+    """
+
+    @property
+    def signs_parts(self) -> bool:
+        """Whether this store can do it (an S3 store needs static credentials)."""
+
+    @property
+    def min_part_size(self) -> int:
+        """The smallest size a part other than the last may have."""
+
+    def start_parts(self) -> PartUpload:
+        """Begin a multipart upload to a fresh temporary key."""
+
+    def presign_part(self, upload: PartUpload, number: int, expires: timedelta) -> str:
+        """A URL that PUTs part ``number`` (1 to 10,000) until ``expires`` from now."""
+
+    def list_parts(self, upload: PartUpload) -> list[UploadedPart]:
+        """The parts uploaded so far, by number; ``NotFoundError`` when the upload is gone."""
+
+    def complete_parts(
+        self, upload: PartUpload, digest: Digest, *, size: int, part_size: int
+    ) -> bool:
+        """Join the parts, verify them against ``digest`` and publish them under it.
+
+        The parts must be 1..N, each ``part_size`` bytes but the last, ``size`` in all;
+        otherwise ``ConflictError`` names what is missing and the upload stays as it is.
+        Bytes that do not hash to ``digest`` raise ``IntegrityError`` and are removed (the
+        upload is then gone). ``NotFoundError`` when the upload is gone. True if stored
+        now, False if the blob was present.
+        """
+
+    def abort_parts(self, upload: PartUpload) -> None:
+        """Abort the upload and free its parts (an unknown upload is no error)."""

@@ -34,6 +34,11 @@ How a blob gets under its key, and why (measured on SeaweedFS 4.48 with obstore 
 Memory: at most ``(concurrency + 1) x part_size`` bytes are buffered (72 MiB by default),
 whatever the blob size; the URL options are capped so that this stays under 200 MiB.
 
+Clients may also upload straight to the bucket: one presigned PUT to a temporary key
+(``presign_put``/``adopt_upload``), or a multipart upload whose parts they PUT to presigned
+URLs (the ``PartSigner`` ability, ``satchel.storage.s3_parts``); either is read back and
+verified before it is published under its digest.
+
 Garbage: a killed upload leaves an incomplete multipart upload (listed through
 ``ListMultipartUploads``, which obstore lacks: ``satchel.storage._s3api``) or a temporary
 object; neither is under a digest key. ``iter_garbage`` lists both past a grace period,
@@ -64,7 +69,7 @@ from satchel.errors import (
 from satchel.hashing import Digest
 from satchel.models import new_id
 from satchel.storage._s3api import S3Api
-from satchel.storage.base import GarbageItem, SignedUpload
+from satchel.storage.base import GarbageItem, PartUpload, SignedUpload, UploadedPart
 from satchel.storage.layout import blob_key, digest_from_key
 from satchel.storage.s3_config import (
     AWS_COPY_IF_NOT_EXISTS,
@@ -74,6 +79,7 @@ from satchel.storage.s3_config import (
     parse_s3_url,
     resolve,
 )
+from satchel.storage.s3_parts import MIN_PART_SIZE, S3Parts
 
 try:
     import obstore as obs
@@ -293,6 +299,7 @@ class S3BlobStore:
                 secret_access_key=found.secret_access_key,
                 session_token=found.session_token,
             )
+        self._parts = S3Parts(self, self._api, tmp=TMP)
 
     # -- the BlobStore Protocol -----------------------------------------------------------
 
@@ -533,14 +540,18 @@ class S3BlobStore:
     def adopt_upload(self, token: str, digest: Digest) -> bool:
         if not _TOKEN.fullmatch(token):
             raise ValidationError(f"not an upload token: {token!r}")
-        temp = TMP + token
+        return self.publish_verified(TMP + token, digest)
+
+    def publish_verified(self, temp: str, digest: Digest) -> bool:
+        """Read a temporary object back, hashing it; publish it under ``digest`` if they
+        match (``IntegrityError`` if not); the temporary object is removed either way."""
         hasher = hashlib.sha256()
         reader = _S3Reader(self, temp)
         buffer = bytearray(self.location.part_size)
-        with reader:
-            while n := reader.readinto(buffer):
-                hasher.update(memoryview(buffer)[:n])
         try:
+            with reader:
+                while n := reader.readinto(buffer):
+                    hasher.update(memoryview(buffer)[:n])
             if hasher.hexdigest() != digest.hexdigest:
                 raise IntegrityError(
                     f"the uploaded bytes hash to sha256:{hasher.hexdigest()}, not {digest}"
@@ -549,3 +560,30 @@ class S3BlobStore:
         finally:
             with contextlib.suppress(BaseError, OSError):
                 obs.delete(self.obstore, temp)
+
+    # -- multipart uploads by URL (the PartSigner ability, ``s3_parts``) ------------------
+
+    @property
+    def signs_parts(self) -> bool:
+        return self._parts.signs_parts
+
+    @property
+    def min_part_size(self) -> int:
+        return MIN_PART_SIZE
+
+    def start_parts(self) -> PartUpload:
+        return self._parts.start()
+
+    def presign_part(self, upload: PartUpload, number: int, expires: timedelta) -> str:
+        return self._parts.presign(upload, number, expires)
+
+    def list_parts(self, upload: PartUpload) -> list[UploadedPart]:
+        return self._parts.list(upload)
+
+    def complete_parts(
+        self, upload: PartUpload, digest: Digest, *, size: int, part_size: int
+    ) -> bool:
+        return self._parts.complete(upload, digest, size=size, part_size=part_size)
+
+    def abort_parts(self, upload: PartUpload) -> None:
+        self._parts.abort(upload)

@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from satchel.server.deps import ActorDep, StateDep
 from satchel.server.routes import ERRORS
 from satchel.server.schemas.common import Health, Info
-from satchel.storage.base import BlobSigner
+from satchel.storage.base import BlobSigner, PartSigner
 
 __all__ = ["router"]
 
@@ -26,6 +26,7 @@ def info(state: StateDep, _: ActorDep) -> Info:
     from satchel import __version__  # noqa: PLC0415
 
     settings = state.settings
+    blobs = state.store.blobs
     return Info(
         version=__version__,
         chunk_size=state.store.settings.chunk_size,
@@ -33,5 +34,6 @@ def info(state: StateDep, _: ActorDep) -> Info:
         body_max=settings.body_max,
         link_default_expiry=settings.link_default_expiry,
         link_max_expiry=settings.link_max_expiry,
-        presigned_uploads=isinstance(state.store.blobs, BlobSigner),
+        presigned_uploads=isinstance(blobs, BlobSigner),
+        presigned_multipart=isinstance(blobs, PartSigner) and blobs.signs_parts,
     )

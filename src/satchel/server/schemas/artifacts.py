@@ -25,8 +25,15 @@ __all__ = [
     "GrantOut",
     "LinkIn",
     "LinkOut",
+    "MultipartIn",
+    "MultipartOut",
+    "MultipartState",
     "OccurrenceOut",
     "Origin",
+    "PartOut",
+    "PartUrl",
+    "PartsIn",
+    "PartsOut",
     "PinIn",
     "PresignIn",
     "PresignOut",
@@ -178,6 +185,53 @@ class PresignOut(BaseModel):
 class AdoptIn(Strict):
     path: FilePath
     token: Annotated[str, Field(max_length=64)]
+
+
+class MultipartIn(Strict):
+    path: FilePath
+    #: Bytes per part; the server rounds it up to what the store and S3 allow.
+    part_size: int | None = Field(default=None, ge=1, le=5 << 30)
+
+
+class MultipartOut(BaseModel):
+    """A multipart upload begun: its token, and how the file is cut into parts."""
+
+    upload: str
+    path: str
+    bytes: int
+    part_size: int
+    parts: int
+    expires_at: str
+
+
+class PartOut(BaseModel):
+    number: int
+    size: int
+    etag: str
+
+
+class MultipartState(MultipartOut):
+    """A multipart upload's parts so far (resume: PUT the others)."""
+
+    status: Literal["pending", "completed"]
+    uploaded: list[PartOut]
+
+
+class PartsIn(Strict):
+    numbers: list[Annotated[int, Field(ge=1, le=10_000)]] = Field(min_length=1, max_length=1000)
+    expires_in: int = Field(default=3600, ge=1, le=7 * 86400)
+
+
+class PartUrl(BaseModel):
+    number: int
+    url: str
+
+
+class PartsOut(BaseModel):
+    """One presigned ``PUT`` URL per part asked for."""
+
+    urls: list[PartUrl]
+    expires_at: str
 
 
 class PinIn(Strict):

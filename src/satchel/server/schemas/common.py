@@ -53,3 +53,4 @@ class Info(BaseModel):
     link_default_expiry: int
     link_max_expiry: int
     presigned_uploads: bool
+    presigned_multipart: bool

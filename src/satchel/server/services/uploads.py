@@ -20,12 +20,13 @@ from satchel.server.state import ServerState
 from satchel.storage.base import BlobSigner
 from satchel.tenancy.base import Actor
 
-__all__ = ["adopt", "presign", "upload_chunk", "upload_state"]
+__all__ = ["adopt", "pending_file", "presign", "published", "upload_chunk", "upload_state"]
 
 
-def _pending_file(
+def pending_file(
     state: ServerState, actor: Actor, artifact_id: str, path: str
 ) -> tuple[Artifact, ArtifactFile]:
+    """The caller's own artifact (404 otherwise) and one of its files."""
     artifact = find_own_pending(state, actor, artifact_id)
     return artifact, file_of(artifact, path)
 
@@ -49,7 +50,7 @@ def _completed(file: ArtifactFile, artifact_status: ArtifactStatus) -> UploadSta
 
 def upload_state(state: ServerState, actor: Actor, artifact_id: str, path: str) -> UploadState:
     """How much of a file has arrived (a completed file: all of it)."""
-    artifact, file = _pending_file(state, actor, artifact_id, path)
+    artifact, file = pending_file(state, actor, artifact_id, path)
     if file.status == "completed":
         return _state(file, file.bytes, artifact.status)
     return _state(file, state.staging.received(artifact_id, path), artifact.status)
@@ -97,7 +98,7 @@ async def upload_chunk(
     body: AsyncIterator[bytes],
 ) -> UploadState:
     """Write one chunk of a file at ``offset``; the chunk that completes it verifies it."""
-    artifact, file = await anyio.to_thread.run_sync(_pending_file, state, actor, artifact_id, path)
+    artifact, file = await anyio.to_thread.run_sync(pending_file, state, actor, artifact_id, path)
     if file.status == "completed":
         raise ConflictError(f"the file {path!r} of artifact {artifact_id} is complete already")
     chunk = await state.staging.write_chunk(
@@ -115,7 +116,7 @@ def presign(
     state: ServerState, actor: Actor, artifact_id: str, path: str, expires_in: int
 ) -> PresignOut:
     """A URL to PUT a pending file's bytes straight into the bucket."""
-    _, file = _pending_file(state, actor, artifact_id, path)
+    _, file = pending_file(state, actor, artifact_id, path)
     blobs = state.store.blobs
     if not isinstance(blobs, BlobSigner):
         raise ValidationError(
@@ -130,7 +131,7 @@ def presign(
 
 def adopt(state: ServerState, actor: Actor, artifact_id: str, path: str, token: str) -> UploadState:
     """Verify bytes PUT to a presigned URL and complete the file with them."""
-    _, file = _pending_file(state, actor, artifact_id, path)
+    _, file = pending_file(state, actor, artifact_id, path)
     blobs = state.store.blobs
     if not isinstance(blobs, BlobSigner):
         raise ValidationError("this store does not take presigned uploads")
@@ -142,6 +143,11 @@ def adopt(state: ServerState, actor: Actor, artifact_id: str, path: str, token: 
         raise ConflictError(
             f"the upload of {path!r} failed its check: {exc}; the file stays pending"
         ) from exc
+    return published(state, artifact_id, file)
+
+
+def published(state: ServerState, artifact_id: str, file: ArtifactFile) -> UploadState:
+    """Complete a file whose verified blob the store published (from the bucket)."""
     status = state.uploads.complete_files(
         artifact_id, [file.path], inline={}, updated_at=format_time(utcnow())
     )

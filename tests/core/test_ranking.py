@@ -24,6 +24,7 @@ from satchel.index import query as plans
 from satchel.index.base import ArtifactQuery, QueryPosition, Reader
 from satchel.index.query import build_select, ranking_edge
 from satchel.index.sql import SqlIndex
+from satchel.index.sqlite import open_sqlite_index
 from satchel.index.stats import MIN_ROWS, is_stale
 from satchel.models import Artifact, format_time, new_id
 from satchel.tenancy import tenancy_of
@@ -650,3 +651,23 @@ def test_migration_0005_copies_the_kind_and_clusters_labels_and_metrics(tmp_path
     for table in ("artifact_labels", "artifact_metrics"):
         assert storage[table].rstrip().endswith("WITHOUT ROWID"), storage[table]
     assert "WITHOUT ROWID" not in storage["artifact_tags"]
+
+
+def test_a_single_threaded_caller_keeps_one_warm_connection(tmp_path: Path) -> None:
+    """Each SQLite connection warms its own memory map and statement cache: the pool hands
+    out the connection returned last, so sequential queries do not cycle through cold ones."""
+    index = open_sqlite_index(tmp_path / "index.db")
+    used: list[int] = []
+    sa.event.listen(
+        index._engine, "checkout", lambda dbapi, _record, _proxy: used.append(id(dbapi))
+    )
+    try:
+        with index._engine.connect() as a, index._engine.connect() as b:  # two in the pool
+            a.exec_driver_sql("SELECT 1")
+            b.exec_driver_sql("SELECT 1")
+        used.clear()
+        for _ in range(6):
+            index.query(ArtifactQuery(limit=5))
+        assert len(set(used)) == 1, used
+    finally:
+        index.close()

@@ -34,6 +34,12 @@ def _engine(path: Path) -> Engine:
         f"sqlite+pysqlite:///{path}",
         connect_args={"timeout": BUSY_TIMEOUT_S, "check_same_thread": False},
         pool_size=8,
+        # The connection used last is the one handed out next: each connection warms its
+        # own memory map (page faults) and statement cache, so a single-threaded caller
+        # keeps one warm connection instead of cycling through eight cold ones. At a
+        # million artifacts this took the p95 of the first 100 ranked searches of a
+        # process from 42-48 ms to 21-29 ms (bench/README.md).
+        pool_use_lifo=True,
         max_overflow=64,
     )
 

@@ -171,6 +171,25 @@ def _transfer(report: Report, work: Path, cfg: dict[str, int], env: dict[str, st
             "mlflow server, curl one GET",
             None,
         ),
+        (
+            "server_upload_ceiling",
+            "curl_null",
+            "curl_mlflow",
+            "up",
+            f"ceiling: an ASGI app that throws the bytes away, under the same uvicorn, upload "
+            f"{label} by curl",
+            "mlflow server, curl one PUT",
+            None,
+        ),
+        (
+            "server_download_ceiling",
+            "curl_null",
+            "curl_mlflow",
+            "down",
+            f"ceiling: the same app sending {label} from memory, by curl into /dev/null",
+            "mlflow server, curl one GET",
+            None,
+        ),
     )
     for key, ours_side, peer_side, way, what, peer_what, target in lines:
         if f"{ours_side}_{way}" not in seconds:

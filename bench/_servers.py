@@ -168,6 +168,18 @@ class SatchelServer(_Child):
         self.token = found.group(1)
 
 
+class NullServer(_Child):
+    """``_null_app.py`` under uvicorn: an ASGI app that does nothing with the bytes."""
+
+    name = "empty ASGI app"
+
+    def __init__(self, log: Path, env: dict[str, str]) -> None:
+        here = str(Path(__file__).resolve().parent)
+        env = {**env, "PYTHONPATH": here}
+        cmd = [sys.executable, "-m", "uvicorn", "_null_app:app", "--log-level", "warning"]
+        super().__init__(cmd, env, log, "/health")
+
+
 class MlflowServer(_Child):
     """``mlflow server --serve-artifacts``: SQLite tracking store, local artifact root."""
 

@@ -27,6 +27,8 @@ no Python client in the way: curl PUTs the file (``-T``, streamed from disk; for
 to an artifact created first, as one chunk at offset 0, the digest known so the client
 hashes nothing) and GETs it into ``/dev/null``. satchel's server still fsyncs, verifies
 and publishes the upload and verifies the download as it streams; MLflow's does neither.
+curl also drives an ASGI app that does nothing with the bytes (``_null_app.py``, under the
+same uvicorn as ``satchel serve``): the ceiling of a Python HTTP server on this machine.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from typing import Any
 
 import satchel
 from _remote import Remote, sha256_file
-from _servers import SatchelServer, both_servers, child_start, mlflow_client
+from _servers import NullServer, SatchelServer, both_servers, child_start, mlflow_client
 from _util import emit, read_whole
 
 WARMUP_ROUNDS = 8
@@ -147,6 +149,13 @@ def mlflow_curl(url: str, client: Any, experiment: str, src: Path) -> dict:
     return {"up": up, "down": down, "verified": True}
 
 
+def null_curl(url: str, src: Path) -> dict:
+    """The empty app: one PUT of the file, one GET of as many bytes, by curl."""
+    up, _ = _curl("-T", str(src), f"{url}/")
+    down, _ = _curl("-o", os.devnull, f"{url}/?bytes={src.stat().st_size}")
+    return {"up": up, "down": down, "verified": True}
+
+
 def warm_up(sides: dict[str, Side], work: Path) -> None:
     """Untimed: a few small round trips each, so no timed run pays a first request's imports
     (MLflow's 4 workers each import on their first request: several rounds reach them)."""
@@ -197,11 +206,15 @@ def main() -> None:
         warm_up(sides, work)
         rounds(sides, args.runs, src, args.sha256, out)
         if CURL:
-            alone: dict[str, Side] = {
-                "curl_mlflow": lambda f, _: mlflow_curl(peer.url, client, experiment, f),
-                "curl_satchel": lambda f, sha: satchel_curl(remote, ours.url, ours.token, f, sha),
-            }
-            rounds(alone, args.runs, src, args.sha256, out)
+            with NullServer(work / "null.log", env) as null:
+                alone: dict[str, Side] = {
+                    "curl_mlflow": lambda f, _: mlflow_curl(peer.url, client, experiment, f),
+                    "curl_satchel": lambda f, sha: satchel_curl(
+                        remote, ours.url, ours.token, f, sha
+                    ),
+                    "curl_null": lambda f, _: null_curl(null.url, f),
+                }
+                rounds(alone, args.runs, src, args.sha256, out)
     out["client_hash_s"] = min(_timed_hash(src) for _ in range(2))
     out["satchel_cmd"] = _shown(ours.cmd, work)
     out["mlflow_cmd"] = _shown(peer.cmd, work)

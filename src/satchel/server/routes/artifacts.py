@@ -24,7 +24,7 @@ from satchel.server.schemas.artifacts import (
 )
 from satchel.server.schemas.common import Page
 from satchel.server.services import search as searching
-from satchel.server.services.access import find_managed, find_readable
+from satchel.server.services.access import check_run_write, find_managed, find_readable
 from satchel.server.services.artifacts import add_contents, create_artifact, delete_artifact
 from satchel.validation import validate_token
 
@@ -155,14 +155,16 @@ def lineage(state: StateDep, actor: ActorDep, artifact_id: ArtifactIdPath) -> Pa
 def use(
     state: StateDep, actor: ActorDep, artifact_id: ArtifactIdPath, body: UseIn
 ) -> OccurrenceOut:
-    """Record that a run (and node) used the artifact."""
+    """Record that a run (and node) used the artifact (a job token: its own run)."""
     artifact = find_readable(state, actor, artifact_id)
-    for value, what in ((body.run_id, "run_id"), (body.node_id, "node_id")):
+    run_id = body.run_id if body.run_id is not None else actor.run_id
+    for value, what in ((run_id, "run_id"), (body.node_id, "node_id")):
         if value is not None:
             validate_token(value, what=what)
+    check_run_write(actor, run_id)
     item = Occurrence(
         artifact_id=artifact.artifact_id,
-        run_id=body.run_id,
+        run_id=run_id,
         node_id=body.node_id,
         event="used",
         at=utcnow(),

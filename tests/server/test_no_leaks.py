@@ -13,10 +13,10 @@ from typing import Any
 
 import httpx
 import pytest
+from test_access_matrix import CASES, Targets
 
 from satchel.server.signing import LinkClaims, link_path, sign
 from serverkit import SECRET, World, create, route_table, upload
-from test_access_matrix import CASES, Targets
 
 #: Same length as a ULID, so that no Content-Length can tell the two apart.
 MISSING = "01ZZZZZZZZZZZZZZZZZZZZZZZZ"
@@ -171,7 +171,9 @@ async def test_pages_neither_skip_nor_count_what_the_caller_may_not_read(
             readable.append(made["artifact_id"])
             for j in range(2):
                 # Another organisation saving into the same (global) run id, in between.
-                await create(other, {f"x{i}{j}.txt": f"theirs {i}{j}".encode()}, run_id="shared-run")
+                await create(
+                    other, {f"x{i}{j}.txt": f"theirs {i}{j}".encode()}, run_id="shared-run"
+                )
             pending = await create(owner, {f"p{i}.bin": os.urandom(50)}, inline=False)
             assert pending["status"] == "pending"
     newest_first = readable[::-1]
@@ -250,3 +252,42 @@ async def test_a_pending_artifact_is_nowhere_for_anyone_but_its_creator(world: W
                 assert seen["best"]["artifact_id"] == aid, who
         link = await owner.post(f"/api/v1/artifacts/{aid}/links", json={"path": "notes.txt"})
         assert link.status_code == 201
+
+
+async def test_lineage_shows_no_run_of_another_organisation(world: World) -> None:
+    """A shared artifact's uses by a partner's runs name the partner's experiments: the
+    lineage shows each reader the uses by runs it may see, and nothing of the others."""
+    world.member("owner", "a")
+    world.member("colleague", "a")
+    b = world.member("partner", "b")
+    c = world.member("third", "c")
+    async with world.client("owner") as owner:
+        made = await create(owner, {"d.csv": b"a,b\n"}, run_id="prep", node_id="n1")
+        aid = made["artifact_id"]
+        for org_id in (b.org_id, c.org_id):
+            grant = await owner.post(f"/api/v1/artifacts/{aid}/grants", json={"org_id": org_id})
+            assert grant.status_code == 201
+        assert (
+            await owner.post(f"/api/v1/artifacts/{aid}/uses", json={"run_id": "train"})
+        ).is_success
+    async with world.client("partner") as partner:
+        assert (await partner.post("/api/v1/runs", json={"run_id": "b-secret-1"})).is_success
+        for run_id in ("b-secret-1", "b-secret-2"):  # a run it made, and one new to the index
+            used = await partner.post(f"/api/v1/artifacts/{aid}/uses", json={"run_id": run_id})
+            assert used.status_code == 201
+
+    async def runs_seen(who: str) -> list[tuple[str, str | None]]:
+        async with world.client(who) as http:
+            response = await http.get(f"/api/v1/artifacts/{aid}/lineage")
+        assert response.status_code == 200, response.text
+        return [(o["event"], o["run_id"]) for o in response.json()["items"]]
+
+    ours = [("produced", "prep"), ("used", "train")]
+    assert await runs_seen("owner") == ours
+    assert await runs_seen("colleague") == ours
+    assert await runs_seen("partner") == [
+        ("produced", "prep"),
+        ("used", "b-secret-1"),
+        ("used", "b-secret-2"),
+    ]
+    assert await runs_seen("third") == [("produced", "prep")]

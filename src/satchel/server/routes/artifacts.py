@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from satchel.models import Occurrence, format_time, utcnow
+from satchel.models import Occurrence, Run, format_time, utcnow
 from satchel.server.deps import ActorDep, ArtifactIdPath, StateDep
 from satchel.server.routes import ERRORS
 from satchel.server.schemas.artifacts import (
@@ -142,7 +142,7 @@ def delete(state: StateDep, actor: ActorDep, artifact_id: ArtifactIdPath) -> Res
 def lineage(state: StateDep, actor: ActorDep, artifact_id: ArtifactIdPath) -> Page[OccurrenceOut]:
     """Which runs produced and used the artifact, oldest first."""
     find_readable(state, actor, artifact_id)
-    found = state.store.index.occurrences(artifact_id)
+    found = state.store.index.occurrences(artifact_id, reader=actor.reader)
     return Page[OccurrenceOut](items=[OccurrenceOut.of(o) for o in found])
 
 
@@ -162,6 +162,18 @@ def use(
         if value is not None:
             validate_token(value, what=what)
     check_run_write(actor, run_id)
+    if run_id is not None:
+        # A run new to the index is the caller's, as when an artifact is saved into it: the
+        # lineage shows a use to those who may see its run.
+        state.store.index.ensure_run(
+            Run(
+                run_id=run_id,
+                org_id=actor.org_id,
+                user_id=actor.user_id,
+                status="running",
+                started_at=utcnow(),
+            )
+        )
     item = Occurrence(
         artifact_id=artifact.artifact_id,
         run_id=run_id,

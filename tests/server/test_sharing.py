@@ -191,6 +191,12 @@ async def test_small_files_stream_through_links_on_every_store(
     async with world.client() as anonymous:
         response = await anonymous.get(url)
     assert (response.status_code, response.content) == (200, b"note")
+    # A link's download is as inert as the API's.
+    assert response.headers["content-disposition"] == (
+        "attachment; filename=\"n.txt\"; filename*=UTF-8''n.txt"
+    )
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["content-security-policy"] == "sandbox; default-src 'none'"
 
 
 @pytest.mark.parametrize("server_kind", ["local"], indirect=True)

@@ -291,3 +291,34 @@ async def test_lineage_shows_no_run_of_another_organisation(world: World) -> Non
         ("used", "b-secret-2"),
     ]
     assert await runs_seen("third") == [("produced", "prep")]
+
+
+async def test_ids_of_another_orgs_users_tokens_and_org_answer_like_missing_ones(
+    world: World,
+) -> None:
+    """An admin of one org probing another's: the same answer as for ids that do not exist."""
+    world.member("admin", "a", role="admin")
+    theirs = world.member("theirs", "b", role="admin")
+    async with world.client("theirs") as http:
+        token_id = (await http.post("/api/v1/tokens", json={"name": "t"})).json()["token_id"]
+    probes = [
+        ("DELETE", "/api/v1/tokens/{}", token_id),
+        ("GET", "/api/v1/tokens?user_id={}", theirs.user_id),
+        ("POST", "/api/v1/tokens", theirs.user_id),
+        ("GET", "/api/v1/orgs/{}", theirs.org_id),
+        ("GET", "/api/v1/orgs/{}/users", theirs.org_id),
+        ("POST", "/api/v1/orgs/{}/users", theirs.org_id),
+    ]
+    async with world.client("admin") as admin:
+        for method, path, real in probes:
+            answers = []
+            for value in (real, MISSING):
+                body = None
+                if method == "POST":
+                    body = {"name": "x", "user_id": value} if path.endswith("tokens") else {}
+                    if path.endswith("users"):
+                        body = {"email": "new@example.com"}
+                response = await admin.request(method, path.format(value), json=body)
+                answers.append(_answer(response, real))
+            assert answers[0] == answers[1], (method, path)
+            assert answers[0][0] == 404, (method, path, answers[0])

@@ -18,6 +18,7 @@ import pytest
 
 from satchel.errors import SatchelError, ValidationError
 from satchel.index import ArtifactQuery, ArtifactWrite, Index
+from satchel.index.base import Reader
 from satchel.models import Artifact, ArtifactFile, Occurrence, Run, format_time, new_id
 
 T0 = datetime(2026, 3, 4, 5, 6, 7, 123456, tzinfo=UTC)
@@ -502,6 +503,33 @@ def test_add_occurrences_oldest_first(index: Index) -> None:
         ("used", "run-3", "n3", at(20)),
     ]
     assert [o.event for o in index.occurrences(other.artifact_id)] == ["produced"]
+
+
+def test_a_reader_sees_uses_by_the_runs_it_may_see(index: Index) -> None:
+    artifact = make_artifact(created=0, run_id="made", org_id="org-a", user_id="ann")
+    commit(index, artifact)
+    for run_id, org, user in (("a-run", "org-a", "amy"), ("b-run", "org-b", "bob")):
+        index.ensure_run(
+            Run(run_id=run_id, org_id=org, user_id=user, status="running", started_at=at(0))
+        )
+    uses = [
+        Occurrence(artifact_id=artifact.artifact_id, run_id=r, node_id=None, event="used", at=at(i))
+        for i, r in enumerate(("a-run", "b-run", "unknown-run", None), start=1)
+    ]
+    index.add_occurrences(uses)
+
+    def seen(user_id: str, org_id: str) -> list[str | None]:
+        reader = Reader(user_id=user_id, org_id=org_id, email=f"{user_id}@example.com")
+        got = index.occurrences(artifact.artifact_id, reader=reader)
+        return [o.run_id for o in got]
+
+    everything = ["made", "a-run", "b-run", "unknown-run", None]
+    assert [o.run_id for o in index.occurrences(artifact.artifact_id)] == everything
+    # The artifact's org: its own runs, and uses by runs the index does not hold.
+    assert seen("ann", "org-a") == ["made", "a-run", "unknown-run", None]
+    # A partner: its own runs only, never another organisation's.
+    assert seen("bob", "org-b") == ["made", "b-run"]
+    assert seen("cat", "org-c") == ["made"]
 
 
 # -- inline blobs ---------------------------------------------------------------------------

@@ -114,3 +114,15 @@ async def test_lineage_records_uses(owner_client: httpx.AsyncClient) -> None:
         ("produced", "prep", "n1"),
         ("used", "train", "load"),
     ]
+
+
+async def test_every_status_and_back_to_running(owner_client: httpx.AsyncClient) -> None:
+    await owner_client.post("/api/v1/runs", json={"run_id": "states"})
+    for status in ("done", "crashed", "failed", "running"):
+        patched = await owner_client.patch("/api/v1/runs/states", json={"status": status})
+        assert patched.status_code == 200, patched.text
+        run = patched.json()
+        assert run["status"] == status
+        assert (run["ended_at"] is None) == (status == "running")
+        listed = await owner_client.get("/api/v1/runs", params={"status": status})
+        assert [r["run_id"] for r in listed.json()["items"]] == ["states"]

@@ -6,10 +6,12 @@ import os
 import time
 import urllib.parse
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
 import httpx
 import pytest
 
+from satchel.server import signing
 from satchel.server.signing import LinkClaims, link_path, sign
 from serverkit import SECRET, World, create, state_of, upload
 
@@ -101,7 +103,7 @@ async def _follow(world: World, url: str, **kwargs: object) -> httpx.Response:
 
 
 async def test_a_link_works_without_credentials_until_it_expires(
-    world: World, owner_client: httpx.AsyncClient, server_kind: str
+    world: World, owner_client: httpx.AsyncClient, server_kind: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     aid, data = await _one_file(owner_client)
     made = await owner_client.post(f"/api/v1/artifacts/{aid}/links", json={})
@@ -122,7 +124,10 @@ async def test_a_link_works_without_credentials_until_it_expires(
         assert (part.status_code, part.content) == (206, data[5:10])
 
     short = await owner_client.post(f"/api/v1/artifacts/{aid}/links", json={"expires_in": 1})
-    time.sleep(1.1)
+    assert (await _follow(world, short.json()["url"])).content == data
+    # Two seconds later by the server's clock (moved, not slept for).
+    later = time.time() + 2
+    monkeypatch.setattr(signing, "time", SimpleNamespace(time=lambda: later))
     expired = await _follow(world, short.json()["url"])
     assert expired.status_code == 403
     assert "expired" in expired.json()["error"]["message"]
@@ -186,6 +191,12 @@ async def test_small_files_stream_through_links_on_every_store(
     async with world.client() as anonymous:
         response = await anonymous.get(url)
     assert (response.status_code, response.content) == (200, b"note")
+    # A link's download is as inert as the API's.
+    assert response.headers["content-disposition"] == (
+        "attachment; filename=\"n.txt\"; filename*=UTF-8''n.txt"
+    )
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["content-security-policy"] == "sandbox; default-src 'none'"
 
 
 @pytest.mark.parametrize("server_kind", ["local"], indirect=True)
@@ -197,3 +208,75 @@ async def test_links_name_the_public_url_when_configured(world: World) -> None:
         aid = (await create(owner, {"n.txt": b"note"}))["artifact_id"]
         url = (await owner.post(f"/api/v1/artifacts/{aid}/links", json={})).json()["url"]
     assert url.startswith(f"https://artifacts.example.org/api/v1/links/{aid}/n.txt?")
+
+
+async def test_an_org_grant_revoked_ends_everything_on_the_next_request(world: World) -> None:
+    """Listing, search, best, get, download and the links of every member of the org."""
+    world.member("owner", "a")
+    partner = world.member("partner", "b")
+    world.member("partner_colleague", "b")
+    async with world.client("owner") as owner:
+        aid, data = await _one_file(owner)
+        await owner.post(f"/api/v1/artifacts/{aid}/pin", json={"pinned": True})
+        made = await create(owner, {"m.json": b"{}"}, kind="metric", metrics={"acc": 0.5})
+        grants = f"/api/v1/artifacts/{aid}/grants"
+        to_org = (await owner.post(grants, json={"org_id": partner.org_id})).json()
+        metric_grant = await owner.post(
+            f"/api/v1/artifacts/{made['artifact_id']}/grants", json={"org_id": partner.org_id}
+        )
+        links = []
+        for who in ("partner", "partner_colleague"):
+            async with world.client(who) as http:
+                made_link = await http.post(f"/api/v1/artifacts/{aid}/links", json={})
+                links.append(made_link.json()["url"])
+        for url in links:
+            assert (await _follow(world, url)).content == data
+
+        async def sees(who: str) -> dict[str, object]:
+            async with world.client(who) as http:
+                best = await http.post("/api/v1/best", json={"kind": "metric", "metric": "acc"})
+                return {
+                    "get": (await http.get(f"/api/v1/artifacts/{aid}")).status_code,
+                    "file": (await http.get(f"/api/v1/artifacts/{aid}/files/data.bin")).status_code,
+                    "list": len((await http.get("/api/v1/artifacts")).json()["items"]),
+                    "shared": len(
+                        (await http.get("/api/v1/artifacts", params={"origin": "shared"})).json()[
+                            "items"
+                        ]
+                    ),
+                    "search": len((await http.post("/api/v1/search", json={})).json()["items"]),
+                    "best": best.json()["artifact"] is not None,
+                }
+
+        before = {"get": 200, "file": 200, "list": 2, "shared": 2, "search": 2, "best": True}
+        assert await sees("partner_colleague") == before
+        assert (await owner.delete(f"{grants}/{to_org['grant_id']}")).status_code == 204
+        revoke = f"/api/v1/artifacts/{made['artifact_id']}/grants/"
+        assert (await owner.delete(revoke + metric_grant.json()["grant_id"])).status_code == 204
+        after = {"get": 404, "file": 404, "list": 0, "shared": 0, "search": 0, "best": False}
+        assert await sees("partner") == after
+        assert await sees("partner_colleague") == after
+        for url in links:
+            assert (await _follow(world, url)).status_code == 404
+
+
+async def test_a_dead_link_says_nothing_about_why(world: World) -> None:
+    """A link whose maker lost access answers exactly like a link to a deleted artifact."""
+    world.member("owner", "a")
+    friend = world.member("friend", "b")
+    async with world.client("owner") as owner, world.client("friend") as f:
+        answers = []
+        for how in ("revoke", "delete"):
+            aid, _ = await _one_file(owner)
+            grants = f"/api/v1/artifacts/{aid}/grants"
+            grant = (await owner.post(grants, json={"email": friend.email})).json()
+            url = (await f.post(f"/api/v1/artifacts/{aid}/links", json={})).json()["url"]
+            if how == "revoke":
+                await owner.delete(f"{grants}/{grant['grant_id']}")
+            else:
+                await owner.patch("/api/v1/runs/link-run", json={"status": "done"})
+                assert (await owner.delete(f"/api/v1/artifacts/{aid}")).status_code == 204
+            dead = await _follow(world, url)
+            answers.append((dead.status_code, dict(dead.headers), dead.text.replace(aid, "X")))
+    assert answers[0] == answers[1]
+    assert answers[0][0] == 404

@@ -376,9 +376,10 @@ class FacadeCore(CoreBase):
         self._uses.once(key, lambda: self.store.add_occurrences([used]))
 
     def lineage(self, artifact_id: str) -> builtins.list[Occurrence]:
-        if self.context.reader is not None:
+        reader = self.context.reader
+        if reader is not None:
             self.require(artifact_id)
-        return self.store.index.occurrences(artifact_id)
+        return self.store.index.occurrences(artifact_id, reader=reader)
 
     def load_bytes_by_id(self, artifact_id: str) -> bytes:
         artifact = self.require(artifact_id)

@@ -205,8 +205,12 @@ class Index(Protocol):
     def add_occurrences(self, items: Sequence[Occurrence]) -> None:
         """Record lineage events."""
 
-    def occurrences(self, artifact_id: str) -> list[Occurrence]:
-        """Lineage of one artifact, oldest first."""
+    def occurrences(self, artifact_id: str, *, reader: Reader | None = None) -> list[Occurrence]:
+        """Lineage of one artifact, oldest first.
+
+        With a ``reader``, the uses it may see: by runs of its org (or its own runs); a
+        use by a run the index does not hold only when the artifact is of its org.
+        """
 
     def close(self) -> None:
         """Release connections."""

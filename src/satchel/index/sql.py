@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Final, Protocol, cast
 
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     Engine,
     Insert,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     Table,
     column,
     exists,
+    or_,
     select,
     text,
     update,
@@ -517,16 +519,24 @@ class SqlIndex:
     def _forget(self) -> Forget | None:
         return None if self._lexical is None else self._text_index().forget
 
-    def occurrences(self, artifact_id: str) -> list[Occurrence]:
+    def occurrences(self, artifact_id: str, *, reader: Reader | None = None) -> list[Occurrence]:
         with self._read() as conn:
             made = conn.execute(
-                select(artifacts.c.run_id, artifacts.c.node_id, artifacts.c.created_at).where(
-                    artifacts.c.artifact_id == artifact_id
-                )
+                select(
+                    artifacts.c.run_id,
+                    artifacts.c.node_id,
+                    artifacts.c.created_at,
+                    artifacts.c.org_id,
+                ).where(artifacts.c.artifact_id == artifact_id)
             ).first()
+            conditions = [occurrences.c.artifact_id == artifact_id]
+            if reader is not None:
+                conditions.append(
+                    _uses_seen_by(reader, ours=made is not None and made.org_id == reader.org_id)
+                )
             rows = conn.execute(
                 select(occurrences)
-                .where(occurrences.c.artifact_id == artifact_id)
+                .where(*conditions)
                 .order_by(occurrences.c.at, occurrences.c.occurrence_id)
             ).all()
         # "produced" is the artifact row itself; only uses are recorded separately.
@@ -556,3 +566,19 @@ class SqlIndex:
     def close(self) -> None:
         self._raw.close()
         self._engine.dispose()
+
+
+def _uses_seen_by(reader: Reader, *, ours: bool) -> ColumnElement[bool]:
+    """The recorded uses ``reader`` may see: by runs of its org or its own.
+
+    Run ids are global, and another organisation's runs are not the reader's to know (a
+    run of theirs that used a shared artifact names their experiment). A use by a run the
+    index does not hold (recorded before runs were kept) is the artifact's org's.
+    """
+    same_run = runs.c.run_id == occurrences.c.run_id
+    visible = exists().where(
+        same_run, or_(runs.c.org_id == reader.org_id, runs.c.user_id == reader.user_id)
+    )
+    if not ours:
+        return visible
+    return or_(visible, ~exists().where(same_run), occurrences.c.run_id.is_(None))

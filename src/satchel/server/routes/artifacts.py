@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from satchel.models import Occurrence, format_time, utcnow
+from satchel.models import Occurrence, Run, format_time, utcnow
 from satchel.server.deps import ActorDep, ArtifactIdPath, StateDep
 from satchel.server.routes import ERRORS
 from satchel.server.schemas.artifacts import (
@@ -24,7 +24,7 @@ from satchel.server.schemas.artifacts import (
 )
 from satchel.server.schemas.common import Page
 from satchel.server.services import search as searching
-from satchel.server.services.access import find_managed, find_readable
+from satchel.server.services.access import check_run_write, find_managed, find_readable
 from satchel.server.services.artifacts import add_contents, create_artifact, delete_artifact
 from satchel.validation import validate_token
 
@@ -142,7 +142,7 @@ def delete(state: StateDep, actor: ActorDep, artifact_id: ArtifactIdPath) -> Res
 def lineage(state: StateDep, actor: ActorDep, artifact_id: ArtifactIdPath) -> Page[OccurrenceOut]:
     """Which runs produced and used the artifact, oldest first."""
     find_readable(state, actor, artifact_id)
-    found = state.store.index.occurrences(artifact_id)
+    found = state.store.index.occurrences(artifact_id, reader=actor.reader)
     return Page[OccurrenceOut](items=[OccurrenceOut.of(o) for o in found])
 
 
@@ -155,14 +155,28 @@ def lineage(state: StateDep, actor: ActorDep, artifact_id: ArtifactIdPath) -> Pa
 def use(
     state: StateDep, actor: ActorDep, artifact_id: ArtifactIdPath, body: UseIn
 ) -> OccurrenceOut:
-    """Record that a run (and node) used the artifact."""
+    """Record that a run (and node) used the artifact (a job token: its own run)."""
     artifact = find_readable(state, actor, artifact_id)
-    for value, what in ((body.run_id, "run_id"), (body.node_id, "node_id")):
+    run_id = body.run_id if body.run_id is not None else actor.run_id
+    for value, what in ((run_id, "run_id"), (body.node_id, "node_id")):
         if value is not None:
             validate_token(value, what=what)
+    check_run_write(actor, run_id)
+    if run_id is not None:
+        # A run new to the index is the caller's, as when an artifact is saved into it: the
+        # lineage shows a use to those who may see its run.
+        state.store.index.ensure_run(
+            Run(
+                run_id=run_id,
+                org_id=actor.org_id,
+                user_id=actor.user_id,
+                status="running",
+                started_at=utcnow(),
+            )
+        )
     item = Occurrence(
         artifact_id=artifact.artifact_id,
-        run_id=body.run_id,
+        run_id=run_id,
         node_id=body.node_id,
         event="used",
         at=utcnow(),

@@ -92,6 +92,11 @@ def create_link(
             f"a link lives at most {settings.link_max_expiry} s, not {expires_in} s"
         )
     artifact = find_readable(state, actor, artifact_id)
+    if artifact.status != "completed":
+        # A link is for others, who see an artifact only once every file is complete.
+        raise ConflictError(
+            f"artifact {artifact_id} is still pending: link to it once its upload is complete"
+        )
     file = file_of(artifact, body.path)
     if file.status != "completed":
         raise ConflictError(f"the file {file.path!r} is still pending: its upload is not complete")
@@ -138,7 +143,11 @@ async def follow_link(
 
     def check() -> ArtifactFile:
         actor = _maker(state, artifact_id, u)
-        return file_of(find_readable(state, actor, artifact_id), path)
+        # What others see: completed artifacts only, even when the maker is the creator.
+        artifact = state.store.index.get(artifact_id, reader=actor.reader)
+        if artifact is None:
+            raise NotFoundError(f"no artifact with id {artifact_id!r}")
+        return file_of(artifact, path)
 
     file = await anyio.to_thread.run_sync(check)
     if file.status != "completed":

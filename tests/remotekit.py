@@ -26,7 +26,9 @@ import pytest
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+import pgserver
 import satchel
+from _seaweed import Seaweed
 from conftest import make_settings
 from satchel.config import Settings
 from satchel.server import ServerSettings, create_app
@@ -153,35 +155,62 @@ def remote_mounts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Mo
 
 @contextlib.contextmanager
 def remote_world(
-    mounts: Mounts, template: Path, root: Path, **server_settings: Any
+    mounts: Mounts,
+    template: Path,
+    root: Path,
+    *,
+    seaweed: Seaweed | None = None,
+    **server_settings: Any,
 ) -> Iterator[RemoteWorld]:
     """A fresh server in ``root`` mounted on the session's uvicorn (``server_settings``:
-    ``ServerSettings`` overrides, such as ``body_max``)."""
+    ``ServerSettings`` overrides, such as ``body_max``).
+
+    Without ``seaweed``: a copy of the migrated local store. With it: the scale pair, blobs
+    under a fresh prefix of the SeaweedFS bucket and the index in a migrated PostgreSQL
+    schema of its own (``pgserver.index_url``), emptied for the next test afterwards.
+    """
     server_dir = root / "server"
-    shutil.copytree(template, server_dir / "store")
-    settings = ServerSettings.load(
-        environ={},
-        store=make_settings("local", server_dir),
-        secret=SECRET,
-        upload_dir=str(server_dir / "uploads"),
-        **server_settings,
-    )
-    app = create_app(settings)
-    prefix = mounts.mount(app)
-    world = RemoteWorld(app, mounts.url + prefix, root / "client-home")
+    if seaweed is None:
+        shutil.copytree(template, server_dir / "store")
+        store = make_settings("local", server_dir)
+    else:
+        store = make_settings("s3+postgres", server_dir, seaweed)
     try:
-        yield world
-    finally:
+        settings = ServerSettings.load(
+            environ={},
+            store=store,
+            secret=SECRET,
+            upload_dir=str(server_dir / "uploads"),
+            **server_settings,
+        )
+        app = create_app(settings)
+        prefix = mounts.mount(app)
+        world = RemoteWorld(app, mounts.url + prefix, root / "client-home")
         try:
-            for ctx in world.opened:
-                ctx.close()
+            yield world
         finally:
-            mounts.unmount(prefix)
-            state_of(app).close()
+            try:
+                for ctx in world.opened:
+                    ctx.close()
+            finally:
+                mounts.unmount(prefix)
+                state_of(app).close()
+    finally:
+        if seaweed is not None:
+            pgserver.release()
 
 
 @pytest.fixture
 def remote(remote_mounts: tuple[Mounts, Path], tmp_path: Path) -> Iterator[RemoteWorld]:
-    """A fresh server for this test, on the session's uvicorn."""
+    """A fresh server for this test (local store, SQLite index), on the session's uvicorn."""
     with remote_world(*remote_mounts, tmp_path) as world:
+        yield world
+
+
+@pytest.fixture
+def remote_s3pg(
+    remote_mounts: tuple[Mounts, Path], seaweed: Seaweed, tmp_path: Path
+) -> Iterator[RemoteWorld]:
+    """A fresh server for this test on SeaweedFS S3 + PostgreSQL, on the session's uvicorn."""
+    with remote_world(*remote_mounts, tmp_path, seaweed=seaweed) as world:
         yield world

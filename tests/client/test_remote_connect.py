@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 import satchel
+from conftest import REMOTE_BACKENDS
 from remotekit import RemoteWorld
 from satchel.errors import (
     AuthenticationError,
@@ -18,6 +19,9 @@ from satchel.errors import (
     PermissionDeniedError,
     ValidationError,
 )
+from satchel.index.sql import SqlIndex
+from satchel.storage.local import LocalBlobStore
+from satchel.storage.s3 import S3BlobStore
 from serverkit import state_of
 
 
@@ -130,3 +134,21 @@ def test_a_server_url_with_credentials_or_a_query_is_refused(remote, monkeypatch
     for url in ("http://user:pw@127.0.0.1:1", "http://127.0.0.1:1/?token=x"):
         with pytest.raises(ConfigError):
             satchel.Context(store=url, token=member.token)
+
+
+@pytest.mark.parametrize(
+    ("backend", "blobs", "dialect"),
+    [("remote", LocalBlobStore, "sqlite"), ("remote-s3pg", S3BlobStore, "postgresql")],
+)
+async def test_each_remote_backend_runs_its_server_on_its_pair(
+    backend, blobs, dialect, request, tmp_path
+):
+    """The facade suites' remote backends are what they say (no silent fallback to local)."""
+    world: RemoteWorld = request.getfixturevalue(REMOTE_BACKENDS[backend])
+    store = world.store
+    assert isinstance(store.blobs, blobs)
+    assert isinstance(store.index, SqlIndex)
+    assert store.index.engine.dialect.name == dialect
+    ctx = world.context()
+    a = await ctx.artifacts().save_text("x" * (store.settings.inline_max + 1), name="big")
+    assert a.sha256 in {digest.hexdigest for digest, _ in store.blobs.iter_blobs()}

@@ -1,14 +1,27 @@
-"""The ``remote`` backend of the facade tests: the SDK against a real server over HTTP.
+"""The remote backends of the facade tests: the SDK against a real server over HTTP.
 
 A pytest plugin of the root ``conftest.py``. One uvicorn serves the whole session on a free
-port; each test gets a server of its own (a fresh home: local store and SQLite index, like
-an embedded test's own store) mounted under a path prefix ``/t<N>``, the way a reverse
-proxy mounts a service, so tests never see each other's runs, orgs or search statistics
-and no test pays for a server start. A fresh store is a copy of one migrated once per
-session (running the migrations is most of what opening a new store costs). Users and orgs
-are real: the facade tests' context fields ``org_id``/``user_id`` ("o1", "u2"...) name orgs
-and users that ``RemoteWorld`` creates on first use, each with its own API token; the
-context then carries their real ids, as the token says.
+port; each test gets a server of its own mounted under a path prefix ``/t<N>``, the way a
+reverse proxy mounts a service, so tests never see each other's runs, orgs or search
+statistics and no test pays for a server start. The server runs on either of the server's
+backend pairs (``conftest.REMOTE_BACKENDS``, parametrised like ``serverkit.SERVER_BACKENDS``):
+
+* ``remote`` (fixture ``remote``): a fresh home, local store and SQLite index, like an
+  embedded test's own store. A fresh store is a copy of one migrated once per session
+  (running the migrations is most of what opening a new store costs).
+* ``remote-s3pg`` (fixture ``remote_s3pg``): blobs in the session's SeaweedFS under a fresh
+  key prefix (``unique_prefix``), the index in a PostgreSQL schema of its own, as the
+  conformance and ``s3+postgres`` facade tests have it: a schema migrated once and emptied
+  after each test (``pgserver.index_url`` / ``release``), so a test pays for no DDL. Its
+  cost over ``remote`` is about 0.1 s a test (opening the S3 store and the PostgreSQL
+  engine, emptying the schema); nothing is restricted: every test that runs on ``remote``
+  runs on ``remote-s3pg`` too.
+
+Users and orgs are real: the facade tests' context fields ``org_id``/``user_id`` ("o1",
+"u2"...) name orgs and users that ``RemoteWorld`` creates on first use, each with its own
+API token; the context then carries their real ids, as the token says. Tests that reach
+into the server's storage do it through ``store_of(ctx)`` (the server's ``ArtifactStore``),
+never through paths, so they hold on both pairs.
 """
 
 from __future__ import annotations

@@ -213,10 +213,21 @@ def remote_world(
             pgserver.release()
 
 
+#: Runs a test that takes ``remote`` on a server on each backend pair (``remote``: local +
+#: SQLite, ``remote-s3pg``: SeaweedFS S3 + PostgreSQL), as ``serverkit.SERVER_BACKENDS``.
+on_both_pairs = pytest.mark.parametrize("remote", ["remote", "remote-s3pg"], indirect=True)
+
+
 @pytest.fixture
-def remote(remote_mounts: tuple[Mounts, Path], tmp_path: Path) -> Iterator[RemoteWorld]:
-    """A fresh server for this test (local store, SQLite index), on the session's uvicorn."""
-    with remote_world(*remote_mounts, tmp_path) as world:
+def remote(
+    remote_mounts: tuple[Mounts, Path], tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[RemoteWorld]:
+    """A fresh server for this test, on the session's uvicorn: a local store and SQLite
+    index, or SeaweedFS S3 and PostgreSQL when parametrised ``remote-s3pg``
+    (``on_both_pairs``)."""
+    kind = getattr(request, "param", "remote")
+    seaweed = request.getfixturevalue("seaweed") if kind == "remote-s3pg" else None
+    with remote_world(*remote_mounts, tmp_path, seaweed=seaweed) as world:
         yield world
 
 

@@ -12,10 +12,12 @@ backend pairs (``conftest.REMOTE_BACKENDS``, parametrised like ``serverkit.SERVE
 * ``remote-s3pg`` (fixture ``remote_s3pg``): blobs in the session's SeaweedFS under a fresh
   key prefix (``unique_prefix``), the index in a PostgreSQL schema of its own, as the
   conformance and ``s3+postgres`` facade tests have it: a schema migrated once and emptied
-  after each test (``pgserver.index_url`` / ``release``), so a test pays for no DDL. Its
-  cost over ``remote`` is about 0.1 s a test (opening the S3 store and the PostgreSQL
-  engine, emptying the schema); nothing is restricted: every test that runs on ``remote``
-  runs on ``remote-s3pg`` too.
+  after each test (``pgserver.index_url`` / ``release``), so a test pays for no DDL: its
+  setup and teardown take about 0.08 s (opening the S3 store and the PostgreSQL engine,
+  emptying the schema). Measured on 2 shared cores, the 276 tests on ``remote-s3pg`` (the
+  facade modules and ``tests/client``) took 85 s of the suite, those on ``remote`` 65 s.
+  Nothing is restricted: every facade test that runs on ``remote`` runs on ``remote-s3pg``
+  too, and so does every ``tests/client`` test that takes a server (``on_both_pairs``).
 
 Users and orgs are real: the facade tests' context fields ``org_id``/``user_id`` ("o1",
 "u2"...) name orgs and users that ``RemoteWorld`` creates on first use, each with its own
@@ -42,7 +44,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 import pgserver
 import satchel
 from _seaweed import Seaweed
-from conftest import make_settings
+from conftest import REMOTE_BACKENDS, make_settings
 from satchel.config import Settings
 from satchel.server import ServerSettings, create_app
 from satchel.server.state import ServerState
@@ -215,7 +217,7 @@ def remote_world(
 
 #: Runs a test that takes ``remote`` on a server on each backend pair (``remote``: local +
 #: SQLite, ``remote-s3pg``: SeaweedFS S3 + PostgreSQL), as ``serverkit.SERVER_BACKENDS``.
-on_both_pairs = pytest.mark.parametrize("remote", ["remote", "remote-s3pg"], indirect=True)
+on_both_pairs = pytest.mark.parametrize("remote", list(REMOTE_BACKENDS), indirect=True)
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError as DatabaseIntegrityError
 
 from satchel.errors import ConfigError, ConflictError, NotFoundError, ValidationError
 from satchel.index.base import Index
+from satchel.index.rows import storable
 from satchel.index.schema import artifacts, grants, orgs, tokens, users
 from satchel.index.sql import SqlIndex
 from satchel.models import format_time, new_id, parse_time, utcnow
@@ -39,13 +40,6 @@ _EMAIL: Final = re.compile(r"[^@\s]+@[^@\s]+")
 _MAX_EMAIL: Final = 254
 _MAX_SECRET: Final = 256
 _CHUNK: Final = 500
-
-
-def _storable(key: object) -> bool:
-    """Whether any row can hold ``key``: every key is a printable string when written, and
-    PostgreSQL refuses U+0000 in a text parameter outright (an error where SQLite finds
-    nothing), so a lookup by a caller-given key checks this first and finds nothing."""
-    return isinstance(key, str) and "\x00" not in key
 
 
 def normalise_email(email: str) -> str:
@@ -124,14 +118,14 @@ class SqlTenancy:
         return org
 
     def get_org(self, org_id: str) -> Org | None:
-        if not _storable(org_id):
+        if not storable(org_id):
             return None
         row = self._first(select(orgs).where(orgs.c.org_id == org_id))
         return None if row is None else _org(row)
 
     def org_by_name(self, name: str) -> Org | None:
         """The org with this exact name, or None."""
-        if not _storable(name):
+        if not storable(name):
             return None
         row = self._first(select(orgs).where(orgs.c.name == name))
         return None if row is None else _org(row)
@@ -189,20 +183,20 @@ class SqlTenancy:
         return user
 
     def get_user(self, user_id: str) -> User | None:
-        if not _storable(user_id):
+        if not storable(user_id):
             return None
         row = self._first(select(users).where(users.c.user_id == user_id))
         return None if row is None else _user(row)
 
     def user_by_email(self, email: str) -> User | None:
-        if not _storable(email):
+        if not storable(email):
             return None
         row = self._first(select(users).where(users.c.email == email.lower()))
         return None if row is None else _user(row)
 
     def list_users(self, org_id: str | None = None) -> list[User]:
         statement = select(users).order_by(users.c.email)
-        if org_id is not None and not _storable(org_id):
+        if org_id is not None and not storable(org_id):
             return []
         if org_id is not None:
             statement = statement.where(users.c.org_id == org_id)
@@ -212,7 +206,7 @@ class SqlTenancy:
 
     def set_password(self, user_id: str, password: str) -> None:
         stored = hash_password(password)
-        if not _storable(user_id):
+        if not storable(user_id):
             raise NotFoundError(f"no user with id {user_id!r}")
         with self._index.write_transaction() as conn:
             done = conn.execute(
@@ -223,7 +217,7 @@ class SqlTenancy:
 
     def check_password(self, email: str, password: str) -> User | None:
         row = None
-        if _storable(email):
+        if storable(email):
             row = self._first(select(users).where(users.c.email == email.lower()))
         # The same scrypt work with no such user or no password (``verify_password``).
         if not verify_password(password, None if row is None else row.password_hash):
@@ -275,13 +269,13 @@ class SqlTenancy:
 
     def get_token(self, token_id: str) -> Token | None:
         """One token's record, or None."""
-        if not _storable(token_id):
+        if not storable(token_id):
             return None
         row = self._first(select(tokens).where(tokens.c.token_id == token_id))
         return None if row is None else _token(row)
 
     def list_tokens(self, user_id: str) -> list[Token]:
-        if not _storable(user_id):
+        if not storable(user_id):
             return []
         with self._index.read_connection() as conn:
             rows = conn.execute(
@@ -292,7 +286,7 @@ class SqlTenancy:
         return [_token(r) for r in rows]
 
     def revoke_token(self, token_id: str) -> bool:
-        if not _storable(token_id):
+        if not storable(token_id):
             return False
         with self._index.write_transaction() as conn:
             done = conn.execute(
@@ -408,7 +402,7 @@ class SqlTenancy:
 
     def grants_of(self, artifact_ids: Sequence[str]) -> dict[str, list[Grant]]:
         found: dict[str, list[Grant]] = {aid: [] for aid in artifact_ids}
-        wanted = [aid for aid in found if _storable(aid)]
+        wanted = [aid for aid in found if storable(aid)]
         with self._index.read_connection() as conn:
             for start in range(0, len(wanted), _CHUNK):
                 rows = conn.execute(
@@ -421,13 +415,13 @@ class SqlTenancy:
         return found
 
     def get_grant(self, grant_id: str) -> Grant | None:
-        if not _storable(grant_id):
+        if not storable(grant_id):
             return None
         row = self._first(select(grants).where(grants.c.grant_id == grant_id))
         return None if row is None else _grant(row)
 
     def revoke_grant(self, grant_id: str) -> bool:
-        if not _storable(grant_id):
+        if not storable(grant_id):
             return False
         with self._index.write_transaction() as conn:
             done = conn.execute(grants.delete().where(grants.c.grant_id == grant_id))
@@ -455,5 +449,5 @@ class SqlTenancy:
 
 def _require(conn: Connection, column: Any, value: str, what: str) -> None:
     """``NotFoundError`` unless a row has ``column = value``."""
-    if not _storable(value) or conn.execute(select(column).where(column == value)).first() is None:
+    if not storable(value) or conn.execute(select(column).where(column == value)).first() is None:
         raise NotFoundError(f"no {what} with id {value!r}")

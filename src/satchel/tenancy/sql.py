@@ -196,9 +196,9 @@ class SqlTenancy:
 
     def list_users(self, org_id: str | None = None) -> list[User]:
         statement = select(users).order_by(users.c.email)
-        if org_id is not None and not storable(org_id):
-            return []
         if org_id is not None:
+            if not storable(org_id):
+                return []
             statement = statement.where(users.c.org_id == org_id)
         with self._index.read_connection() as conn:
             rows = conn.execute(statement).all()

@@ -422,3 +422,9 @@ async def test_lineage_records_producer_and_users(arts, context, open_context, f
     third = facade_of(open_context(run_id="r-peek", org_id="o1"), facade_kind)
     assert await third.get_by_id(a.artifact_id) is not None
     assert "r-peek" not in {o.run_id for o in await arts.lineage(a.artifact_id)}
+
+
+async def test_lineage_of_an_unknown_id_is_not_found(arts):
+    # As pin and the loads, and as a server answers (404): not an empty history.
+    with pytest.raises(NotFoundError):
+        await arts.lineage(UNKNOWN_ID)

@@ -376,8 +376,8 @@ class FacadeCore(CoreBase):
         self._uses.once(key, lambda: self.store.add_occurrences([used]))
 
     def lineage(self, artifact_id: str) -> builtins.list[Occurrence]:
-        if self.context.reader is not None:
-            self.require(artifact_id)
+        # An unknown (or unreadable) id is NotFoundError, as on a server: not no history.
+        self.require(artifact_id)
         return self.store.index.occurrences(artifact_id)
 
     def load_bytes_by_id(self, artifact_id: str) -> bytes:

@@ -4,8 +4,9 @@
   session starts on first use: ``_seaweed.py``).
 * ``index``: each Index backend (SQLite, PostgreSQL in a fresh schema: ``pgserver``).
 * ``context``: a ``satchel.Context`` over each store/index pair; modules (or tests) marked
-  ``remote_too`` also get the ``remote`` backend: the SDK against a real satchel server
-  over HTTP (``remotekit.py``). ``store_of(ctx)`` is the store holding a context's
+  ``remote_too`` also get the remote backends: the SDK against a real satchel server over
+  HTTP, ``remote`` on a local store + SQLite and ``remote-s3pg`` on SeaweedFS S3 +
+  PostgreSQL (``remotekit.py``). ``store_of(ctx)`` is the store holding a context's
   artifacts (the server's, for a remote one), for the tests that inspect storage.
 * ``st_embedder`` / ``numpy_embedder``: all-MiniLM-L6-v2 on each runtime, loaded once per
   session (importing PyTorch alone takes seconds).
@@ -46,8 +47,12 @@ pytest_plugins = ["serverkit", "remotekit"]
 BLOB_BACKENDS = ["memory", "local", "s3"]
 INDEX_BACKENDS = ["sqlite", "postgres"]
 STORE_BACKENDS = ["local", "memory+sqlite", "memory+postgres", "s3+postgres"]
-#: Where a facade test's contexts live: every embedded pair, and a satchel server.
-CONTEXT_BACKENDS = [*STORE_BACKENDS, "remote"]
+#: The remote backends: a satchel server on each backend pair, by the fixture that makes it
+#: (``remotekit.py``).
+REMOTE_BACKENDS = {"remote": "remote", "remote-s3pg": "remote_s3pg"}
+#: Where a facade test's contexts live: every embedded pair, and a satchel server on each
+#: of the server's pairs (local + SQLite, SeaweedFS S3 + PostgreSQL).
+CONTEXT_BACKENDS = [*STORE_BACKENDS, *REMOTE_BACKENDS]
 FACADES = ["async", "sync"]
 
 #: Runs a facade test on every embedded store and remotely (module ``pytestmark`` or a
@@ -149,7 +154,7 @@ def store_kind(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def settings(store_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Settings]:
-    if store_kind == "remote":
+    if store_kind in REMOTE_BACKENDS:
         raise AssertionError("a remote context has no store settings: use store_of(context)")
     server = request.getfixturevalue("seaweed") if store_kind.startswith("s3") else None
     yield make_settings(store_kind, tmp_path, server)
@@ -177,8 +182,8 @@ def open_context(
     Remote: on the test's own server, ``org_id``/``user_id`` naming real orgs and users.
     """
     make: Callable[..., satchel.Context]
-    if store_kind == "remote":
-        make = request.getfixturevalue("remote").context
+    if store_kind in REMOTE_BACKENDS:
+        make = request.getfixturevalue(REMOTE_BACKENDS[store_kind]).context
     else:
         settings: Settings = request.getfixturevalue("settings")
         make = functools.partial(satchel.Context, settings=settings)

@@ -10,7 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 import satchel
-from remotekit import RemoteWorld
+from conftest import REMOTE_BACKENDS
+from remotekit import RemoteWorld, on_both_pairs
 from satchel.errors import (
     AuthenticationError,
     ConfigError,
@@ -18,9 +19,13 @@ from satchel.errors import (
     PermissionDeniedError,
     ValidationError,
 )
+from satchel.index.sql import SqlIndex
+from satchel.storage.local import LocalBlobStore
+from satchel.storage.s3 import S3BlobStore
 from serverkit import state_of
 
 
+@on_both_pairs
 async def test_the_issues_example_works_remotely(remote: RemoteWorld, monkeypatch, tmp_path):
     monkeypatch.setenv("SATCHEL_HOME", str(tmp_path / "home"))
     member = remote.member()
@@ -41,6 +46,7 @@ async def test_the_issues_example_works_remotely(remote: RemoteWorld, monkeypatc
     assert run is not None and run.status == "running"
 
 
+@on_both_pairs
 def test_store_and_token_from_the_environment(remote: RemoteWorld, monkeypatch, tmp_path):
     member = remote.member()
     monkeypatch.setenv("SATCHEL_HOME", str(tmp_path / "home"))
@@ -56,6 +62,7 @@ def test_store_and_token_from_the_environment(remote: RemoteWorld, monkeypatch, 
     assert run is not None and run.status == "done" and run.ended_at is not None
 
 
+@on_both_pairs
 def test_no_token_or_a_bad_one_is_refused(remote: RemoteWorld):
     with pytest.raises(AuthenticationError, match="token"):
         satchel.Context(settings=remote.settings())
@@ -71,6 +78,7 @@ def test_no_token_or_a_bad_one_is_refused(remote: RemoteWorld):
             ctx.sync_artifacts().save_text("after the revoke")
 
 
+@on_both_pairs
 def test_user_and_org_must_be_the_tokens(remote: RemoteWorld):
     member = remote.member()
     other = remote.member("o2", "u2")
@@ -83,6 +91,7 @@ def test_user_and_org_must_be_the_tokens(remote: RemoteWorld):
         assert ctx.info.org_id == member.org_id
 
 
+@on_both_pairs
 def test_embedded_only_options_are_refused(remote: RemoteWorld, monkeypatch, tmp_path):
     monkeypatch.setenv("SATCHEL_HOME", str(tmp_path / "home"))
     from fakes import FakeEmbedder  # noqa: PLC0415
@@ -94,6 +103,7 @@ def test_embedded_only_options_are_refused(remote: RemoteWorld, monkeypatch, tmp
         satchel.Context(store=remote.url, index="sqlite:///x.db", token=member.token)
 
 
+@on_both_pairs
 def test_a_job_token_writes_into_its_run(remote: RemoteWorld):
     member = remote.member()
     tenancy = state_of(remote.app).tenancy
@@ -124,9 +134,28 @@ def test_an_unreachable_server_is_a_network_error(monkeypatch, tmp_path):
     assert datetime.now(UTC) - started < timedelta(seconds=30)
 
 
+@on_both_pairs
 def test_a_server_url_with_credentials_or_a_query_is_refused(remote, monkeypatch, tmp_path):
     monkeypatch.setenv("SATCHEL_HOME", str(tmp_path / "home"))
     member = remote.member()
     for url in ("http://user:pw@127.0.0.1:1", "http://127.0.0.1:1/?token=x"):
         with pytest.raises(ConfigError):
             satchel.Context(store=url, token=member.token)
+
+
+@pytest.mark.parametrize(
+    ("backend", "blobs", "dialect"),
+    [("remote", LocalBlobStore, "sqlite"), ("remote-s3pg", S3BlobStore, "postgresql")],
+)
+async def test_each_remote_backend_runs_its_server_on_its_pair(
+    backend, blobs, dialect, request, tmp_path
+):
+    """The facade suites' remote backends are what they say (no silent fallback to local)."""
+    world: RemoteWorld = request.getfixturevalue(REMOTE_BACKENDS[backend])
+    store = world.store
+    assert isinstance(store.blobs, blobs)
+    assert isinstance(store.index, SqlIndex)
+    assert store.index.engine.dialect.name == dialect
+    ctx = world.context()
+    a = await ctx.artifacts().save_text("x" * (store.settings.inline_max + 1), name="big")
+    assert a.sha256 in {digest.hexdigest for digest, _ in store.blobs.iter_blobs()}

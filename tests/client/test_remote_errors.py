@@ -13,7 +13,7 @@ import hashlib
 import httpx
 import pytest
 
-from remotekit import RemoteWorld
+from remotekit import RemoteWorld, on_both_pairs
 from satchel.client._api import Api, file_url, raise_for_error
 from satchel.errors import (
     ConflictError,
@@ -70,6 +70,7 @@ def _file(data: bytes, path: str = "f.bin") -> dict[str, object]:
     return {"path": path, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
 
 
+@on_both_pairs
 def test_live_answers_raise_the_embedded_classes(remote: RemoteWorld) -> None:
     owner = remote.member()
     api = _api(remote, owner.token)
@@ -122,6 +123,7 @@ def test_live_answers_raise_the_embedded_classes(remote: RemoteWorld) -> None:
         api.close()
 
 
+@on_both_pairs
 async def test_sdk_calls_raise_the_same_classes_as_embedded(remote: RemoteWorld) -> None:
     mine = remote.context(run_id="r1").artifacts()
     colleague = remote.context(run_id="r2", user_id="u2").artifacts()

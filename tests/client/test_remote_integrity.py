@@ -12,22 +12,33 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import obstore as obs
 import pytest
 
 from client._proxy import Proxy
-from remotekit import RemoteWorld
+from remotekit import RemoteWorld, on_both_pairs
 from satchel import IntegrityError
 from satchel.hashing import Digest
+from satchel.storage.layout import blob_key
 from satchel.storage.local import LocalBlobStore
+from satchel.storage.s3 import BLOBS, S3BlobStore
 from serverkit import state_of
 
 SIZE = 3 * 1024 * 1024 + 17
 
 
 def _damage_blob(remote: RemoteWorld, sha256: str, at: int = -10) -> None:
+    """Flip one byte of a blob where the server keeps it: its disk or its bucket."""
     blobs = state_of(remote.app).store.blobs
+    digest = Digest(hexdigest=sha256)
+    if isinstance(blobs, S3BlobStore):
+        key = BLOBS + blob_key(digest)
+        damaged = bytearray(obs.get(blobs.obstore, key).bytes())
+        damaged[at] ^= 1
+        obs.put(blobs.obstore, key, bytes(damaged))
+        return
     assert isinstance(blobs, LocalBlobStore)
-    path = blobs.blob_path(Digest(hexdigest=sha256))
+    path = blobs.blob_path(digest)
     path.chmod(0o644)
     damaged = bytearray(path.read_bytes())
     damaged[at] ^= 1
@@ -38,6 +49,7 @@ def _leftovers(root: Path) -> list[Path]:
     return [p for p in root.rglob("*") if p.name.endswith(".part") or p.name.endswith(".tree")]
 
 
+@on_both_pairs
 async def test_a_blob_damaged_on_the_server_never_reaches_the_caller(remote, tmp_path):
     ctx = remote.context(run_id="r1")
     arts = ctx.sync_artifacts()
@@ -75,6 +87,7 @@ async def test_a_blob_damaged_on_the_server_never_reaches_the_caller(remote, tmp
     assert arts.load_bytes(f"satchel://{d.artifact_id}/small.txt") == b"fine"
 
 
+@on_both_pairs
 async def test_a_byte_damaged_in_flight_is_caught_by_the_client(remote, tmp_path):
     proxy = Proxy(remote.url)
     try:

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from client._proxy import Proxy
-from remotekit import RemoteWorld
+from remotekit import RemoteWorld, on_both_pairs
 from serverkit import state_of
 
 CHILD = Path(__file__).with_name("_save_child.py")
@@ -35,6 +35,7 @@ def _source(tmp_path: Path) -> tuple[Path, bytes]:
     return path, data
 
 
+@on_both_pairs
 async def test_a_dropped_connection_resumes_where_the_server_got_to(remote, tmp_path):
     staging = state_of(remote.app).staging
     source, data = _source(tmp_path)
@@ -77,6 +78,7 @@ def _journal(remote: RemoteWorld) -> list[Path]:
     return sorted(remote.client_home.glob("remote/*/uploads/*.json"))
 
 
+@on_both_pairs
 async def test_a_client_killed_mid_upload_resumes_in_the_next_process(remote, tmp_path):
     staging = state_of(remote.app).staging
     source, data = _source(tmp_path)
@@ -114,6 +116,7 @@ async def test_a_client_killed_mid_upload_resumes_in_the_next_process(remote, tm
     assert await arts.load_bytes_by_id(artifact_id) == data
 
 
+@on_both_pairs
 async def test_the_same_bytes_saved_at_once_are_separate_artifacts(remote, tmp_path):
     source, data = _source(tmp_path)
     arts = remote.context(run_id="r1", upload_chunk=CHUNK).artifacts()

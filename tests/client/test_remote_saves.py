@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from remotekit import remote_world
+from remotekit import on_both_pairs, remote_world
 
 CHUNK = 256 * 1024
 
@@ -19,7 +19,10 @@ class Boom(Exception):
     pass
 
 
-async def test_small_files_travel_in_batches_under_the_body_limit(remote_mounts, tmp_path):
+@pytest.mark.parametrize("pair", ["remote", "remote-s3pg"])
+async def test_small_files_travel_in_batches_under_the_body_limit(
+    pair, remote_mounts, tmp_path, request
+):
     files = {f"part-{i:03d}/data.bin": os.urandom(1024 + i) for i in range(200)}
     # Inline-sized, but not within a 64 KiB body: chunks, to a path that needs escaping.
     files["odd names/50% & #1?.bin"] = os.urandom(100 * 1024)
@@ -29,7 +32,8 @@ async def test_small_files_travel_in_batches_under_the_body_limit(remote_mounts,
         (tree / key).parent.mkdir(parents=True, exist_ok=True)
         (tree / key).write_bytes(data)
     # The smallest body limit a server takes: the 200 KiB of content cannot go at once.
-    with remote_world(*remote_mounts, tmp_path, body_max=64 * 1024) as remote:
+    seaweed = request.getfixturevalue("seaweed") if pair == "remote-s3pg" else None
+    with remote_world(*remote_mounts, tmp_path, seaweed=seaweed, body_max=64 * 1024) as remote:
         arts = remote.context(run_id="r1", upload_chunk=CHUNK).artifacts()
         a = await arts.ingest_dir(tree)
         assert a.status == "completed"
@@ -42,6 +46,7 @@ async def test_small_files_travel_in_batches_under_the_body_limit(remote_mounts,
         } == files
 
 
+@on_both_pairs
 async def test_a_long_writer_stream_is_spooled_and_uploaded_in_chunks(remote, tmp_path):
     ctx = remote.context(run_id="r1", upload_chunk=CHUNK)
     arts = ctx.artifacts()

@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from remotekit import RemoteWorld
+from remotekit import RemoteWorld, on_both_pairs
 from satchel import NotFoundError
 
 LEVELS = ["run", "session", "user", "org"]
 SHARED = {"run_id": "r1", "session_id": "s1", "graph_id": "g1", "node_id": "n1"}
 
 
+@on_both_pairs
 async def test_another_orgs_token_sees_nothing(remote: RemoteWorld, tmp_path: Path) -> None:
     ours = remote.context(org_id="o1", user_id="u1", **SHARED).artifacts()
     theirs = remote.context(org_id="o2", user_id="u9", **SHARED).artifacts()

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from satchel.errors import SatchelError, ValidationError
+from satchel.errors import NotFoundError, SatchelError, ValidationError
 from satchel.index import ArtifactQuery, ArtifactWrite, Index
 from satchel.index.base import Reader
 from satchel.models import Artifact, ArtifactFile, Occurrence, Run, format_time, new_id
@@ -135,6 +135,28 @@ def test_get_unknown_id_is_none(index: Index) -> None:
     assert index.get("no-such-artifact") is None
     commit(index, make_artifact())
     assert index.get(new_id()) is None
+
+
+def test_a_key_holding_nul_finds_nothing(index: Index) -> None:
+    """Lookups by a caller-given key holding U+0000 answer as for an unknown key on every
+    dialect (PostgreSQL refuses NUL in a text parameter: never an ``IndexBackendError``)."""
+    artifact = make_artifact()
+    commit(index, artifact)
+    index.ensure_run(Run(run_id="run-1", status="running", started_at=at(0)))
+    for key in ("\x00", artifact.artifact_id + "\x00", "run-1\x00"):
+        assert index.get(key) is None
+        assert index.get_many([key, artifact.artifact_id]) == [index.get(artifact.artifact_id)]
+        assert index.set_pinned(key, True, updated_at=format_time(at(1))) is False
+        assert index.occurrences(key) == []
+        assert index.inline_blob(key) is None
+        assert index.blob_referenced(key) is False
+        assert index.get_run(key) is None
+        assert index.set_run_status(key, "done", ended_at=None) is False
+        with pytest.raises(NotFoundError):
+            index.delete_artifact(key)
+        with pytest.raises(NotFoundError):
+            index.delete_run(key)
+    assert index.get(artifact.artifact_id) is not None
 
 
 def test_commit_many_in_one_batch(index: Index) -> None:

@@ -107,6 +107,42 @@ def test_users(tenancy: SqlTenancy) -> None:
     assert len(tenancy.list_users()) == 2
 
 
+def test_a_key_holding_nul_finds_nothing(tenancy: SqlTenancy, index: Index) -> None:
+    """Lookups by caller-given keys (a login's email, a grant's org id, a token's user id)
+    answer "no such row" on every dialect: PostgreSQL refuses U+0000 in a text parameter,
+    which must not surface as an index error (a 503 where SQLite answers 401 or 404)."""
+    org = tenancy.create_org("o")
+    ann = tenancy.create_user(email="ann@example.com", org_id=org.org_id)
+    tenancy.set_password(ann.user_id, PASSWORD)
+    token, _ = tenancy.create_token(ann.user_id, name="t")
+    artifact = make_artifact(index, org_id=org.org_id, user_id=ann.user_id)
+    grant = tenancy.add_grant(artifact.artifact_id, org_id=org.org_id, granted_by=ann.user_id)
+    for key in ("\x00", f"{org.org_id}\x00", "ann@example.com\x00"):
+        assert tenancy.get_org(key) is None
+        assert tenancy.org_by_name(key) is None
+        assert tenancy.get_user(key) is None
+        assert tenancy.user_by_email(key) is None
+        assert tenancy.check_password(key, PASSWORD) is None
+        assert tenancy.list_users(org_id=key) == []
+        assert tenancy.get_token(key) is None
+        assert tenancy.list_tokens(key) == []
+        assert tenancy.revoke_token(key) is False
+        assert tenancy.get_grant(key) is None
+        assert tenancy.revoke_grant(key) is False
+        assert tenancy.list_grants(key) == []
+        with pytest.raises(NotFoundError):
+            tenancy.create_token(key, name="t")
+        with pytest.raises(NotFoundError):
+            tenancy.add_grant(artifact.artifact_id, org_id=key, granted_by=ann.user_id)
+        with pytest.raises(NotFoundError):
+            tenancy.add_grant(key, org_id=org.org_id, granted_by=ann.user_id)
+        with pytest.raises(NotFoundError):
+            tenancy.set_password(key, PASSWORD)
+    assert tenancy.check_password("ann@example.com", PASSWORD) == tenancy.get_user(ann.user_id)
+    assert tenancy.get_token(token.token_id) == token
+    assert tenancy.list_grants(artifact.artifact_id) == [grant]
+
+
 def test_passwords_are_salted_scrypt_and_checked(tenancy: SqlTenancy, index: Index) -> None:
     org = tenancy.create_org("o")
     ann = tenancy.create_user(email="ann@example.com", org_id=org.org_id, password=PASSWORD)

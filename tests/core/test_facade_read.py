@@ -109,6 +109,17 @@ async def test_get_by_id_of_unknown_id_is_none(arts):
         await arts.get_by_id("")
 
 
+async def test_an_id_holding_nul_is_an_unknown_id(arts):
+    # PostgreSQL refuses U+0000 in a query parameter: still "not found", never an index error.
+    await arts.save_text("something to find past")
+    nul_id = UNKNOWN_ID[:-1] + "\x00"
+    assert await arts.get_by_id(nul_id) is None
+    with pytest.raises(NotFoundError):
+        await arts.load_bytes_by_id(nul_id)
+    with pytest.raises(NotFoundError):
+        await arts.pin(nul_id)
+
+
 async def test_pin_and_unpin_are_reflected_by_get_by_id(arts):
     a = await arts.save_text("pin me")
     assert a.pinned is False
@@ -411,3 +422,9 @@ async def test_lineage_records_producer_and_users(arts, context, open_context, f
     third = facade_of(open_context(run_id="r-peek", org_id="o1"), facade_kind)
     assert await third.get_by_id(a.artifact_id) is not None
     assert "r-peek" not in {o.run_id for o in await arts.lineage(a.artifact_id)}
+
+
+async def test_lineage_of_an_unknown_id_is_not_found(arts):
+    # As pin and the loads, and as a server answers (404): not an empty history.
+    with pytest.raises(NotFoundError):
+        await arts.lineage(UNKNOWN_ID)

@@ -19,7 +19,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 import satchel
-from conftest import remote_too, store_of
+from conftest import REMOTE_BACKENDS, remote_too, store_of
 from satchel import (
     ArtifactIsDirectoryError,
     InvalidMetadataError,
@@ -309,7 +309,7 @@ async def test_payload_larger_than_inline_max_round_trips(arts, context, store_k
     assert await arts.load_text_by_id(a.artifact_id) == text
     assert await arts.get_by_id(a.artifact_id) == a
     assert a.sha256 in stored_blob_digests(context)
-    if store_kind == "remote":
+    if store_kind in REMOTE_BACKENDS:
         # A server names the artifact, never where it keeps the bytes (docs/client.md).
         assert a.uri == f"satchel://{a.artifact_id}"
         assert await arts.load_text(a.uri) == text

@@ -161,3 +161,15 @@ async def test_query_syntax_characters_are_plain_text(arts):
         await arts.search(query=query)
     found = [a.name for a in await arts.search(query="_50%_off", limit=5)]
     assert found[0] == "promo_50%_off.txt"
+
+
+@remote_too
+async def test_text_with_nul_characters_does_not_stop_the_text_index(arts):
+    # Valid UTF-8 text may hold U+0000; PostgreSQL text columns cannot, and a document the
+    # catch-up could not write would fail every search after it on that index.
+    a = await arts.save_text("before\x00after nulcharacter", name="nul.txt")
+    assert await arts.load_text_by_id(a.artifact_id) == "before\x00after nulcharacter"
+    assert [x.artifact_id for x in await arts.search(query="nulcharacter")] == [a.artifact_id]
+    assert [x.artifact_id for x in await arts.search(query="after")] == [a.artifact_id]
+    b = await arts.save_text("a later note", name="later.txt")
+    assert [x.artifact_id for x in await arts.search(query="later")] == [b.artifact_id]

@@ -2,7 +2,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from conftest import remote_too
 
+
+@remote_too
 async def test_issue_example_round_trip(arts: Any) -> None:
     a = await arts.save_text(
         "Hello, world!",

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import remote_too
 from satchel import (
     InvalidFileKeyError,
     InvalidMetadataError,
@@ -260,6 +261,7 @@ def test_validation_errors_are_value_errors():
 # -- through the facade ---------------------------------------------------------------------
 
 
+@remote_too
 async def test_facade_normalises_names_and_refuses_bad_ones(arts):
     a = await arts.save_text("x", name="cafe\u0301.txt")
     assert a.name == "caf\u00e9.txt"
@@ -273,6 +275,7 @@ async def test_facade_normalises_names_and_refuses_bad_ones(arts):
     assert await arts.list(include_node=False) == [a]
 
 
+@remote_too
 async def test_facade_refuses_bad_metadata_and_saves_nothing(arts):
     bad_calls = [
         {"labels": {"k": None}},
@@ -294,6 +297,7 @@ async def test_facade_refuses_bad_metadata_and_saves_nothing(arts):
     assert await arts.list(include_node=False) == [a]
 
 
+@remote_too
 async def test_facade_keeps_unicode_file_keys_and_refuses_bad_ones(arts, tmp_path):
     tree = tmp_path / "t"
     tree.mkdir()

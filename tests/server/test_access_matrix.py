@@ -331,3 +331,21 @@ async def test_forbidden_is_the_same_404_as_missing(world: World) -> None:
         assert listed.json() == {"items": [], "next_cursor": None}
         found = await other_http.post("/api/v1/search", json={"query": "secret"})
         assert found.json()["items"] == []
+
+
+async def test_keys_holding_nul_are_unknown_keys(world: World) -> None:
+    """A login, a grant or a token naming a key with U+0000 answers as for any unknown key
+    (PostgreSQL refuses NUL in a text parameter: that must not become a 503)."""
+    admin = world.member("boss", "a", role="admin")
+    async with world.client("boss") as http, world.client() as anonymous:
+        done = await create(http, {"f.txt": b"x"})
+        login = await anonymous.post(
+            "/api/v1/auth/login", json={"email": f"{admin.email}\x00", "password": "x"}
+        )
+        assert login.status_code == 401, login.text
+        grant = await http.post(
+            f"/api/v1/artifacts/{done['artifact_id']}/grants", json={"org_id": "o\x00"}
+        )
+        assert (grant.status_code, grant.json()["error"]["code"]) == (404, "not_found")
+        token = await http.post("/api/v1/tokens", json={"user_id": "u\x00"})
+        assert (token.status_code, token.json()["error"]["code"]) == (404, "not_found")

@@ -376,10 +376,9 @@ class FacadeCore(CoreBase):
         self._uses.once(key, lambda: self.store.add_occurrences([used]))
 
     def lineage(self, artifact_id: str) -> builtins.list[Occurrence]:
-        reader = self.context.reader
-        if reader is not None:
-            self.require(artifact_id)
-        return self.store.index.occurrences(artifact_id, reader=reader)
+        # An unknown (or unreadable) id is NotFoundError, as on a server: not no history.
+        self.require(artifact_id)
+        return self.store.index.occurrences(artifact_id, reader=self.context.reader)
 
     def load_bytes_by_id(self, artifact_id: str) -> bytes:
         artifact = self.require(artifact_id)

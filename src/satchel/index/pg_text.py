@@ -141,7 +141,9 @@ def catch_up(conn: Connection, *, max_rows: int | None = None) -> int:
         rows: list[dict[str, Any]] = []
         terms: Counter[str] = Counter()
         for _, artifact, content in found:
-            body = document(artifact, content)
+            # A text column cannot hold U+0000 (valid in a text artifact's content): one
+            # such document would fail this catch-up, and every search after it, for good.
+            body = document(artifact, content).replace("\x00", " ")
             found_words = [t for t in tokens(body) if len(t) <= _MAX_TERM]
             terms.update(set(found_words))
             rows.append(

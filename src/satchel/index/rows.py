@@ -1,4 +1,5 @@
-"""Rows: Artifact and Run values to table rows and back, and a batch of writes to rows."""
+"""Rows: Artifact and Run values to table rows and back, a batch of writes to rows, and
+which keys a row can hold at all."""
 
 from __future__ import annotations
 
@@ -28,10 +29,18 @@ __all__ = [
     "rows_for_writes",
     "run_from_row",
     "run_row",
+    "storable",
 ]
 
 #: Tables in insertion order, each with whether a conflict is ignored (insert-if-absent).
 BatchRows = list[tuple[Table, bool, list[dict[str, Any]]]]
+
+
+def storable(key: object) -> bool:
+    """Whether any row can hold ``key``: every key is a printable string when written, and
+    PostgreSQL refuses U+0000 in a text parameter outright (an error where SQLite finds
+    nothing), so a lookup by a caller-given key checks this first and finds nothing."""
+    return isinstance(key, str) and "\x00" not in key
 
 
 def _dumps(value: Any) -> str:

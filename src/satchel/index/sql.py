@@ -53,7 +53,13 @@ from satchel.index.query import (
     walks_ranking,
 )
 from satchel.index.rawwrite import RawWriter
-from satchel.index.rows import artifact_from_row, rows_for_writes, run_from_row, run_row
+from satchel.index.rows import (
+    artifact_from_row,
+    rows_for_writes,
+    run_from_row,
+    run_row,
+    storable,
+)
 from satchel.index.schema import (
     ID,
     SCHEMA_HEAD,
@@ -222,6 +228,8 @@ class SqlIndex:
         self._raw.write(rows_for_writes(writes))
 
     def set_pinned(self, artifact_id: str, pinned: bool, *, updated_at: str) -> bool:
+        if not storable(artifact_id):
+            return False
         with self._write() as conn:
             result = conn.execute(
                 update(artifacts)
@@ -235,6 +243,8 @@ class SqlIndex:
             conn.execute(self._insert_ignore(runs), [run_row(run)])
 
     def set_run_status(self, run_id: str, status: RunStatus, *, ended_at: str | None) -> bool:
+        if not storable(run_id):
+            return False
         with self._write() as conn:
             result = conn.execute(
                 update(runs).where(runs.c.run_id == run_id).values(status=status, ended_at=ended_at)
@@ -283,6 +293,9 @@ class SqlIndex:
         return found
 
     def get(self, artifact_id: str, *, reader: Reader | None = None) -> Artifact | None:
+        # Every lookup by a caller-given key: ``storable`` (PostgreSQL refuses U+0000).
+        if not storable(artifact_id):
+            return None
         conditions = [artifacts.c.artifact_id == artifact_id, artifacts.c.status == "completed"]
         if reader is not None:
             conditions.append(readable(reader))
@@ -468,9 +481,11 @@ class SqlIndex:
 
     def get_many(self, ids: Sequence[str], *, reader: Reader | None = None) -> list[Artifact]:
         with self._read() as conn:
-            return self._in_order(conn, list(ids), reader)
+            return self._in_order(conn, [i for i in ids if storable(i)], reader)
 
     def inline_blob(self, sha256: str) -> bytes | None:
+        if not storable(sha256):
+            return None
         with self._read() as conn:
             row = conn.execute(
                 select(inline_blobs.c.data).where(inline_blobs.c.sha256 == sha256)
@@ -478,6 +493,8 @@ class SqlIndex:
             return None if row is None else bytes(row[0])
 
     def blob_referenced(self, sha256: str) -> bool:
+        if not storable(sha256):
+            return False
         with self._read() as conn:
             row = conn.execute(
                 select(artifact_files.c.artifact_id)
@@ -487,6 +504,8 @@ class SqlIndex:
             return row is not None
 
     def get_run(self, run_id: str) -> Run | None:
+        if not storable(run_id):
+            return None
         with self._read() as conn:
             row = conn.execute(select(runs).where(runs.c.run_id == run_id)).first()
         return None if row is None else run_from_row(row)
@@ -498,6 +517,8 @@ class SqlIndex:
     # -- deletes ------------------------------------------------------------------------
 
     def delete_artifact(self, artifact_id: str) -> list[str]:
+        if not storable(artifact_id):
+            raise NotFoundError(f"no artifact with id {artifact_id!r}")
         with self._write() as conn:
             row = conn.execute(
                 select(artifacts.c.run_id).where(artifacts.c.artifact_id == artifact_id)
@@ -509,6 +530,8 @@ class SqlIndex:
             return delete_artifacts(conn, [artifact_id], self._forget())
 
     def delete_run(self, run_id: str) -> list[str]:
+        if not storable(run_id):
+            raise NotFoundError(f"no run with id {run_id!r}")
         with self._write() as conn:
             family = run_family(conn, run_id)
             if not family:
@@ -520,6 +543,8 @@ class SqlIndex:
         return None if self._lexical is None else self._text_index().forget
 
     def occurrences(self, artifact_id: str, *, reader: Reader | None = None) -> list[Occurrence]:
+        if not storable(artifact_id):
+            return []
         with self._read() as conn:
             made = conn.execute(
                 select(

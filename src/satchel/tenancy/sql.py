@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError as DatabaseIntegrityError
 
 from satchel.errors import ConfigError, ConflictError, NotFoundError, ValidationError
 from satchel.index.base import Index
+from satchel.index.rows import storable
 from satchel.index.schema import artifacts, grants, orgs, tokens, users
 from satchel.index.sql import SqlIndex
 from satchel.models import format_time, new_id, parse_time, utcnow
@@ -117,11 +118,15 @@ class SqlTenancy:
         return org
 
     def get_org(self, org_id: str) -> Org | None:
+        if not storable(org_id):
+            return None
         row = self._first(select(orgs).where(orgs.c.org_id == org_id))
         return None if row is None else _org(row)
 
     def org_by_name(self, name: str) -> Org | None:
         """The org with this exact name, or None."""
+        if not storable(name):
+            return None
         row = self._first(select(orgs).where(orgs.c.name == name))
         return None if row is None else _org(row)
 
@@ -178,11 +183,13 @@ class SqlTenancy:
         return user
 
     def get_user(self, user_id: str) -> User | None:
+        if not storable(user_id):
+            return None
         row = self._first(select(users).where(users.c.user_id == user_id))
         return None if row is None else _user(row)
 
     def user_by_email(self, email: str) -> User | None:
-        if not isinstance(email, str):
+        if not storable(email):
             return None
         row = self._first(select(users).where(users.c.email == email.lower()))
         return None if row is None else _user(row)
@@ -190,6 +197,8 @@ class SqlTenancy:
     def list_users(self, org_id: str | None = None) -> list[User]:
         statement = select(users).order_by(users.c.email)
         if org_id is not None:
+            if not storable(org_id):
+                return []
             statement = statement.where(users.c.org_id == org_id)
         with self._index.read_connection() as conn:
             rows = conn.execute(statement).all()
@@ -197,6 +206,8 @@ class SqlTenancy:
 
     def set_password(self, user_id: str, password: str) -> None:
         stored = hash_password(password)
+        if not storable(user_id):
+            raise NotFoundError(f"no user with id {user_id!r}")
         with self._index.write_transaction() as conn:
             done = conn.execute(
                 update(users).where(users.c.user_id == user_id).values(password_hash=stored)
@@ -206,7 +217,7 @@ class SqlTenancy:
 
     def check_password(self, email: str, password: str) -> User | None:
         row = None
-        if isinstance(email, str):
+        if storable(email):
             row = self._first(select(users).where(users.c.email == email.lower()))
         # The same scrypt work with no such user or no password (``verify_password``).
         if not verify_password(password, None if row is None else row.password_hash):
@@ -258,10 +269,14 @@ class SqlTenancy:
 
     def get_token(self, token_id: str) -> Token | None:
         """One token's record, or None."""
+        if not storable(token_id):
+            return None
         row = self._first(select(tokens).where(tokens.c.token_id == token_id))
         return None if row is None else _token(row)
 
     def list_tokens(self, user_id: str) -> list[Token]:
+        if not storable(user_id):
+            return []
         with self._index.read_connection() as conn:
             rows = conn.execute(
                 select(tokens)
@@ -271,6 +286,8 @@ class SqlTenancy:
         return [_token(r) for r in rows]
 
     def revoke_token(self, token_id: str) -> bool:
+        if not storable(token_id):
+            return False
         with self._index.write_transaction() as conn:
             done = conn.execute(
                 update(tokens)
@@ -385,7 +402,7 @@ class SqlTenancy:
 
     def grants_of(self, artifact_ids: Sequence[str]) -> dict[str, list[Grant]]:
         found: dict[str, list[Grant]] = {aid: [] for aid in artifact_ids}
-        wanted = list(found)
+        wanted = [aid for aid in found if storable(aid)]
         with self._index.read_connection() as conn:
             for start in range(0, len(wanted), _CHUNK):
                 rows = conn.execute(
@@ -398,10 +415,14 @@ class SqlTenancy:
         return found
 
     def get_grant(self, grant_id: str) -> Grant | None:
+        if not storable(grant_id):
+            return None
         row = self._first(select(grants).where(grants.c.grant_id == grant_id))
         return None if row is None else _grant(row)
 
     def revoke_grant(self, grant_id: str) -> bool:
+        if not storable(grant_id):
+            return False
         with self._index.write_transaction() as conn:
             done = conn.execute(grants.delete().where(grants.c.grant_id == grant_id))
             return bool(done.rowcount)
@@ -428,5 +449,5 @@ class SqlTenancy:
 
 def _require(conn: Connection, column: Any, value: str, what: str) -> None:
     """``NotFoundError`` unless a row has ``column = value``."""
-    if conn.execute(select(column).where(column == value)).first() is None:
+    if not storable(value) or conn.execute(select(column).where(column == value)).first() is None:
         raise NotFoundError(f"no {what} with id {value!r}")

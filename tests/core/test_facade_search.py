@@ -128,6 +128,15 @@ async def test_unknown_modes_and_modes_without_a_query_are_refused(arts):
             await arts.search(mode=mode)
 
 
+async def test_a_query_longer_than_2048_characters_is_refused_everywhere(arts):
+    """The same limit embedded and remote (a server refuses longer text in any field)."""
+    await seed_models(arts)
+    assert isinstance(await arts.search(query="v" * 2048, mode="lexical"), list)
+    for call in (arts.search, arts.search_page):
+        with pytest.raises(satchel.ValidationError):
+            await call(query="v" * 2049, mode="lexical")
+
+
 async def collect(arts: Any, **kwargs: Any) -> list[Any]:
     page = await arts.search_page(**kwargs)
     rows = list(page.items)

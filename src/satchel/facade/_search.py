@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, Final
 
 from satchel.errors import ValidationError
 from satchel.facade._paging import (
@@ -25,13 +25,18 @@ from satchel.index import ArtifactQuery
 from satchel.models import Artifact
 from satchel.validation import validate_token
 
-__all__ = ["context_search", "page_search", "search_text", "text_query"]
+__all__ = ["QUERY_MAX", "context_search", "page_search", "search_text", "text_query"]
+
+#: The longest search text, in characters (a server refuses longer ones alike).
+QUERY_MAX: Final = 2048
 
 
 def search_text(query: object) -> str | None:
     """The text of a search (None for a structured one); refuses what is not a string."""
     if query is not None and not isinstance(query, str):
         raise ValidationError(f"query must be a string, not {type(query).__name__}")
+    if query is not None and len(query) > QUERY_MAX:
+        raise ValidationError(f"query is longer than {QUERY_MAX} characters: {len(query)}")
     return query if query and query.strip() else None
 
 

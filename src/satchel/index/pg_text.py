@@ -238,7 +238,16 @@ def _lexeme(term: str) -> str:
 
 
 def tsquery(groups: list[list[str]], *, every: bool) -> str | None:
-    """A ``tsquery`` literal: every group (``every``) or any term, each term quoted."""
+    """A ``tsquery`` literal: every group (``every``) or any term, each term quoted.
+
+    A term longer than any indexed one (``_MAX_TERM``) matches nothing, and PostgreSQL
+    refuses one over 2 KiB: it is left out (with ``every``, its group can match nothing,
+    so neither can the query).
+    """
+    fitting = [[t for t in group if len(t) <= _MAX_TERM] for group in groups]
+    if every and any(not group for group in fitting):
+        return None
+    groups = [group for group in fitting if group]
     if not groups:
         return None
     if not every:

@@ -45,6 +45,7 @@ import logging
 import os
 import random
 import sqlite3
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -120,6 +121,11 @@ class Expected:
             self.best, self.best_ids = value, [run_id]
         elif value == self.best:
             self.best_ids.append(run_id)
+
+
+def log(message: str) -> None:
+    """Progress on stderr (the orchestrator shows it only when the child fails)."""
+    print(f"  mlflow_search: {message}", file=sys.stderr, flush=True)
 
 
 def spec_params(spec: dict[str, Any]) -> dict[str, str]:
@@ -276,6 +282,7 @@ def create_runs_bulk(
             for table in RUN_TABLES:
                 conn.executemany(sql[table], rows[table])
             conn.execute("COMMIT")
+            log(f"bulk: {made:,} runs")
     finally:
         conn.close()
     return made, *last
@@ -308,6 +315,7 @@ def verify(client: MlflowClient, experiment: str, expected: list[Expected]) -> l
     """``search_runs`` gives exactly what the brute-force filter over the specs gives."""
     report = []
     for e in expected:
+        t0 = time.perf_counter()
         found: list[Any] = []  # in the query's order: its first run is the top
         token = None
         while True:
@@ -338,7 +346,11 @@ def verify(client: MlflowClient, experiment: str, expected: list[Expected]) -> l
                 "order_by": e.query.order_by[0],
                 "runs": len(ids),
                 "top": e.best,
+                "seconds": time.perf_counter() - t0,
             }
+        )
+        log(
+            f"check {len(report)}/{len(expected)}: {len(ids):,} runs, {report[-1]['seconds']:.1f} s"
         )
     return report
 

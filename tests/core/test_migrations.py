@@ -126,7 +126,11 @@ def test_index_from_a_newer_satchel_is_refused(tmp_path: Path) -> None:
     assert revision_of(path) == "9999_future"
 
 
-def test_threads_opening_a_fresh_index_at_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize("attempt", range(20))  # the race is narrow: give it many tries
+def test_threads_opening_a_fresh_index_at_once(tmp_path: Path, attempt: int) -> None:
+    """Six threads open one fresh file at once: switching it to WAL, which SQLite refuses
+    at once rather than through the busy timeout while another connection does it, and
+    migrating it, which one does while the others wait."""
     path = tmp_path / "index.db"
     count = 6
     barrier = threading.Barrier(count)

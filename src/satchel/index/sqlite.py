@@ -9,6 +9,7 @@ from; the busy timeout makes writers from many processes queue instead of failin
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any, Final
 
@@ -27,6 +28,26 @@ MMAP_BYTES: Final = 1 << 31
 
 def _insert_ignore(table: Table) -> Insert:
     return sqlite_insert(table).on_conflict_do_nothing()
+
+
+def _write_ahead(cursor: sqlite3.Cursor) -> None:
+    """Switch the file to WAL, waiting out other connections doing the same.
+
+    Changing the journal mode needs the file to itself, and SQLite answers "database is
+    locked" at once rather than through the busy timeout: threads or processes opening a
+    fresh index together would fail. They retry here, within ``BUSY_TIMEOUT_S``.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    pause = 0.001
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
 
 
 def _engine(path: Path) -> Engine:
@@ -49,7 +70,7 @@ def _engine(path: Path) -> Engine:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _write_ahead(cursor)
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
         # Read pages through a memory map (SQLite caps it, 2 GiB here) rather than a read()

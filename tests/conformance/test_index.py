@@ -18,7 +18,7 @@ import pytest
 
 from satchel.errors import NotFoundError, SatchelError, ValidationError
 from satchel.index import ArtifactQuery, ArtifactWrite, Index
-from satchel.index.base import Reader
+from satchel.index.base import KindListing, Reader
 from satchel.models import Artifact, ArtifactFile, Occurrence, Run, format_time, new_id
 
 T0 = datetime(2026, 3, 4, 5, 6, 7, 123456, tzinfo=UTC)
@@ -635,3 +635,13 @@ def test_duplicate_file_path_fails_whole(index: Index) -> None:
     with pytest.raises(SatchelError):
         commit(index, good, bad)
     assert index.query(ArtifactQuery(include_pending=True)) == []
+
+
+def test_kinds_lists_each_kind_once_in_text_order(index: Index) -> None:
+    assert isinstance(index, KindListing)
+    assert index.kinds(10) == []
+    kinds = ["log", "checkpoint", "log", "zeta", None, "checkpoint", "metric"]
+    commit(index, *(make_artifact(kind=k, created=i) for i, k in enumerate(kinds)))
+    expected = sorted({k for k in kinds if k is not None})
+    assert index.kinds(10) == expected
+    assert index.kinds(2) == expected[:2]

@@ -189,3 +189,11 @@ async def test_static_assets_come_from_the_server(people: World) -> None:
             # Nothing fetched from elsewhere (an SVG's namespace name is not a fetch).
             body = answer.content.replace(b'xmlns="http://www.w3.org/2000/svg"', b"")
             assert b"http://" not in body and b"https://" not in body, name
+
+
+async def test_pages_say_their_server_time(people: World) -> None:
+    async with people.client() as client:
+        await log_in(people, "bob", client)
+        timing = (await client.get("/artifacts")).headers["server-timing"]
+        assert timing.startswith("app;dur=")
+        assert float(timing.split("=", 1)[1]) > 0

@@ -195,8 +195,8 @@ async def test_the_owner_sees_grants_and_the_cli_commands(
         page = (await alice.get(f"/artifacts/{made['full']}")).text
         assert 'id="grants"' in page
         assert world.members["carol"].email in page
-        assert f"satchel artifacts grant {made['full']} --email" in page
-        assert f"satchel artifacts revoke {made['full']} GRANT_ID" in page
+        assert f"satchel artifacts grant -i {made['full']} -e" in page
+        assert f"satchel artifacts revoke -i {made['full']} -a GRANT_ID" in page
         assert "<form" not in page.split('id="grants"', 1)[1]  # read-only: no form there
 
 

@@ -12,6 +12,7 @@ import io
 import os
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from datetime import timedelta
 from pathlib import Path
@@ -238,6 +239,29 @@ def test_presigned_get_serves_the_raw_bytes(store: S3BlobStore) -> None:
     assert blob_key(digest) in urlsplit(url).path
     with urllib.request.urlopen(url, timeout=10) as response:
         assert response.read() == data
+
+
+def test_presigned_get_answers_the_signed_download_name(store: S3BlobStore) -> None:
+    data = b"named bytes"
+    digest = digest_of(data)
+    sink = store.open_sink()
+    sink.write(data)
+    sink.commit(digest)
+    disposition = "attachment; filename=\"r_sum_.txt\"; filename*=UTF-8''r%C3%A9sum%C3%A9.txt"
+    url = store.presign_get(
+        digest, timedelta(minutes=5), disposition=disposition, content_type="text/plain"
+    )
+    with urllib.request.urlopen(url, timeout=10) as response:
+        assert response.read() == data
+        assert response.headers["Content-Disposition"] == disposition
+        assert response.headers["Content-Type"].startswith("text/plain")
+    # The headers are signed: a holder of the URL cannot change them.
+    forged = url.replace("text%2Fplain", "text%2Fhtml")
+    assert forged != url
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(forged, timeout=10)
+    refused.value.close()
+    assert refused.value.code == 403
 
 
 def test_presigned_put_is_adopted_only_with_the_right_digest(store: S3BlobStore) -> None:

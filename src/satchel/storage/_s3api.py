@@ -247,33 +247,46 @@ class S3Api:
         *,
         now: datetime | None = None,
     ) -> str:
-        """A URL that PUTs part ``number`` of an upload, signed in its query string.
+        """A URL that PUTs part ``number`` of an upload (see ``presign``)."""
+        query = {"partNumber": str(number), "uploadId": upload_id}
+        return self.presign("PUT", key, expires, query, now=now)
+
+    def presign(
+        self,
+        method: str,
+        key: str,
+        expires: timedelta,
+        query: dict[str, str] | None = None,
+        *,
+        now: datetime | None = None,
+    ) -> str:
+        """A URL for ``method`` on ``key``, signed in its query string with ``query``.
 
         SigV4 query-string presigning: only ``host`` is a signed header and the payload is
-        ``UNSIGNED-PAYLOAD``, so any HTTP client can PUT the part's bytes without
-        credentials until ``expires`` after ``now`` (the S3 server judges that by its
-        own clock).
+        ``UNSIGNED-PAYLOAD``, so any HTTP client can use it without credentials until
+        ``expires`` after ``now`` (the S3 server judges that by its own clock). Every
+        parameter of ``query`` is signed: a GET's ``response-content-disposition`` cannot
+        be changed by whoever holds the URL.
         """
         seconds = int(expires.total_seconds())
         if not 1 <= seconds <= MAX_PRESIGN.total_seconds():
             raise StorageError(f"a presigned URL lives 1 s to 7 days, not {seconds} s")
         when = (now or datetime.now(UTC)).astimezone(UTC)
         scope = f"{when:%Y%m%d}/{self._region}/s3/aws4_request"
-        query = {
+        signed = {
             "X-Amz-Algorithm": "AWS4-HMAC-SHA256",
             "X-Amz-Credential": f"{self._key_id}/{scope}",
             "X-Amz-Date": when.strftime("%Y%m%dT%H%M%SZ"),
             "X-Amz-Expires": str(seconds),
             "X-Amz-SignedHeaders": "host",
-            "partNumber": str(number),
-            "uploadId": upload_id,
+            **(query or {}),
         }
         if self._token:
-            query["X-Amz-Security-Token"] = self._token
+            signed["X-Amz-Security-Token"] = self._token
         path = self._path(key)
-        canonical_query = _canonical_query(query)
+        canonical_query = _canonical_query(signed)
         canonical = "\n".join(
-            ["PUT", path, canonical_query, f"host:{self._host}", "", "host", "UNSIGNED-PAYLOAD"]
+            [method, path, canonical_query, f"host:{self._host}", "", "host", "UNSIGNED-PAYLOAD"]
         )
         signature = self._signature(when, canonical)
         scheme = "https" if self._https else "http"

@@ -205,8 +205,20 @@ class BlobSigner(Protocol):
     and the bytes must be verified before anything references them.
     """
 
-    def presign_get(self, digest: Digest, expires: timedelta) -> str:
-        """A URL that GETs the blob's raw bytes until ``expires`` from now."""
+    def presign_get(
+        self,
+        digest: Digest,
+        expires: timedelta,
+        *,
+        disposition: str | None = None,
+        content_type: str | None = None,
+    ) -> str:
+        """A URL that GETs the blob's raw bytes until ``expires`` from now.
+
+        ``disposition`` and ``content_type``, when the store can sign them into the URL,
+        are the ``Content-Disposition`` and ``Content-Type`` the bucket answers with (a
+        download keeps its file's name rather than the digest's).
+        """
 
     def presign_put(self, expires: timedelta) -> SignedUpload:
         """A URL that PUTs one object to a fresh temporary key."""

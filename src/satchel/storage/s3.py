@@ -523,9 +523,26 @@ class S3BlobStore:
 
     # -- signing ----------------------------------------------------------------------------
 
-    def presign_get(self, digest: Digest, expires: timedelta) -> str:
+    def presign_get(
+        self,
+        digest: Digest,
+        expires: timedelta,
+        *,
+        disposition: str | None = None,
+        content_type: str | None = None,
+    ) -> str:
+        relative = BLOBS + blob_key(digest)
+        if self._api is not None:
+            # Signed here, with the response headers in the signed query: obstore's
+            # signer takes no query parameters.
+            query = {}
+            if disposition is not None:
+                query["response-content-disposition"] = disposition
+            if content_type is not None:
+                query["response-content-type"] = content_type
+            return self._api.presign("GET", self.location.key(relative), expires, query)
         try:
-            return obs.sign(self.obstore, "GET", BLOBS + blob_key(digest), expires)
+            return obs.sign(self.obstore, "GET", relative, expires)
         except (BaseError, OSError) as exc:
             _fail("signing a download", exc)
 

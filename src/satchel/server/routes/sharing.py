@@ -13,7 +13,7 @@ from satchel.errors import ConflictError, NotFoundError
 from satchel.hashing import Digest
 from satchel.models import ArtifactFile, format_time
 from satchel.server.deps import ActorDep, ArtifactIdPath, IdPath, StateDep
-from satchel.server.downloads import stream_file
+from satchel.server.downloads import download_headers, stream_file
 from satchel.server.routes import ERRORS, errors
 from satchel.server.routes.files import DOWNLOADED
 from satchel.server.schemas.artifacts import GrantIn, GrantOut, LinkIn, LinkOut
@@ -140,8 +140,17 @@ async def follow_link(
         if file.bytes <= INLINE_LOOKUP_MAX:
             inline = await anyio.to_thread.run_sync(state.store.index.inline_blob, file.sha256)
         if inline is None:
-            url = await anyio.to_thread.run_sync(
-                blobs.presign_get, Digest(hexdigest=file.sha256), PRESIGNED_FOR
-            )
+            headers = download_headers(file)
+
+            def signed() -> str:
+                return blobs.presign_get(
+                    Digest(hexdigest=file.sha256),
+                    PRESIGNED_FOR,
+                    disposition=headers["Content-Disposition"],
+                    # Never the file's own type: the bucket cannot add a sandboxing CSP.
+                    content_type="application/octet-stream",
+                )
+
+            url = await anyio.to_thread.run_sync(signed)
             return RedirectResponse(url, status_code=307, headers={"Cache-Control": "no-store"})
     return await stream_file(state.store, artifact_id, file, range_)

@@ -1,0 +1,52 @@
+"""seeds/000's Example Workflow in a real browser, on both backend pairs: open Artifacts, filter
+"Shared by another organisation", select an artifact, download a file; the bytes downloaded
+are the bytes saved. On S3 the download link redirects to a presigned URL of the bucket."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page
+
+from .conftest import Portal, apply_filter, listed_ids, log_in, shot
+
+
+@pytest.mark.parametrize("backend", ["local", "s3+postgres"])
+def test_example_workflow(backend: str, page: Page, request: pytest.FixtureRequest) -> None:
+    world: Portal = request.getfixturevalue("portal" if backend == "local" else "s3_portal")
+    log_in(page, world, "alice")
+
+    # Open Artifacts (the navigation menu's link).
+    with page.expect_navigation():
+        page.get_by_role("link", name="Artifacts", exact=True).first.click()
+    assert page.url.split("?")[0] == world.at("/artifacts")
+    assert listed_ids(page) == world.expected("alice")
+
+    # Filter by "Shared by another organisation".
+    label = page.get_by_label("Shared by another organisation")
+    assert label.count() == 1, "no checkbox labelled 'Shared by another organisation'"
+    apply_filter(page, "#filters input[name=origin][value=shared]")
+    assert "origin=shared" in page.url
+    assert page.locator("#filters input[name=origin][value=shared]").is_checked()
+    assert listed_ids(page) == world.expected("alice", ("shared",))
+
+    # Select an artifact to view its details.
+    chosen = world.id("c-ckpt")
+    with page.expect_navigation():
+        page.locator(f'tr[data-artifact-id="{chosen}"] a').first.click()
+    assert page.url == world.at(f"/artifacts/{chosen}")
+    assert page.locator("h1").inner_text().strip() == "borealis-segmentation-unet"
+    if backend == "local":
+        shot(page, "workflow-details")
+
+    # Download the file: the bytes are the original's.
+    row = page.locator('table#files tr[data-path="weights.bin"]')
+    assert row.count() == 1
+    with page.expect_download() as info:
+        row.locator("a.download").click()
+    download = info.value
+    assert download.failure() is None
+    saved = Path(download.path()).read_bytes()
+    assert saved == world.specs["c-ckpt"].files["weights.bin"]
+    assert download.suggested_filename == "weights.bin"

@@ -13,6 +13,7 @@ __all__ = [
     "ArtifactQuery",
     "ArtifactWrite",
     "Index",
+    "KindListing",
     "LabelValue",
     "LexicalSearch",
     "MetricOrder",
@@ -229,6 +230,18 @@ class SchemaMigrations(Protocol):
 
     def upgrade(self) -> None:
         """Migrate to ``head_revision`` (nothing to do at head)."""
+
+
+@runtime_checkable
+class KindListing(Protocol):
+    """Optional ability: the distinct kinds of the stored artifacts, through the index."""
+
+    def kinds(self, limit: int) -> list[str]:
+        """Up to ``limit`` distinct kinds of the artifacts (of any status), in text order.
+
+        Every kind is listed, readable or not: callers that answer a reader check each
+        one through ``query`` (with the reader) before they show it.
+        """
 
 
 @runtime_checkable

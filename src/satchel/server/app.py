@@ -113,5 +113,8 @@ def create_app(settings: ServerSettings, *, state: ServerState | None = None) ->
     install_handlers(app)
     for module in (server, identity, artifacts, files, multipart, sharing, runs):
         app.include_router(module.router, prefix=API_PREFIX)
+    from satchel.portal import install_portal  # noqa: PLC0415 - the outer layer, last
+
+    install_portal(app)
     app.add_middleware(BodyLimit, limit=settings.body_max)
     return app

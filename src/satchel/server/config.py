@@ -30,6 +30,7 @@ _MIN_SECRET: Final = 16
 _NUMBERS: Final[dict[str, tuple[str, int, int, int]]] = {
     "link_default_expiry": ("SATCHEL_LINK_DEFAULT_EXPIRY", 24 * 3600, 1, 10 * 365 * 86400),
     "link_max_expiry": ("SATCHEL_LINK_MAX_EXPIRY", 7 * 86400, 1, 10 * 365 * 86400),
+    "portal_link_expiry": ("SATCHEL_PORTAL_LINK_EXPIRY", 3600, 60, 10 * 365 * 86400),
     "login_ttl": ("SATCHEL_LOGIN_TTL", 24 * 3600, 60, 10 * 365 * 86400),
     "login_failures": ("SATCHEL_LOGIN_FAILURES", 10, 1, 1_000_000),
     "login_window": ("SATCHEL_LOGIN_WINDOW", 15 * 60, 1, 86400),
@@ -52,6 +53,8 @@ class ServerSettings:
             URL each request came to).
         link_default_expiry: seconds a signed link lives when not told (24 h).
         link_max_expiry: the longest a signed link may live (``SATCHEL_LINK_MAX_EXPIRY``, 7 days).
+        portal_link_expiry: seconds the links the portal's pages show live
+            (``SATCHEL_PORTAL_LINK_EXPIRY``, 1 h; at most ``link_max_expiry``).
         login_ttl: seconds a login token lives (``SATCHEL_LOGIN_TTL``, 24 h).
         login_failures: failed logins of one email, or from one client address, after
             which its logins are refused for a while (``SATCHEL_LOGIN_FAILURES``, 10).
@@ -67,6 +70,7 @@ class ServerSettings:
     public_url: str | None = None
     link_default_expiry: int = 24 * 3600
     link_max_expiry: int = 7 * 86400
+    portal_link_expiry: int = 3600
     login_ttl: int = 24 * 3600
     login_failures: int = 10
     login_window: int = 15 * 60

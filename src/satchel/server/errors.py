@@ -8,6 +8,7 @@ conditions of HTTP itself (``method_not_allowed``, ``range_not_satisfiable``).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any, Final
 
 from fastapi import FastAPI, Request
@@ -15,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
 
 from satchel.errors import SatchelError
 
@@ -23,6 +25,7 @@ __all__ = [
     "ApiError",
     "ErrorBody",
     "ErrorDetail",
+    "ErrorPages",
     "error_response",
     "install_handlers",
     "status_of",
@@ -110,24 +113,48 @@ def _describe_validation(errors: list[Any]) -> str:
     return "; ".join(parts) + more
 
 
-async def _satchel_error(_: Request, exc: Exception) -> JSONResponse:
+#: Renders an error as a page for people (the portal), or None to answer JSON. Set as
+#: ``app.state.error_pages`` by the portal; called with (request, code, message, status).
+ErrorPages = Callable[[Request, str, str, int], Response | None]
+
+
+def _answer(
+    request: Request,
+    code: str,
+    message: str,
+    *,
+    headers: dict[str, str] | None = None,
+    status: int | None = None,
+) -> Response:
+    """The error answer: a page when the portal renders one for this request, else JSON."""
+    status = status_of(code) if status is None else status
+    pages: ErrorPages | None = getattr(request.app.state, "error_pages", None)
+    page = None if pages is None else pages(request, code, message, status)
+    response = page if page is not None else error_response(code, message, headers=headers)
+    if page is not None and headers:
+        response.headers.update(headers)
+    response.status_code = status
+    return response
+
+
+async def _satchel_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, SatchelError)
     if status_of(exc.code) >= 500:
         log.error("%s: %s", exc.code, exc.message)
-    return error_response(exc.code, exc.message)
+    return _answer(request, exc.code, exc.message)
 
 
-async def _api_error(_: Request, exc: Exception) -> JSONResponse:
+async def _api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
-    return error_response(exc.code, exc.message, headers=exc.headers)
+    return _answer(request, exc.code, exc.message, headers=exc.headers)
 
 
-async def _request_validation(_: Request, exc: Exception) -> JSONResponse:
+async def _request_validation(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    return error_response("validation_error", _describe_validation(list(exc.errors())))
+    return _answer(request, "validation_error", _describe_validation(list(exc.errors())))
 
 
-async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     code = {
         401: "unauthenticated",
@@ -143,14 +170,13 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     detail = exc.detail if isinstance(exc.detail, str) else "request refused"
     if exc.status_code == 404 and detail == "Not Found":
         detail = "no such route"
-    response = error_response(code, detail, headers=dict(exc.headers or {}))
-    response.status_code = exc.status_code if exc.status_code >= 400 else 500
-    return response
+    status = exc.status_code if exc.status_code >= 400 else 500
+    return _answer(request, code, detail, headers=dict(exc.headers or {}), status=status)
 
 
-async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+async def _unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error", exc_info=exc)
-    return error_response("internal_error", "the server failed; see its log")
+    return _answer(request, "internal_error", "the server failed; see its log")
 
 
 def install_handlers(app: FastAPI) -> None:

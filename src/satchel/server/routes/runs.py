@@ -9,7 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from satchel.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
+from satchel.errors import ConflictError, PermissionDeniedError, ValidationError
 from satchel.index.base import ArtifactQuery, RunPosition, RunQuery
 from satchel.models import Run, format_time, new_id, utcnow
 from satchel.server.deps import ActorDep, RunIdPath, StateDep
@@ -18,7 +18,7 @@ from satchel.server.schemas.artifacts import ArtifactOut, artifact_page
 from satchel.server.schemas.common import Page
 from satchel.server.schemas.identity import RunIn, RunOut, RunPatch, RunStatus
 from satchel.server.services import search as searching
-from satchel.server.services.access import check_run_write
+from satchel.server.services.access import check_run_write, find_visible_run
 from satchel.server.state import ServerState
 from satchel.tenancy.base import Actor
 from satchel.validation import validate_token
@@ -28,12 +28,7 @@ __all__ = ["router"]
 router = APIRouter(tags=["runs"])
 
 
-def _visible_run(state: ServerState, actor: Actor, run_id: str) -> Run:
-    """A run of the caller's org (or one they started); 404 otherwise."""
-    run = state.store.get_run(run_id)
-    if run is None or (run.org_id != actor.org_id and run.user_id != actor.user_id):
-        raise NotFoundError(f"no run with id {run_id!r}")
-    return run
+_visible_run = find_visible_run
 
 
 def _managed_run(state: ServerState, actor: Actor, run_id: str, *, job_may: bool) -> Run:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Final
 
@@ -10,7 +9,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
-from satchel.errors import ConflictError, NotFoundError, ValidationError
+from satchel.errors import ConflictError, NotFoundError
 from satchel.hashing import Digest
 from satchel.models import ArtifactFile, format_time
 from satchel.server.deps import ActorDep, ArtifactIdPath, IdPath, StateDep
@@ -21,7 +20,8 @@ from satchel.server.schemas.artifacts import GrantIn, GrantOut, LinkIn, LinkOut
 from satchel.server.schemas.common import Page
 from satchel.server.services.access import find_managed, find_readable
 from satchel.server.services.artifacts import file_of
-from satchel.server.signing import LinkClaims, link_path, sign, verify
+from satchel.server.services.links import base_url, make_link
+from satchel.server.signing import LinkClaims, verify
 from satchel.server.state import ServerState
 from satchel.storage.base import BlobSigner
 from satchel.store import INLINE_LOOKUP_MAX
@@ -74,10 +74,6 @@ def revoke_grant(
     return Response(status_code=204)
 
 
-def _base_url(state: ServerState, request: Request) -> str:
-    return state.settings.public_url or str(request.base_url).rstrip("/")
-
-
 @router.post(
     "/artifacts/{artifact_id}/links", response_model=LinkOut, status_code=201, responses=ERRORS
 )
@@ -85,28 +81,14 @@ def create_link(
     request: Request, state: StateDep, actor: ActorDep, artifact_id: ArtifactIdPath, body: LinkIn
 ) -> LinkOut:
     """A link to one file that works without credentials until it expires."""
-    settings = state.settings
-    expires_in = body.expires_in or settings.link_default_expiry
-    if expires_in > settings.link_max_expiry:
-        raise ValidationError(
-            f"a link lives at most {settings.link_max_expiry} s, not {expires_in} s"
-        )
     artifact = find_readable(state, actor, artifact_id)
-    if artifact.status != "completed":
-        # A link is for others, who see an artifact only once every file is complete.
-        raise ConflictError(
-            f"artifact {artifact_id} is still pending: link to it once its upload is complete"
-        )
-    file = file_of(artifact, body.path)
-    if file.status != "completed":
-        raise ConflictError(f"the file {file.path!r} is still pending: its upload is not complete")
-    expires = int(time.time()) + expires_in
-    claims = LinkClaims(
-        artifact_id=artifact_id, path=file.path, user_id=actor.user_id, expires=expires
+    link = make_link(
+        state, actor, artifact, body.path, expires_in=body.expires_in, base_url=base_url(request)
     )
-    url = _base_url(state, request) + link_path(claims, sign(settings.secret, claims))
     return LinkOut(
-        url=url, path=file.path, expires_at=format_time(datetime.fromtimestamp(expires, UTC))
+        url=link.url,
+        path=link.path,
+        expires_at=format_time(datetime.fromtimestamp(link.expires, UTC)),
     )
 
 

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from satchel.access import may_manage, may_write_run
 from satchel.errors import NotFoundError, PermissionDeniedError
-from satchel.models import Artifact
+from satchel.models import Artifact, Run
 from satchel.server.state import ServerState
 from satchel.tenancy.base import Actor
 
-__all__ = ["check_run_write", "find_managed", "find_own_pending", "find_readable"]
+__all__ = [
+    "check_run_write",
+    "find_managed",
+    "find_own_pending",
+    "find_readable",
+    "find_visible_run",
+]
 
 
 def _missing(artifact_id: str) -> NotFoundError:
@@ -64,3 +70,15 @@ def check_run_write(actor: Actor, run_id: str | None) -> None:
     decision = may_write_run(actor, run_id or "")
     if not decision:
         raise PermissionDeniedError(decision.reason)
+
+
+def find_visible_run(state: ServerState, actor: Actor, run_id: str) -> Run:
+    """A run of the caller's org, or one they started.
+
+    Raises:
+        NotFoundError: no such run, or one the caller may not see (the same answer).
+    """
+    run = state.store.get_run(run_id)
+    if run is None or (run.org_id != actor.org_id and run.user_id != actor.user_id):
+        raise NotFoundError(f"no run with id {run_id!r}")
+    return run

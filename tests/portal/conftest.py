@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx
 import pytest
@@ -99,6 +99,8 @@ class Portal:
     specs: dict[str, Spec]
     artifacts: dict[str, dict[str, Any]]  # key -> the API's Artifact JSON
     runs: dict[str, dict[str, Any]]  # run_id -> Run JSON
+    #: Where the server keeps the bytes (a directory, a bucket prefix): never on a page.
+    store_root: str = ""
 
     def at(self, path: str) -> str:
         return self.url + path
@@ -129,7 +131,9 @@ class Portal:
         person = self.people[who]
         found = set()
         for key, spec in self.specs.items():
-            if spec.pending or not self.readable(who, spec):
+            # A pending artifact is its creator's alone: the portal lists it for them (with
+            # its status) wherever their own artifacts are listed, and for nobody else.
+            if (spec.pending and spec.who != who) or not self.readable(who, spec):
                 continue
             owner = self.people[spec.who]
             where = {
@@ -414,7 +418,10 @@ def seeded_server(kind: str, home: Path, seaweed: Any = None) -> Iterator[Portal
     app = create_app(settings)
     try:
         with serving(app) as url:
-            yield seed(app, url, kind)
+            world = seed(app, url, kind)
+            parts = urlsplit(store.store or "")
+            world.store_root = f"{parts.netloc}{parts.path}" if parts.scheme else str(home)
+            yield world
     finally:
         state_of(app).close()
         if kind.endswith("postgres"):
@@ -535,7 +542,17 @@ def shot(page: Page, name: str) -> Path:
     """A full-page screenshot in ``test-output/portal/``."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     path = SHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    # Headless Chromium leaves the previews' sandboxed iframes blank in a ``full_page``
+    # shot below the fold: the viewport is made as tall as the page instead.
+    size = page.viewport_size or WIDE
+    height = int(page.evaluate("document.documentElement.scrollHeight"))
+    page.set_viewport_size({"width": size["width"], "height": min(max(height, 1), 8_000)})
+    try:
+        if page.locator("iframe").count():
+            page.wait_for_timeout(400)  # the frames repaint at the new size
+        page.screenshot(path=str(path))
+    finally:
+        page.set_viewport_size(size)
     return path
 
 
@@ -544,7 +561,7 @@ def listed_ids(page: Page) -> set[str]:
     seen: set[str] = set()
     for _ in range(50):
         rows = page.locator("table#artifacts tbody tr[data-artifact-id]")
-        seen |= {str(rows.nth(i).get_attribute("data-artifact-id")) for i in range(rows.count())}
+        seen |= set(rows.evaluate_all("rows => rows.map(r => r.dataset.artifactId)"))
         more = page.locator("a#next-page")
         if more.count() == 0:
             return seen

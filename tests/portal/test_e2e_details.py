@@ -28,8 +28,10 @@ def test_details_page_contents(portal: Portal, as_user: AsUser) -> None:
     assert page.locator("h1").inner_text().strip() == "resnet50-epoch3"
 
     details = page.locator("dl#details").inner_text()
-    for expected in ("checkpoint", "completed", aid, "resnet50", "acme-lr-sweep-0"):
+    for expected in ("checkpoint", "completed", aid, "resnet50"):
         assert expected in details, f"{expected!r} not in the details list"
+    assert "acme-lr-sweep-0" in details or "lr 1e-3" in details, "its run is not shown"
+    assert page.locator('dl#details a[href="/runs/acme-lr-sweep-0"]').count() == 1
     assert "Alice Archer" in details or "alice@acme.example" in details, "creator missing"
 
     metrics = page.locator("table#metrics").inner_text()
@@ -50,6 +52,20 @@ def test_details_page_contents(portal: Portal, as_user: AsUser) -> None:
     expires = int(row.locator(".expires").get_attribute("data-expires") or 0)
     assert time.time() < expires <= time.time() + 7 * 86400 + 60
     assert row.locator(".expires").inner_text().strip(), "the expiry is not shown"
+
+
+def test_pending_artifact_is_listed_for_its_creator_as_pending(
+    portal: Portal, as_user: AsUser
+) -> None:
+    page = as_user("alice")
+    page.goto(portal.at("/artifacts"))
+    row = page.locator(f'tr[data-artifact-id="{portal.id("a-pending")}"]')
+    assert row.count() == 1
+    assert "pending" in row.inner_text()
+    bob = as_user("bob")
+    bob.goto(portal.at("/artifacts"))
+    assert portal.id("a-pending") not in bob.content()
+    assert "resnet50-final" not in bob.content()
 
 
 def test_copy_link_is_a_working_signed_link(portal: Portal, as_user: AsUser) -> None:

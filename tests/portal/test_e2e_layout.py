@@ -113,8 +113,7 @@ def test_no_request_leaves_the_origin(portal: Portal, as_user: AsUser) -> None:
         "/runs",
         "/runs/acme-lr-sweep",
     ):
-        page.goto(portal.at(path))
-        page.wait_for_load_state("networkidle")
+        page.goto(portal.at(path))  # waits for the load event: frames and images too
     assert len(requests) >= 7
     foreign = [
         url
@@ -138,7 +137,6 @@ def test_screenshots_of_list_and_details(portal: Portal, as_user: AsUser) -> Non
     assert listed_ids(page)
     made = {"artifacts": shot(page, "artifacts")}
     page.goto(portal.at(f"/artifacts/{portal.id('c-result')}"))
-    page.wait_for_load_state("networkidle")
     made["details"] = shot(page, "details")
     phone = as_user("alice", PHONE)
     phone.goto(portal.at("/artifacts"))

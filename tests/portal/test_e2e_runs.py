@@ -13,19 +13,22 @@ AsUser = Callable[..., Page]
 
 
 def run_ids(page: Page, selector: str = "table#runs tr[data-run-id]") -> set[str]:
-    rows = page.locator(selector)
-    return {str(rows.nth(i).get_attribute("data-run-id")) for i in range(rows.count())}
+    return set(page.locator(selector).evaluate_all("rows => rows.map(r => r.dataset.runId)"))
 
 
 def test_runs_list_shows_the_organisations_runs(portal: Portal, as_user: AsUser) -> None:
     page = as_user("bob")
     response = page.goto(portal.at("/runs"))
     assert response is not None and response.status == 200
-    acme = {run_id for who, run_id, _, _ in RUNS if portal.people[who].org == "a"}
-    assert run_ids(page) == acme
-    row = page.locator('table#runs tr[data-run-id="acme-lr-sweep-0"]')
-    assert "done" in row.inner_text()
+    # Top-level runs are the rows; experiments (child runs) are linked under their parent.
+    top = {r for who, r, _, parent in RUNS if portal.people[who].org == "a" and not parent}
+    assert run_ids(page) == top
+    children = {r for who, r, _, parent in RUNS if parent in top}
+    for child in children:
+        assert page.locator(f'a[href="/runs/{child}"]').count() >= 1, f"{child} not linked"
     assert "running" in page.locator('table#runs tr[data-run-id="acme-lr-sweep"]').inner_text()
+    page.goto(portal.at("/runs/acme-lr-sweep-0"))
+    assert "done" in page.locator("body").inner_text()
 
 
 def test_run_details_show_experiments_and_artifacts(portal: Portal, as_user: AsUser) -> None:

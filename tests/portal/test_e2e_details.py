@@ -47,6 +47,9 @@ def test_details_page_contents(portal: Portal, as_user: AsUser) -> None:
     assert "completed" in text.lower()
     link = row.locator("a.download")
     assert link.get_attribute("href") == f"/artifacts/{aid}/download/model.ckpt"
+    signed = page.request.get(portal.at(f"/artifacts/{aid}/download/model.ckpt"), max_redirects=0)
+    assert signed.status == 303
+    assert "/api/v1/links/" in signed.headers["location"]
     copy = row.locator("button.copy-link")
     assert "/api/v1/links/" in (copy.get_attribute("data-url") or "")
     expires = int(row.locator(".expires").get_attribute("data-expires") or 0)

@@ -18,8 +18,9 @@ import pytest
 
 from satchel.errors import NotFoundError, SatchelError, ValidationError
 from satchel.index import ArtifactQuery, ArtifactWrite, Index
-from satchel.index.base import Reader
+from satchel.index.base import KindListing, Reader
 from satchel.models import Artifact, ArtifactFile, Occurrence, Run, format_time, new_id
+from satchel.tenancy import tenancy_of
 
 T0 = datetime(2026, 3, 4, 5, 6, 7, 123456, tzinfo=UTC)
 
@@ -635,3 +636,28 @@ def test_duplicate_file_path_fails_whole(index: Index) -> None:
     with pytest.raises(SatchelError):
         commit(index, good, bad)
     assert index.query(ArtifactQuery(include_pending=True)) == []
+
+
+def test_kinds_lists_each_kind_once_in_text_order(index: Index) -> None:
+    assert isinstance(index, KindListing)
+    assert index.kinds(10) == []
+    kinds = ["log", "checkpoint", "log", "zeta", None, "checkpoint", "metric"]
+    commit(index, *(make_artifact(kind=k, created=i) for i, k in enumerate(kinds)))
+    expected = sorted({k for k in kinds if k is not None})
+    assert index.kinds(10) == expected
+    assert index.kinds(2) == expected[:2]
+
+
+def test_kinds_for_a_reader_are_its_orgs_and_its_grants(index: Index) -> None:
+    assert isinstance(index, KindListing)
+    reader = Reader(user_id="u1", org_id="o1", email="u1@example.com")
+    ours = [make_artifact(kind=k, org_id="o1", user_id="u1") for k in ("log", "checkpoint")]
+    theirs = [make_artifact(kind=k, org_id="o2", user_id="u2") for k in ("secret", "dataset")]
+    commit(index, *ours, *theirs)
+    assert index.kinds(10, reader=reader) == ["checkpoint", "log"]
+    assert index.kinds(1, reader=reader) == ["checkpoint"]
+    tenancy = tenancy_of(index)
+    org = tenancy.create_org("o-two")
+    assert org.org_id  # grants name real orgs; the grant below names the reader's email
+    tenancy.add_grant(theirs[1].artifact_id, email="U1@example.com", granted_by="u2")
+    assert index.kinds(10, reader=reader) == ["checkpoint", "dataset", "log"]

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-__all__ = ["IndexOption", "StoreOption"]
+__all__ = ["IndexOption", "ServerOption", "StoreOption", "TokenOption"]
 
 StoreOption = Annotated[
     str | None,
@@ -17,4 +17,18 @@ StoreOption = Annotated[
 ]
 IndexOption = Annotated[
     str | None, typer.Option("--index", help="Index URL (default: the store's SQLite index).")
+]
+ServerOption = Annotated[
+    str | None,
+    typer.Option(
+        "--server",
+        help="A satchel server's URL (default: SATCHEL_SERVER; none: the embedded store).",
+    ),
+]
+TokenOption = Annotated[
+    str | None,
+    typer.Option(
+        "--token",
+        help="API token for --server (default: SATCHEL_TOKEN, else the one `satchel login` saved).",
+    ),
 ]

@@ -45,6 +45,7 @@ def serve(
             first = first_start(state.tenancy, email=admin_email, org_name=org)
             url = f"http://{host}:{port}"
             typer.echo(f"satchel server on {url}")
+            typer.echo(f"  portal: {url}/  (log in in a browser)")
             typer.echo(f"  store: {state.store.blobs.url}")
             typer.echo(f"  index: {state.store.index.url}")
             if first is not None:
@@ -52,7 +53,7 @@ def serve(
                 typer.echo(
                     f"First start: created the organisation {first.org.name!r} and its admin."
                 )
-                typer.echo("Log in with (shown this once, keep them):")
+                typer.echo(f"Log in at {url}/ with (shown this once, keep them):")
                 typer.echo(f"  email:    {first.user.email}")
                 typer.echo(f"  password: {first.password}")
                 typer.echo(f"  token:    {first.token}")

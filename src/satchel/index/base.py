@@ -234,14 +234,11 @@ class SchemaMigrations(Protocol):
 
 @runtime_checkable
 class KindListing(Protocol):
-    """Optional ability: the distinct kinds of the stored artifacts, through the index."""
+    """Optional ability: the distinct kinds of the artifacts, through the index."""
 
-    def kinds(self, limit: int) -> list[str]:
-        """Up to ``limit`` distinct kinds of the artifacts (of any status), in text order.
-
-        Every kind is listed, readable or not: callers that answer a reader check each
-        one through ``query`` (with the reader) before they show it.
-        """
+    def kinds(self, limit: int, *, reader: Reader | None = None) -> list[str]:
+        """Up to ``limit`` distinct kinds, in text order: of every artifact (of any status),
+        or with a ``reader``, of its organisation's artifacts and those granted to it."""
 
 
 @runtime_checkable

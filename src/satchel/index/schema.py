@@ -47,7 +47,7 @@ __all__ = [
 ]
 
 #: The newest migration revision; opening an index at this revision skips Alembic entirely.
-SCHEMA_HEAD: Final = "0006"
+SCHEMA_HEAD: Final = "0007"
 
 ID = String(64)
 TIME = String(32)
@@ -107,6 +107,7 @@ artifacts = Table(
     Index("ix_artifacts_user", "user_id", "created_at"),
     Index("ix_artifacts_org", "org_id", "created_at"),
     Index("ix_artifacts_kind", "kind", "created_at"),
+    Index("ix_artifacts_org_kind", "org_id", "kind"),  # the kinds a reader sees (0007)
 )
 
 _ARTIFACT_FK = ForeignKey("artifacts.artifact_id", ondelete="CASCADE")

@@ -42,7 +42,7 @@ from satchel.index.delete import (
     runs_select,
 )
 from satchel.index.drive import DRIVEN_MAX, Drive, choose, driven_sort, unranked_drive
-from satchel.index.kinds import distinct_kinds
+from satchel.index.kinds import distinct_kinds, reader_kinds
 from satchel.index.query import (
     FIRST_WALK,
     build_select,
@@ -391,9 +391,11 @@ class SqlIndex:
         files = self._files_of(conn, [i for i in ids if i in rows])
         return [artifact_from_row(rows[i], files[i]) for i in ids if i in rows]
 
-    def kinds(self, limit: int) -> list[str]:
+    def kinds(self, limit: int, *, reader: Reader | None = None) -> list[str]:
         with self._read() as conn:
-            return distinct_kinds(conn, limit)
+            if reader is None:
+                return distinct_kinds(conn, limit)
+            return reader_kinds(conn, reader, limit)
 
     def _text_index(self) -> TextIndex:
         if self._lexical is None:

@@ -221,17 +221,14 @@ def list_page(
 
 
 def visible_kinds(state: ServerState, actor: Actor, selected: Sequence[str]) -> list[str]:
-    """The type filter's choices: the well-known kinds, then every other kind the caller
-    can read an artifact of, then any selected kind not among them."""
+    """The type filter's choices: the well-known kinds, then the other kinds of what the
+    caller's organisation holds or was granted (``KindListing``), then any selected kind
+    not among them."""
     offered = list(WELL_KNOWN_KINDS)
     index = state.store.index
     if isinstance(index, KindListing):
-        for kind in index.kinds(KIND_LIMIT + len(WELL_KNOWN_KINDS)):
-            if kind in offered:
-                continue
-            probe = ArtifactQuery(equals={"kind": kind}, reader=actor.reader, limit=1)
-            if state.store.query(probe):
-                offered.append(kind)
+        found = index.kinds(KIND_LIMIT + len(WELL_KNOWN_KINDS), reader=actor.reader)
+        offered += [k for k in found if k not in offered][:KIND_LIMIT]
     offered += [k for k in selected if k not in offered]
     return offered
 

@@ -8,6 +8,7 @@ uses no CDN and no inline script.
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
@@ -83,4 +84,9 @@ def render(
 ) -> HTMLResponse:
     """A page of ``template`` with the portal's security headers."""
     body = _env.get_template(template).render(request=request, **context)
-    return HTMLResponse(body, status_code=status, headers={**PAGE_HEADERS, **(headers or {})})
+    answer = HTMLResponse(body, status_code=status, headers={**PAGE_HEADERS, **(headers or {})})
+    started = getattr(request.state, "started", None)
+    if started is not None:
+        # From the session check to the rendered page: the server's own time (bench/).
+        answer.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.2f}"
+    return answer

@@ -65,6 +65,7 @@ def _state(request: Request) -> ServerState:
 
 
 def _session(request: Request) -> Session:
+    request.state.started = time.perf_counter()  # for the page's Server-Timing header
     found = read_session(request)
     if found is None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")

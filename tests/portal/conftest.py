@@ -8,8 +8,8 @@
   ``s3_portal``: the same world on SeaweedFS S3 + PostgreSQL, where a download link redirects
   to a presigned URL of the bucket.
 * ``browser``: Debian's chromium (``/usr/bin/chromium``, installed by ``scripts/bootstrap
-  dev``) through Playwright's sync API, one for the package: Playwright's own browser builds
-  are never downloaded. A missing chromium fails the tests, it never skips them.
+  dev``) through Playwright's sync API, one per module (see ``playwright``): Playwright's
+  own browser builds are never downloaded. A missing chromium fails the tests, it never skips them.
 * ``page``: a fresh browser context (no cookies) per test, 1,280 px wide; ``login(page, who)``
   logs in through the form.
 
@@ -23,6 +23,7 @@ import contextlib
 import hashlib
 import random
 import struct
+import sys
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -39,6 +40,11 @@ import pgserver
 from conftest import make_settings
 from satchel.server import ServerSettings, create_app
 from serverkit import SECRET, serving, state_of
+
+#: The portal's HTTP-level tests here import their helpers as top-level modules (``from
+#: portalkit import ...``), which this directory being a package would otherwise hide.
+if str(Path(__file__).parent) not in sys.path:
+    sys.path.append(str(Path(__file__).parent))
 
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[2]
@@ -445,15 +451,16 @@ def s3_portal(tmp_path_factory: pytest.TempPathFactory, seaweed: Any) -> Iterato
 # -- the browser --------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
-    # Package scope: Playwright's sync API runs an event loop of its own in this thread,
-    # which must be gone before the rest of the suite's asyncio tests.
+    # Module scope, not the session's: while Playwright's sync API lives, its event loop
+    # counts as running in this thread, and no asyncio test (the portal's HTTP-level tests
+    # beside these, the rest of the suite) could run. A browser starts in about 0.5 s.
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     if not CHROMIUM.is_file():
         pytest.fail(
@@ -473,15 +480,15 @@ def new_context(browser: Browser, viewport: dict[str, int] = WIDE) -> BrowserCon
 
 
 @pytest.fixture
-def context(browser: Browser) -> Iterator[BrowserContext]:
+def browser_context(browser: Browser) -> Iterator[BrowserContext]:
     made = new_context(browser)
     yield made
     made.close()
 
 
 @pytest.fixture
-def page(context: BrowserContext) -> Page:
-    return context.new_page()
+def page(browser_context: BrowserContext) -> Page:
+    return browser_context.new_page()
 
 
 Login = Callable[..., Page]

@@ -17,8 +17,10 @@ from .conftest import PHONE, ROOT, SHOTS, WIDE, Portal, listed_ids, shot
 
 AsUser = Callable[..., Page]
 #: The screenshots the README shows (``SATCHEL_UPDATE_SCREENSHOTS=1`` refreshes them).
-README_SHOTS = {"artifacts": ROOT / "docs" / "portal-artifacts.png"}
-README_SHOTS["details"] = ROOT / "docs" / "portal-details.png"
+README_SHOTS = {
+    "artifacts-shared": ROOT / "docs" / "img" / "portal-list.png",
+    "details": ROOT / "docs" / "img" / "portal-details.png",
+}
 
 
 def overflow(page: Page) -> int:
@@ -136,6 +138,9 @@ def test_screenshots_of_list_and_details(portal: Portal, as_user: AsUser) -> Non
     page.goto(portal.at("/artifacts"))
     assert listed_ids(page)
     made = {"artifacts": shot(page, "artifacts")}
+    page.goto(portal.at("/artifacts?origin=shared"))  # the README's: seeds/000's workflow
+    assert listed_ids(page) == portal.expected("alice", ("shared",))
+    made["artifacts-shared"] = shot(page, "artifacts-shared")
     page.goto(portal.at(f"/artifacts/{portal.id('c-result')}"))
     made["details"] = shot(page, "details")
     phone = as_user("alice", PHONE)

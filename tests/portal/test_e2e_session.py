@@ -33,10 +33,10 @@ def test_login_goes_to_next_and_root_goes_to_artifacts(
 
 
 def test_session_cookie_is_http_only_and_lax(
-    portal: Portal, page: Page, context: BrowserContext, login: Login
+    portal: Portal, page: Page, browser_context: BrowserContext, login: Login
 ) -> None:
     login(page, "bob")
-    cookies = {c["name"]: c for c in context.cookies(portal.url)}
+    cookies = {c["name"]: c for c in browser_context.cookies(portal.url)}
     session = cookies.get("satchel_session")
     assert session is not None, f"no satchel_session cookie: {sorted(cookies)}"
     assert session["httpOnly"] is True
@@ -82,7 +82,7 @@ def test_logout_refuses_a_post_without_csrf(portal: Portal, page: Page, login: L
 
 
 def test_login_refuses_a_post_without_csrf(
-    portal: Portal, page: Page, context: BrowserContext
+    portal: Portal, page: Page, browser_context: BrowserContext
 ) -> None:
     page.goto(portal.at("/login"))  # sets the csrf cookie
     person = portal.people["alice"]
@@ -92,6 +92,6 @@ def test_login_refuses_a_post_without_csrf(
         max_redirects=0,
     )
     assert 400 <= refused.status < 500, refused.status
-    assert "satchel_session" not in {c["name"] for c in context.cookies(portal.url)}
+    assert "satchel_session" not in {c["name"] for c in browser_context.cookies(portal.url)}
     page.goto(portal.at("/artifacts"))
     assert urlsplit(page.url).path == "/login"

@@ -152,14 +152,21 @@ class _Child:
 
 
 class SatchelServer(_Child):
-    """``satchel serve`` on a fresh home; ``token`` is the first start's admin token."""
+    """``satchel serve`` on a fresh home; ``token`` is the first start's admin token.
+
+    With ``fresh=False`` the home is an existing store that already has its orgs and users
+    (the ``--portal`` figures make their own): no first start, and ``token`` is empty.
+    """
 
     name = "satchel serve"
 
-    def __init__(self, home: Path, log: Path, env: dict[str, str]) -> None:
+    def __init__(self, home: Path, log: Path, env: dict[str, str], *, fresh: bool = True) -> None:
         env = {k: v for k, v in env.items() if not k.startswith("SATCHEL_")}
         env["SATCHEL_HOME"] = str(home)
         super().__init__([sys.executable, "-m", "satchel.cli", "serve"], env, log, "/api/v1/health")
+        self.token = ""
+        if not fresh:
+            return
         printed = self.printed()
         found = re.search(r"token:\s+(\S+)", printed)
         if found is None:  # not a first start: the home was not fresh

@@ -4,8 +4,8 @@ Every figure is measured in this one run, on this machine, each in its own child
 Data lives in a temporary directory under /tmp, removed at the end. Results are printed one
 line per figure (figure | peer | ratio | target) and written to ``.bench-out/results.json``
 (``results-search.json``, ``results-s3.json``, ``results-scale.json``,
-``results-server.json`` for ``--search``, ``--s3``, ``--scale``, ``--server``, which each
-run only their own benchmark).
+``results-server.json``, ``results-portal.json`` for ``--search``, ``--s3``, ``--scale``,
+``--server``, ``--portal``, which each run only their own benchmark).
 Benchmarks report; they never assert: a missed target is printed as ``MISSED``.
 """
 
@@ -69,6 +69,20 @@ SEARCH_QUICK = {
     "semantic_artifacts": 10_000,
     "semantic_sample": 200,
 }
+# The portal benchmark (``--portal``): the list page over 100,000 artifacts (issue 6), the
+# MLflow runs table over as many runs; requests per shape; the target in ms.
+PORTAL_FULL = {"artifacts": 100_000, "mlflow_runs": 100_000, "requests": 200, "mlflow_budget": 300}
+PORTAL_QUICK = {"artifacts": 20_000, "mlflow_runs": 20_000, "requests": 100, "mlflow_budget": 120}
+PORTAL_TARGET_MS = 100.0
+SLOW_SQL_MS = 10.0  # the statements of a page printed with their plan
+PORTAL_SHAPES = (  # key, what, target
+    ("first_page", "GET /artifacts, first page, no filters", PORTAL_TARGET_MS),
+    ("shared", "GET /artifacts?origin=shared", None),
+    ("kinds", "GET /artifacts?kind=checkpoint&kind=log", None),
+    ("search", "GET /artifacts?q=<8 characters of an id>", None),
+    ("api", "GET /api/v1/artifacts?limit=50 (JSON API, reference)", None),
+)
+
 SEARCH_TARGETS = {  # figure: (p50 target, p95 target or None)
     "structured": (10.0, 30.0),
     "best": (10.0, None),
@@ -529,6 +543,107 @@ def bench_semantic(
     )
 
 
+def bench_portal(report: Report, work: Path, cfg: dict[str, int], env: dict[str, str]) -> None:
+    n, runs = cfg["artifacts"], cfg["mlflow_runs"]
+    log(
+        f"portal: a store of {n:,} artifacts (2 orgs, 3 users, grants) and an MLflow store of "
+        f"{runs:,} runs, both servers on loopback, {cfg['requests']} requests per shape"
+    )
+    res = child(
+        "portal.py",
+        "--artifacts",
+        str(n),
+        "--mlflow-runs",
+        str(runs),
+        "--requests",
+        str(cfg["requests"]),
+        "--mlflow-budget",
+        str(cfg["mlflow_budget"]),
+        "--store",
+        str(work / "portal-store"),
+        "--mlflow-store",
+        str(work / "portal-mlflow"),
+        "--work",
+        str(work / "portal-work"),
+        env=env,
+    )
+    report.raw["portal"] = res
+    st, peer_st, load = res["store"], res["peer_store"], res["loadavg"]
+    counts = st["counts"]
+    print(
+        f"portal store: {counts['artifacts']:,} artifacts ({counts['artifact_files']:,} "
+        f"files, {counts['runs']:,} runs, {st['grants']} grants), written through "
+        f"Index.commit_writes in {st['write_seconds']:.0f} s, grants {st['grant_seconds']:.1f} s, "
+        f"FTS5 catch-up {st['catch_up_seconds']:.1f} s; the reader (alice) may read "
+        f"{st['readable']:,}, {st['shared']:,} of them shared by the other org; session: "
+        f"{res['session']}",
+        flush=True,
+    )
+    print(
+        f"peer store: {peer_st['runs']:,} MLflow runs in {peer_st['setup_seconds']:.0f} s "
+        "(mlflow_search.build_store); load average: start "
+        f"{load['start']}, measuring {load['measured_from']} -> {load['measured_to']}",
+        flush=True,
+    )
+    peer = res["mlflow"]["runs_search"]
+    ui = res["mlflow"]["ui"]
+    peer_text = (
+        f"mlflow runs/search (max_results=50, start_time DESC) at {res['mlflow_runs']:,} runs "
+        f"p50 {peer['rt_p50_ms']:.1f} ms, p95 {peer['rt_p95_ms']:.1f} ms (round trip)"
+    )
+    print(
+        f"{peer_text}; its UI's GET / p50 {ui['rt_p50_ms']:.1f} ms, p95 {ui['rt_p95_ms']:.1f} ms",
+        flush=True,
+    )
+    for key, what, target in PORTAL_SHAPES:
+        ours = res["satchel"][key]
+        timing = "Server-Timing app;dur" if ours["server_timing"] else "round trip"
+        server = f"p50 {ours['p50_ms']:.1f} ms, p95 {ours['p95_ms']:.1f} ms ({timing})"
+        if ours["server_timing"]:
+            server += f"; round trip p50 {ours['rt_p50_ms']:.1f} ms, p95 {ours['rt_p95_ms']:.1f} ms"
+        ratio = peer["rt_p50_ms"] / ours["rt_p50_ms"]
+        met = None if target is None else ours["p50_ms"] < target
+        goal = f"target p50 < {target:.0f} ms" if target is not None else "no target"
+        rows = "/".join(str(r) for r in ours["rows"])
+        report.figure(
+            f"portal_{key}",
+            f"{what} at {n:,}: {server}, {rows} rows, {ours['n']} requests | {peer_text} | "
+            f"ratio {ratio:.2f}x (MLflow p50 / satchel p50, round trips; {goal})",
+            met,
+            value=ours["p50_ms"],
+            p95=ours["p95_ms"],
+            rt_p50=ours["rt_p50_ms"],
+            rt_p95=ours["rt_p95_ms"],
+            server_timing=ours["server_timing"],
+            peer=peer["rt_p50_ms"],
+            peer_p95=peer["rt_p95_ms"],
+            unit="ms",
+            ratio=ratio,
+            target=goal,
+            artifacts=n,
+            peer_runs=res["mlflow_runs"],
+        )
+    print(
+        "where the pages' time goes (each requested once more in-process through the app, "
+        "after the servers stopped; every SQL statement timed; those over "
+        f"{SLOW_SQL_MS:.0f} ms with SQLite's plan):"
+    )
+    for key, found in res["sql"].items():
+        print(
+            f"  {found['path']}: {found['request_ms']:.1f} ms, {found['statements']} SQL "
+            f"statements, {found['sql_ms']:.1f} ms in SQL",
+            flush=True,
+        )
+        for slow in found["slowest"]:
+            if slow["ms"] < SLOW_SQL_MS:
+                continue
+            sql = " ".join(slow["sql"].split())
+            print(f"    {slow['ms']:.1f} ms: {sql}\n      params {slow['params']}")
+            for step in slow["plan"]:
+                print(f"      plan: {step}")
+        report.raw.setdefault("portal_sql", {})[key] = found
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller sizes, fewer operations")
@@ -553,6 +668,12 @@ def main() -> int:
         help="only the HTTP server's figures: satchel serve vs mlflow server --serve-artifacts",
     )
     parser.add_argument(
+        "--portal",
+        action="store_true",
+        help="only the portal's list page: satchel serve's GET /artifacts at 100,000 artifacts "
+        "vs MLflow's runs table (20,000 with --quick)",
+    )
+    parser.add_argument(
         "--mlflow-runs",
         type=int,
         help="with --search: the MLflow peer's runs (default 100,000; 50,000 with --quick)",
@@ -571,6 +692,9 @@ def main() -> int:
     if args.server:
         cfg = SERVER_QUICK if args.quick else SERVER_FULL
         steps = (("server", bench_server),)
+    if args.portal:
+        cfg = PORTAL_QUICK if args.quick else PORTAL_FULL
+        steps = (("portal", bench_portal),)
     if args.search:
         cfg = dict(SEARCH_QUICK if args.quick else SEARCH_FULL)
         if args.mlflow_runs:
@@ -586,6 +710,7 @@ def main() -> int:
         + (" s3" if args.s3 else "")
         + (" scale" if args.scale else "")
         + (" server" if args.server else "")
+        + (" portal" if args.portal else "")
     )
     report = Report(mode, {**meta, "config": cfg})
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -608,6 +733,16 @@ def main() -> int:
         )
     elif args.server:
         print(SERVER_NOTES)
+    elif args.portal:
+        print(
+            "notes: satchel serve (SQLite index, the store made by bench/portal.py) and mlflow "
+            "server (SQLite tracking store) both running on 127.0.0.1, one client process, one "
+            "keep-alive httpx client per server, logged in as one user; 10 untimed requests "
+            "per shape, then the timed ones in 4 rounds interleaving the servers; server time "
+            "= Server-Timing app;dur when the portal sends it, else the loopback round trip (an "
+            "upper bound); every page checked against the store; ratio = MLflow p50 / satchel "
+            "p50 over round trips (> 1: satchel faster)"
+        )
     elif args.scale:
         print(
             "notes: one SeaweedFS started by the benchmark, a fresh PostgreSQL schema and "
@@ -660,6 +795,8 @@ def main() -> int:
         name = "results-s3.json" if args.s3 else "results-scale.json"
     if args.server:
         name = "results-server.json"
+    if args.portal:
+        name = "results-portal.json"
     path = report.write(name)
     missed = report.missed()
     print()

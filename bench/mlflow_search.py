@@ -394,28 +394,37 @@ def timed(
     return seconds, hits
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, required=True)
-    parser.add_argument("--queries", type=int, default=100)
-    parser.add_argument("--work", required=True)
-    parser.add_argument("--budget", type=float, default=float("inf"))
-    parser.add_argument("--client-runs", type=int, default=CLIENT_RUNS)
-    parser.add_argument("--query-budget", type=float, default=float("inf"))
-    args = parser.parse_args()
+@dataclass
+class Built:
+    """A store ``build_store`` made: its client, experiment and what each phase did."""
+
+    client: MlflowClient
+    experiment: str
+    runs: int
+    client_runs: int
+    bulk_runs: int
+    client_seconds: float
+    bulk_seconds: float
+    setup_seconds: float
+    last_id: str | None
+    last_spec: dict[str, Any] | None
+
+
+def build_store(
+    work: str, runs: int, budget: float, client_runs: int, expected: list[Expected]
+) -> Built:
+    """An MLflow SQLite tracking store of ``runs`` runs in ``work`` (``mlflow.db``, artifact
+    root ``artifacts``), experiment "bench": the client phase, then the bulk phase (above);
+    ``budget`` seconds for both. ``expected`` sees every run made."""
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
-
-    os.makedirs(args.work, exist_ok=True)
-    db = os.path.join(args.work, "mlflow.db")
+    os.makedirs(work, exist_ok=True)
+    db = os.path.join(work, "mlflow.db")
     mlflow.set_tracking_uri(f"sqlite:///{db}")
-    shapes = benchmark_queries(random.Random(99), args.queries)
-    expected = [Expected(q) for q in shapes[:CHECKS] + extra_checks()]
-
     setup_start = time.perf_counter()
-    deadline = setup_start + args.budget
+    deadline = setup_start + budget
     client = MlflowClient()
-    artifacts = os.path.join(args.work, "artifacts")
+    artifacts = os.path.join(work, "artifacts")
     experiment = client.create_experiment("bench", artifact_location=f"file://{artifacts}")
     now = int(time.time() * 1000)
     gen = specs()
@@ -423,7 +432,7 @@ def main() -> None:
         client,
         experiment,
         gen,
-        min(args.client_runs, args.runs),
+        min(client_runs, runs),
         max(0.0, deadline - time.perf_counter()),
         now,
         expected,
@@ -437,16 +446,42 @@ def main() -> None:
     conn.close()
     bulk_start = time.perf_counter()
     bulk_made, last_id, last_spec = create_runs_bulk(
-        db, builder, gen, args.runs - len(client_made), deadline, last_start, expected
+        db, builder, gen, runs - len(client_made), deadline, last_start, expected
     )
     bulk_s = time.perf_counter() - bulk_start
-    setup_s = time.perf_counter() - setup_start
-    runs = len(client_made) + bulk_made
+    return Built(
+        client=client,
+        experiment=experiment,
+        runs=len(client_made) + bulk_made,
+        client_runs=len(client_made),
+        bulk_runs=bulk_made,
+        client_seconds=client_s,
+        bulk_seconds=bulk_s,
+        setup_seconds=time.perf_counter() - setup_start,
+        last_id=last_id,
+        last_spec=last_spec,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, required=True)
+    parser.add_argument("--queries", type=int, default=100)
+    parser.add_argument("--work", required=True)
+    parser.add_argument("--budget", type=float, default=float("inf"))
+    parser.add_argument("--client-runs", type=int, default=CLIENT_RUNS)
+    parser.add_argument("--query-budget", type=float, default=float("inf"))
+    args = parser.parse_args()
+
+    shapes = benchmark_queries(random.Random(99), args.queries)
+    expected = [Expected(q) for q in shapes[:CHECKS] + extra_checks()]
+    built = build_store(args.work, args.runs, args.budget, args.client_runs, expected)
+    client, experiment, runs = built.client, built.experiment, built.runs
 
     verify_start = time.perf_counter()
-    verify_counts(db, runs)
-    if last_id is not None and last_spec is not None:
-        verify_run(client, last_id, last_spec)
+    verify_counts(os.path.join(args.work, "mlflow.db"), runs)
+    if built.last_id is not None and built.last_spec is not None:
+        verify_run(client, built.last_id, built.last_spec)
     checks = verify(client, experiment, expected)
     verify_s = time.perf_counter() - verify_start
 
@@ -456,12 +491,12 @@ def main() -> None:
         {
             "requested": args.runs,
             "runs": runs,
-            "client_runs": len(client_made),
-            "bulk_runs": bulk_made,
-            "client_seconds": client_s,
-            "bulk_seconds": bulk_s,
-            "setup_seconds": setup_s,
-            "create_seconds": setup_s,
+            "client_runs": built.client_runs,
+            "bulk_runs": built.bulk_runs,
+            "client_seconds": built.client_seconds,
+            "bulk_seconds": built.bulk_seconds,
+            "setup_seconds": built.setup_seconds,
+            "create_seconds": built.setup_seconds,
             "budget": args.budget,
             "verify_seconds": verify_s,
             "checks": checks,

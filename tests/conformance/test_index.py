@@ -661,3 +661,19 @@ def test_kinds_for_a_reader_are_its_orgs_and_its_grants(index: Index) -> None:
     assert org.org_id  # grants name real orgs; the grant below names the reader's email
     tenancy.add_grant(theirs[1].artifact_id, email="U1@example.com", granted_by="u2")
     assert index.kinds(10, reader=reader) == ["checkpoint", "dataset", "log"]
+
+
+def test_pending_of_lists_a_users_pending_artifacts_newest_first(index: Index) -> None:
+    from satchel.index.uploads import uploads_of  # noqa: PLC0415 - the SQL ledger
+
+    def pending(created: float, user: str) -> Artifact:
+        made = make_artifact(created=created, user_id=user, org_id="o1")
+        file = dataclasses.replace(made.files[0], status="pending")
+        return dataclasses.replace(made, status="pending", files=[file])
+
+    mine = [pending(1, "u1"), pending(3, "u1")]
+    commit(index, *mine, pending(2, "u2"), make_artifact(created=4, user_id="u1"))
+    ledger = uploads_of(index)
+    assert ids(ledger.pending_of("u1", 10)) == [mine[1].artifact_id, mine[0].artifact_id]
+    assert ids(ledger.pending_of("u1", 1)) == [mine[1].artifact_id]
+    assert ledger.pending_of("nobody", 10) == []

@@ -312,3 +312,6 @@ class UploadLedger(Protocol):
 
     def org_holds_blob(self, sha256: str, size: int, org_id: str) -> bool:
         """Whether a completed file of an artifact of ``org_id`` has these bytes."""
+
+    def pending_of(self, user_id: str, limit: int) -> list[Artifact]:
+        """Up to ``limit`` of the user's pending artifacts, newest first."""

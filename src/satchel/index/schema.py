@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import text as sql_text
 
 __all__ = [
     "SCHEMA_HEAD",
@@ -108,6 +109,14 @@ artifacts = Table(
     Index("ix_artifacts_org", "org_id", "created_at"),
     Index("ix_artifacts_kind", "kind", "created_at"),
     Index("ix_artifacts_org_kind", "org_id", "kind"),  # the kinds a reader sees (0007)
+    # A user's uploads in progress (0007): pending rows only, so it stays tiny.
+    Index(
+        "ix_artifacts_pending",
+        "user_id",
+        "created_at",
+        sqlite_where=sql_text("status = 'pending'"),
+        postgresql_where=sql_text("status = 'pending'"),
+    ),
 )
 
 _ARTIFACT_FK = ForeignKey("artifacts.artifact_id", ondelete="CASCADE")

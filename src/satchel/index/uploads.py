@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Final
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, literal_column, select, update
 
 from satchel.errors import ConfigError, NotFoundError
 from satchel.index.base import Index
@@ -25,6 +25,7 @@ from satchel.models import Artifact, ArtifactStatus
 __all__ = ["SqlUploads", "uploads_of"]
 
 _CHUNK: Final = 500
+_PENDING: Final[ColumnElement[str]] = literal_column("'pending'")
 
 
 class SqlUploads:
@@ -45,6 +46,22 @@ class SqlUploads:
                 return None
             files = self._index._files_of(conn, [artifact_id])[artifact_id]
             return artifact_from_row(row, files)
+
+    def pending_of(self, user_id: str, limit: int) -> list[Artifact]:
+        """Up to ``limit`` of the user's pending artifacts, newest first.
+
+        Read off the partial index ``ix_artifacts_pending``, which holds pending rows only:
+        the status is written as a literal, which is what lets SQLite use a partial index.
+        """
+        with self._index.read_connection() as conn:
+            rows = conn.execute(
+                select(artifacts)
+                .where(artifacts.c.user_id == user_id, artifacts.c.status == _PENDING)
+                .order_by(artifacts.c.created_at.desc(), artifacts.c.artifact_id.desc())
+                .limit(limit)
+            ).all()
+            files = self._index._files_of(conn, [row.artifact_id for row in rows])
+            return [artifact_from_row(row, files[row.artifact_id]) for row in rows]
 
     def complete_files(
         self,

@@ -52,6 +52,9 @@ WELL_KNOWN_KINDS: Final = ("checkpoint", "metric", "log", "result")
 #: Kinds the type filter offers at most, besides the well-known ones.
 KIND_LIMIT: Final = 50
 MAX_QUERY: Final = 200
+#: A user's own uploads in progress listed at most (they are few: each one is a save that
+#: has not finished sending its files).
+PENDING_SHOWN: Final = 1000
 _STATUSES: Final[tuple[ArtifactStatus, ...]] = ("completed", "pending")
 _STATUS_SCORE: Final = 85
 
@@ -120,19 +123,23 @@ def _position(artifact: Artifact) -> QueryPosition:
     )
 
 
-def _queries(actor: Actor, filters: Filters, status: ArtifactStatus | None) -> list[ArtifactQuery]:
-    """One query per kind (and per status): their union is what the page lists."""
+def _own_pending(
+    state: ServerState, actor: Actor, filters: Filters, position: QueryPosition | None
+) -> list[Artifact]:
+    """The caller's uploads in progress that the page's filters pass, from ``position`` on.
+
+    Pending artifacts are their creator's alone (``find_readable`` says the same); they are
+    mine and of my organisation, never shared.
+    """
     origin = frozenset(filters.origins)
-    own = not origin or bool({"mine", "org"} & origin)
-    found = []
-    for kind in filters.kinds or (None,):
-        equals: dict[str, str | None] = {} if kind is None else {"kind": kind}
-        if status in (None, "completed"):
-            found.append(ArtifactQuery(equals=equals, reader=actor.reader, origin=origin))
-        if status in (None, "pending") and own:
-            # Pending artifacts are their creator's alone (find_readable says the same).
-            mine = {**equals, "user_id": actor.user_id, "status": "pending"}
-            found.append(ArtifactQuery(equals=mine, include_pending=True, reader=actor.reader))
+    if origin and not {"mine", "org"} & origin:
+        return []
+    found = state.uploads.pending_of(actor.user_id, PENDING_SHOWN)
+    if filters.kinds:
+        found = [a for a in found if a.kind in filters.kinds]
+    if position is not None:
+        key = (position.created_at, position.artifact_id)
+        found = [a for a in found if (_position(a).created_at, a.artifact_id) < key]
     return found
 
 
@@ -144,18 +151,21 @@ def _browse(
     after: str | None,
 ) -> ListPage:
     position = None if after is None else _decode(after)
+    origin = frozenset(filters.origins)
     rows: list[Artifact] = []
-    for query in _queries(actor, filters, status):
-        rows += state.store.query(
-            ArtifactQuery(
-                equals=query.equals,
-                include_pending=query.include_pending,
-                reader=query.reader,
-                origin=query.origin,
-                after=position,
-                limit=PAGE + 1,
+    if status in (None, "completed"):
+        for kind in filters.kinds or (None,):
+            rows += state.store.query(
+                ArtifactQuery(
+                    equals={} if kind is None else {"kind": kind},
+                    reader=actor.reader,
+                    origin=origin,
+                    after=position,
+                    limit=PAGE + 1,
+                )
             )
-        )
+    if status in (None, "pending"):
+        rows += _own_pending(state, actor, filters, position)
     rows.sort(key=lambda a: (_position(a).created_at, a.artifact_id), reverse=True)
     if len(rows) <= PAGE:
         return ListPage(items=rows)

@@ -1,0 +1,100 @@
+"""The run's command as a child process: signals forwarded, exit status read back.
+
+SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 sent to ``satchel run`` go to the
+command. A Ctrl-C typed at a terminal already reaches the whole foreground process group,
+the command included, so SIGINT is forwarded only when ``satchel run`` is not in the
+terminal's foreground group (``kill -INT`` from elsewhere). On Linux the command gets
+SIGTERM if ``satchel run`` dies (``PR_SET_PDEATHSIG``), so that no command writes on
+unwatched once its capture is gone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from types import FrameType
+from typing import Final
+
+from satchel.errors import ValidationError
+
+__all__ = ["FORWARDED", "Child", "exit_code_of"]
+
+FORWARDED: Final = (
+    signal.SIGINT,
+    signal.SIGTERM,
+    signal.SIGHUP,
+    signal.SIGQUIT,
+    signal.SIGUSR1,
+    signal.SIGUSR2,
+)
+_PR_SET_PDEATHSIG: Final = 1
+
+
+def _die_with_parent(parent: int) -> Callable[[], None]:
+    def preexec() -> None:  # runs in the forked child, before exec
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)
+
+    return preexec
+
+
+def _terminal_foreground() -> bool:
+    try:
+        return os.tcgetpgrp(sys.stdin.fileno()) == os.getpgrp()
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def exit_code_of(returncode: int) -> int:
+    """The shell's exit code for a child's return code (128 + N when killed by N)."""
+    return returncode if returncode >= 0 else 128 - returncode
+
+
+class Child:
+    """The running command."""
+
+    def __init__(self, argv: Sequence[str], *, env: Mapping[str, str], cwd: str) -> None:
+        if not argv:
+            raise ValidationError("no command given: satchel run [OPTIONS] -- COMMAND [ARGS...]")
+        linux = sys.platform.startswith("linux")
+        try:
+            self.process = subprocess.Popen(
+                list(argv),
+                env=dict(env),
+                cwd=cwd,
+                preexec_fn=_die_with_parent(os.getpid()) if linux else None,  # noqa: PLW1509
+            )
+        except OSError as exc:
+            raise ValidationError(f"cannot start {argv[0]!r}: {exc.strerror or exc}") from exc
+        self._previous: dict[signal.Signals, object] = {}
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def _forward(self, signum: int, _frame: FrameType | None) -> None:  # a signal handler
+        if signum == signal.SIGINT and _terminal_foreground():
+            return
+        with contextlib.suppress(ProcessLookupError):
+            self.process.send_signal(signum)
+
+    def wait(self) -> int:
+        """Wait for the command, forwarding signals meanwhile; its return code."""
+        for signum in FORWARDED:
+            self._previous[signum] = signal.signal(signum, self._forward)
+        try:
+            return self.process.wait()
+        finally:
+            for signum, handler in self._previous.items():
+                signal.signal(signum, handler)  # type: ignore[arg-type]

@@ -81,7 +81,13 @@ class Child:
         return self.process.pid
 
     def alive(self) -> bool:
-        return self.process.poll() is None
+        """True until the command exits (its fds are closed then), even before it is
+        reaped; safe from any thread while ``wait`` runs."""
+        try:
+            info = os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:
+            return False
+        return info is None
 
     def _forward(self, signum: int, _frame: FrameType | None) -> None:  # a signal handler
         if signum == signal.SIGINT and _terminal_foreground():

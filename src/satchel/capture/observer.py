@@ -133,8 +133,12 @@ class Observer:
                 if last is None or last.stamp != stamp:
                     self.touch(path)
 
-    def tick(self, *, child_alive: bool) -> None:
-        """Hand over the dirty files that are closed and stable."""
+    def tick(self, child_alive: Callable[[], bool]) -> None:
+        """Hand over the dirty files that are closed and stable.
+
+        The command's liveness is read after the writers are: a file found with no writer
+        counts as closed by a live command only if the command was still alive after.
+        """
         now = time.monotonic()
         with self._lock:
             items = list(self.dirty.items())
@@ -150,14 +154,15 @@ class Observer:
                 entry.stamp, entry.since = stamp, now
             stable.append(key)
         writing: set[str] = set()
-        if self._procfs and self._child is not None and child_alive and stable:
+        if self._procfs and self._child is not None and stable:
             writing = procfs.open_for_writing(procfs.tree(self._child), set(stable))
+        if not child_alive():
+            return  # what is closed now may have been cut off: settle() decides
         for key in stable:
             if key in writing:
                 continue
             entry = self.dirty[key]
-            if child_alive:
-                entry.clean = entry.stamp
+            entry.clean = entry.stamp
             if now - entry.since >= self.debounce:
                 self._hand_over(key, entry)
 
@@ -214,5 +219,5 @@ class Observer:
                 first = False
                 self.started.set()
                 self.rescan()
-            self.tick(child_alive=child_alive())
+            self.tick(child_alive)
         self.started.set()

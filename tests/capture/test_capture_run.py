@@ -47,7 +47,8 @@ for epoch in range(3):
     deadline = time.monotonic() + 30
     # Synced during the run: wait until this epoch's files are stored.
     while not (stored(f"outputs/checkpoints/epoch{epoch}.ckpt", 1)
-               and stored("outputs/last.pt", epoch + 1)):
+               and stored("outputs/last.pt", epoch + 1)
+               and stored("metrics.json", epoch + 1)):
         if time.monotonic() > deadline:
             sys.exit(f"epoch {epoch} was not captured during the run")
         time.sleep(0.05)

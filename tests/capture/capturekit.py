@@ -113,7 +113,9 @@ def where(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Where]:
     else:
         world = request.getfixturevalue("remote")
         member = world.member()
-        yield Where("server", ["--server", world.url, "--token", member.token], env, world.store, home)
+        yield Where(
+            "server", ["--server", world.url, "--token", member.token], env, world.store, home
+        )
 
 
 def sha256_of(path: Path) -> str:

@@ -6,6 +6,7 @@ command still held open is not recorded; memory stays bounded (seeds/001: 200 Mi
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -87,10 +88,8 @@ def test_sigkill_mid_upload_then_resume(where: Where, tmp_path: Path) -> None:
     )
     peak = 0.0
     while resumed.poll() is None:
-        try:
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError, AssertionError):
             peak = max(peak, _hwm_mib(resumed.pid))
-        except (FileNotFoundError, ProcessLookupError, AssertionError):
-            pass
         time.sleep(0.05)
     _out, err = resumed.communicate()
     assert resumed.returncode == 0, err
@@ -124,15 +123,13 @@ def test_sigkill_mid_upload_then_resume(where: Where, tmp_path: Path) -> None:
 def test_the_next_start_finishes_an_interrupted_capture(where: Where, tmp_path: Path) -> None:
     work = tmp_path / "work"
     work.mkdir()
-    (work / "job.py").write_text(
-        "import time\n"
-        "open('one.txt', 'w').write('1')\n"
-        "time.sleep(600)\n"
-    )
+    (work / "job.py").write_text("import time\nopen('one.txt', 'w').write('1')\ntime.sleep(600)\n")
     proc = where.start("--name", "first", "--", sys.executable, "job.py", cwd=work)
     wait_for(
-        lambda: ("one.txt", 1, "uploaded") in where.journal_rows("first")
-        or ("one.txt", 1, "closed") in where.journal_rows("first"),
+        lambda: (
+            ("one.txt", 1, "uploaded") in where.journal_rows("first")
+            or ("one.txt", 1, "closed") in where.journal_rows("first")
+        ),
         timeout=60,
         what="one.txt to be journalled",
     )

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from capturekit import Where, sha256_of, wait_for
 
-TRAIN = r'''
+TRAIN = r"""
 import json, os, sys, time
 import satchel
 
@@ -55,7 +55,7 @@ for epoch in range(3):
     if epoch == 1:
         arts.save_text("written through the SDK", name="sdk-note")
         raise RuntimeError("loss diverged after epoch 1")
-'''
+"""
 
 
 def test_training_script_that_crashes(where: Where, tmp_path: Path) -> None:
@@ -116,7 +116,7 @@ def test_exit_code_and_signals_pass_through(where: Where, tmp_path: Path) -> Non
         "time.sleep(60)\n"
     )
     proc = where.start("--name", "sig", "--", sys.executable, "job.py", cwd=work)
-    wait_for(lambda: (work / "ready").exists(), timeout=30, what="the command to start")
+    wait_for((work / "ready").exists, timeout=30, what="the command to start")
     proc.send_signal(signal.SIGTERM)
     _out, err = proc.communicate(timeout=60)
     assert proc.returncode == 3, err
@@ -147,7 +147,7 @@ def test_a_command_killed_by_a_signal_stores_only_closed_files(
         "time.sleep(60)\n"
     )
     proc = where.start("--name", "killed", "--", sys.executable, "job.py", cwd=work)
-    wait_for(lambda: (work / "ready").exists(), timeout=30, what="the command to write")
+    wait_for((work / "ready").exists, timeout=30, what="the command to write")
     time.sleep(0.5)
     child = _children(proc.pid)
     assert child, "no child process"

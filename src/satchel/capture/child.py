@@ -65,6 +65,10 @@ class Child:
         if not argv:
             raise ValidationError("no command given: satchel run [OPTIONS] -- COMMAND [ARGS...]")
         linux = sys.platform.startswith("linux")
+        self.process: subprocess.Popen[bytes] | None = None
+        self._pending: list[int] = []
+        # Handlers first: a signal that arrives while the command starts is forwarded too.
+        self._previous = {signum: signal.signal(signum, self._forward) for signum in FORWARDED}
         try:
             self.process = subprocess.Popen(
                 list(argv),
@@ -73,11 +77,14 @@ class Child:
                 preexec_fn=_die_with_parent(os.getpid()) if linux else None,  # noqa: PLW1509
             )
         except OSError as exc:
+            self._restore()
             raise ValidationError(f"cannot start {argv[0]!r}: {exc.strerror or exc}") from exc
-        self._previous: dict[signal.Signals, object] = {}
+        for signum in self._pending:
+            self._send(signum)
 
     @property
     def pid(self) -> int:
+        assert self.process is not None
         return self.process.pid
 
     def alive(self) -> bool:
@@ -89,18 +96,31 @@ class Child:
             return False
         return info is None
 
-    def _forward(self, signum: int, _frame: FrameType | None) -> None:  # a signal handler
+    def _send(self, signum: int) -> None:
         if signum == signal.SIGINT and _terminal_foreground():
             return
+        assert self.process is not None
         with contextlib.suppress(ProcessLookupError):
             self.process.send_signal(signum)
 
+    def _forward(self, signum: int, _frame: FrameType | None) -> None:  # a signal handler
+        if self.process is None:
+            self._pending.append(signum)
+        else:
+            self._send(signum)
+
+    def _restore(self) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
     def wait(self) -> int:
-        """Wait for the command, forwarding signals meanwhile; its return code."""
-        for signum in FORWARDED:
-            self._previous[signum] = signal.signal(signum, self._forward)
+        """Wait for the command, forwarding signals meanwhile; its return code.
+
+        The handlers are restored once it has exited: a signal during the final sync acts
+        as usual (the journal lets ``--resume`` finish).
+        """
+        assert self.process is not None
         try:
             return self.process.wait()
         finally:
-            for signum, handler in self._previous.items():
-                signal.signal(signum, handler)  # type: ignore[arg-type]
+            self._restore()

@@ -33,6 +33,11 @@ from _util import GIB, MIB, ChildFailedError, child, make_file, median
 
 FULL = {"large": 1 * GIB, "ops": 1000, "huge": 4 * GIB, "runs": 3, "reps": 3}
 QUICK = {"large": 256 * MIB, "ops": 200, "huge": 1 * GIB, "runs": 3, "reps": 3}
+#: ``--capture``: the checkpoint's size in MiB (issue 7: 256; 64 with ``--quick``).
+CAPTURE_FULL = {"size_mib": 256}
+CAPTURE_QUICK = {"size_mib": 64}
+#: seeds/001: ``satchel run`` uses at most 200 MiB of extra memory, whatever the file size.
+CAPTURE_RSS_MIB = 200.0
 
 COPY_RATIO_TARGET = 0.8
 DEDUP_SPEEDUP_TARGET = 3.0
@@ -644,6 +649,48 @@ def bench_portal(report: Report, work: Path, cfg: dict[str, int], env: dict[str,
         report.raw.setdefault("portal_sql", {})[key] = found
 
 
+def bench_capture(report: Report, work: Path, cfg: dict[str, int], env: dict[str, str]) -> None:
+    """``satchel run`` capturing a checkpoint loop vs the loop calling mlflow.log_artifact."""
+    size_mib = cfg["size_mib"]
+    log(f"capture: a {size_mib} MiB checkpoint every 2 s for 20 s; bare, satchel run, mlflow")
+    res = child("capture.py", "--size-mib", str(size_mib), "--work", str(work / "capture"), env=env)
+    shutil.rmtree(work / "capture", ignore_errors=True)
+    report.raw["capture"] = res
+    ours, peer = res["satchel"], res["mlflow"]
+    every = ours["stored_verified"] == ours["checkpoints"]
+    report.figure(
+        "capture_latency",
+        f"satchel run: {ours['stored_verified']}/{ours['checkpoints']} checkpoints stored and "
+        f"verified, close to stored p50 {ours['latency_p50']:.2f} s, max "
+        f"{ours['latency_max']:.2f} s | mlflow log_artifact p50 {peer['latency_p50']:.2f} s, "
+        f"max {peer['latency_max']:.2f} s (blocking the loop) | ratio "
+        f"{peer['latency_p50'] / ours['latency_p50']:.2f}x",
+        every,
+        value=ours["latency_p50"],
+        peer=peer["latency_p50"],
+        unit="s",
+    )
+    report.figure(
+        "capture_cpu",
+        f"satchel run CPU over the bare loop {ours['cpu_over_bare']:.1f} s "
+        f"(bare {res['bare']['cpu']:.1f} s) | mlflow {peer['cpu_over_bare']:.1f} s | ratio "
+        f"{peer['cpu_over_bare'] / max(ours['cpu_over_bare'], 0.01):.2f}x",
+        None,
+        value=ours["cpu_over_bare"],
+        peer=peer["cpu_over_bare"],
+        unit="s",
+    )
+    report.figure(
+        "capture_rss",
+        f"satchel run peak RSS {ours['extra_rss_mib']:.0f} MiB (its own process) | mlflow "
+        f"extra {peer['extra_rss_mib']:.0f} MiB over the bare loop (target < 200 MiB)",
+        ours["extra_rss_mib"] < CAPTURE_RSS_MIB,
+        value=ours["extra_rss_mib"],
+        peer=peer["extra_rss_mib"],
+        unit="MiB",
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller sizes, fewer operations")
@@ -674,6 +721,11 @@ def main() -> int:
         "vs MLflow's runs table (20,000 with --quick)",
     )
     parser.add_argument(
+        "--capture",
+        action="store_true",
+        help="only satchel run's capture: a 256 MiB checkpoint every 2 s vs mlflow.log_artifact",
+    )
+    parser.add_argument(
         "--mlflow-runs",
         type=int,
         help="with --search: the MLflow peer's runs (default 100,000; 50,000 with --quick)",
@@ -689,6 +741,9 @@ def main() -> int:
         steps = (("s3", bench_s3),)
     if args.scale:
         steps = (("scale", bench_scale),)
+    if args.capture:
+        cfg = CAPTURE_QUICK if args.quick else CAPTURE_FULL
+        steps = (("capture", bench_capture),)
     if args.server:
         cfg = SERVER_QUICK if args.quick else SERVER_FULL
         steps = (("server", bench_server),)
@@ -711,6 +766,7 @@ def main() -> int:
         + (" scale" if args.scale else "")
         + (" server" if args.server else "")
         + (" portal" if args.portal else "")
+        + (" capture" if args.capture else "")
     )
     report = Report(mode, {**meta, "config": cfg})
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -10,6 +10,7 @@ import typer
 from satchel.cli._errors import reported
 from satchel.cli._options import IndexOption, StoreOption
 from satchel.cli.admin import admin_app
+from satchel.cli.run import RUN_CONTEXT, run
 from satchel.cli.serve import serve
 from satchel.config import Settings
 from satchel.errors import ValidationError
@@ -33,6 +34,7 @@ def _root() -> None:
 
 
 app.command()(serve)
+app.command(context_settings=RUN_CONTEXT)(run)
 
 
 @app.command()

@@ -85,6 +85,10 @@ class Context:
             "app_id": app_id,
             "session_id": session_id,
         }
+        if run_id is None:
+            # Inside `satchel run`, a context joins the captured run (docs/cli.md).
+            run_id = os.environ.get("SATCHEL_RUN_ID") or None
+            fields["run_id"] = run_id
         for name, value in fields.items():
             if value is not None:
                 validate_token(value, what=name)

@@ -25,7 +25,7 @@ os.makedirs("logs/run1", exist_ok=True)
 with open("config.yaml", "a") as f:          # existed before the run: never captured
     f.write("lr: 0.1\n")
 log = open("logs/run1/train.log", "w")        # open for the whole run
-ctx = satchel.Context(run_id=os.environ["SATCHEL_RUN_ID"])
+ctx = satchel.Context()                       # joins the run: SATCHEL_RUN_ID
 arts = ctx.sync_artifacts()
 
 def stored(path, version):

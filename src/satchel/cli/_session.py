@@ -151,9 +151,10 @@ class RemoteOps:
         cursor: str | None = None
         while limit is None or len(items) < limit:
             want = MAX_PAGE if limit is None else min(MAX_PAGE, limit - len(items))
-            page = self.api.json(
-                "GET", path, retry=True, params={**params, "limit": want, "cursor": cursor}
-            )
+            query = {**params, "limit": want}
+            if cursor is not None:
+                query["cursor"] = cursor
+            page = self.api.json("GET", path, retry=True, params=query)
             items.extend(page["items"])
             cursor = page.get("next_cursor")
             if not cursor:

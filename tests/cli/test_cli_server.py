@@ -173,6 +173,14 @@ def test_cli_end_to_end_against_a_live_server(
         got = (tmp_path / "partner" / aid / "resnet").read_bytes()
         assert got == (tmp_path / "model.ckpt").read_bytes()
 
+        (tmp_path / "a.txt").write_text("alpha")
+        (tmp_path / "b.txt").write_text("beta")
+        pair = cli(
+            "artifacts", "upload", *srv, "-n", "pair", "-t", "result", "-f", "a.txt", "-f", "b.txt"
+        )
+        cli("artifacts", "download", *srv, pair.stdout.strip(), "-p", "own")
+        assert (tmp_path / "own" / pair.stdout.strip() / "b.txt").read_text() == "beta"
+
         # links: anyone with the link downloads until revoke or delete
         owner_link = as_json("artifacts", "link", *srv, aid, "--expires", "1h")
         partner_link = cli("artifacts", "link", *as_partner, aid).stdout.strip()

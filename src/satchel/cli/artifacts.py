@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -48,6 +48,7 @@ from satchel.errors import (
     ConflictError,
     NotFoundError,
     PermissionDeniedError,
+    StorageError,
     ValidationError,
 )
 from satchel.models import Artifact
@@ -148,8 +149,6 @@ def list_artifacts(s: Session, request: SearchRequest, kinds: list[str]) -> list
 
 
 def _with(request: SearchRequest, **changes: Any) -> SearchRequest:
-    from dataclasses import replace  # noqa: PLC0415
-
     return replace(request, **changes)
 
 
@@ -300,7 +299,7 @@ def upload(
             else:
                 staged = Path(s.arts.stage_dir("_upload"))
                 for f in files:
-                    shutil.copyfile(f, staged / f.name)
+                    copy_into(f, staged / f.name)
                 made = s.arts.ingest_dir(
                     staged, kind=kind, name=name, labels=labels, metrics=metrics, tags=tags
                 )
@@ -310,9 +309,12 @@ def upload(
 
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
-    with path.open("rb") as src:
-        while chunk := src.read(1 << 20):
-            digest.update(chunk)
+    try:
+        with path.open("rb") as src:
+            while chunk := src.read(1 << 20):
+                digest.update(chunk)
+    except OSError as exc:
+        raise StorageError(f"cannot read {path}: {exc.strerror or exc}", exc.errno) from exc
     return digest.hexdigest()
 
 

@@ -18,12 +18,17 @@ from rich.console import Console
 from rich.table import Table
 
 from satchel.models import Artifact, format_time
+from satchel.tenancy.base import Grant
 
 __all__ = [
+    "ARTIFACT_HEADER",
+    "GRANT_HEADER",
     "JsonOption",
     "artifact_row",
     "console",
     "emit_json",
+    "grant_dict",
+    "grant_rows",
     "human_bytes",
     "note",
     "table",
@@ -98,3 +103,31 @@ def artifact_row(a: Artifact) -> list[str]:
 
 
 ARTIFACT_HEADER = ("ID", "NAME", "TYPE", "STATUS", "FILES", "SIZE", "MODEL", "RUN", "UPDATED")
+
+
+def grant_dict(g: Grant) -> dict[str, Any]:
+    """A grant as the API answers it."""
+    return {
+        "grant_id": g.grant_id,
+        "artifact_id": g.artifact_id,
+        "email": g.recipient_email,
+        "org_id": g.recipient_org_id,
+        "granted_by": g.granted_by,
+        "created_at": format_time(g.created_at),
+    }
+
+
+def grant_rows(grants: Iterable[Grant]) -> list[list[str]]:
+    return [
+        [
+            g.grant_id,
+            g.recipient_email or "-",
+            g.recipient_org_id or "-",
+            g.granted_by,
+            when(g.created_at),
+        ]
+        for g in grants
+    ]
+
+
+GRANT_HEADER = ("GRANT_ID", "EMAIL", "ORG_ID", "GRANTED_BY", "CREATED")

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from satchel.cli import fetch as _fetch  # noqa: F401 - registers `artifacts get|where`
+from satchel.cli import sharing as _sharing  # noqa: F401 - `artifacts grant|revoke|grants|link`
 from satchel.cli._errors import reported
 from satchel.cli._options import IndexOption, StoreOption
 from satchel.cli.admin import admin_app

@@ -3,7 +3,7 @@
 Each command opens its target (``_session.open_session``: the embedded store, or a server
 with ``--server``), makes one or two library calls and prints the answer: a Rich table, or
 JSON with ``--json``. ``get`` and ``where`` (whole runs and experiments) are in
-``cli/fetch.py``.
+``cli/fetch.py``; ``grant``, ``revoke``, ``grants`` and ``link`` in ``cli/sharing.py``.
 """
 
 from __future__ import annotations
@@ -34,14 +34,16 @@ from satchel.cli._common import (
 )
 from satchel.cli._output import (
     ARTIFACT_HEADER,
+    GRANT_HEADER,
     JsonOption,
     artifact_row,
     console,
     emit_json,
+    grant_dict,
+    grant_rows,
     human_bytes,
     note,
     table,
-    when,
 )
 from satchel.cli._session import SearchRequest, Session
 from satchel.errors import (
@@ -53,7 +55,6 @@ from satchel.errors import (
 )
 from satchel.models import Artifact
 from satchel.tenancy.base import Grant
-from satchel.validation import validate_duration
 
 __all__ = ["artifacts_app"]
 
@@ -67,33 +68,6 @@ IdArg = Annotated[str, typer.Argument(help="The artifact's id.", show_default=Fa
 IdOpt = Annotated[str, typer.Option("--id", "-i", help="The artifact's id.", show_default=False)]
 #: The label that names an upload, so that running the same upload again reuses it.
 UPLOAD_KEY = "upload_key"
-
-
-def grant_dict(g: Grant) -> dict[str, Any]:
-    return {
-        "grant_id": g.grant_id,
-        "artifact_id": g.artifact_id,
-        "email": g.recipient_email,
-        "org_id": g.recipient_org_id,
-        "granted_by": g.granted_by,
-        "created_at": when(g.created_at),
-    }
-
-
-def _grant_rows(grants: list[Grant]) -> list[list[str]]:
-    return [
-        [
-            g.grant_id,
-            g.recipient_email or "-",
-            g.recipient_org_id or "-",
-            g.granted_by,
-            when(g.created_at),
-        ]
-        for g in grants
-    ]
-
-
-GRANT_HEADER = ("GRANT_ID", "EMAIL", "ORG_ID", "GRANTED_BY", "CREATED")
 
 
 # -- list and show ------------------------------------------------------------------------
@@ -192,7 +166,7 @@ def show(
             title="files",
         )
         if grants is not None:
-            table(GRANT_HEADER, _grant_rows(grants), title="grants")
+            table(GRANT_HEADER, grant_rows(grants), title="grants")
 
 
 # -- upload and download ------------------------------------------------------------------
@@ -382,113 +356,6 @@ def download_files(s: Session, a: Artifact, root: Path, wanted: dict[str, str]) 
     for p, dest in targets.items():
         copy_into(sources[p], dest)
     return list(targets.values())
-
-
-# -- sharing ------------------------------------------------------------------------------
-
-
-@artifacts_app.command("grant")
-def grant(
-    *,
-    artifact_id: IdOpt,
-    email: Annotated[str | None, typer.Option("--email", "-e", help="Share with a user.")] = None,
-    org_id: Annotated[
-        str | None, typer.Option("--org-id", "-o", help="Share with an organisation.")
-    ] = None,
-    as_json: JsonOption = False,
-    server: ServerOption = None,
-    token: TokenOption = None,
-    store: StoreOption = None,
-    index: IndexOption = None,
-) -> None:
-    """Let a user (by email) or an organisation read an artifact; prints the grant's id.
-
-    Example: satchel artifacts grant -i 01JD3Q5W8YVZ4M2K7N9P0RSTUV -e ann@partner.example
-    """
-    with connected(server, token, store, index) as s:
-        if (email is None) == (org_id is None):
-            raise ValidationError("give exactly one of -e EMAIL and -o ORG_ID")
-        made = s.ops.grant(artifact_id, email=email, org_id=org_id)
-        if as_json:
-            emit_json(grant_dict(made))
-        else:
-            who = made.recipient_email or f"org {made.recipient_org_id}"
-            note(f"shared {artifact_id} with {who}")
-            typer.echo(made.grant_id)
-
-
-@artifacts_app.command("revoke")
-def revoke(
-    *,
-    artifact_id: IdOpt,
-    grant_id: Annotated[
-        str, typer.Option("--grant-id", "-a", help="The grant's id (from `grants`).")
-    ],
-    server: ServerOption = None,
-    token: TokenOption = None,
-    store: StoreOption = None,
-    index: IndexOption = None,
-) -> None:
-    """Revoke a grant: from the next request on, links made by the grantee included.
-
-    Example: satchel artifacts revoke -i 01JD3Q5W8YVZ4M2K7N9P0RSTUV -a 01JD3R0G2B6C8D0E2F4G6H8J0K
-    """
-    with connected(server, token, store, index) as s:
-        s.ops.revoke(artifact_id, grant_id)
-        typer.echo(f"grant {grant_id} revoked")
-
-
-@artifacts_app.command("grants")
-def grants(
-    *,
-    artifact_id: IdOpt,
-    as_json: JsonOption = False,
-    server: ServerOption = None,
-    token: TokenOption = None,
-    store: StoreOption = None,
-    index: IndexOption = None,
-) -> None:
-    """List an artifact's grants (who it is shared with).
-
-    Example: satchel artifacts grants -i 01JD3Q5W8YVZ4M2K7N9P0RSTUV --json
-    """
-    with connected(server, token, store, index) as s:
-        found = s.ops.grants(artifact_id)
-        if as_json:
-            emit_json([grant_dict(g) for g in found])
-        else:
-            table(GRANT_HEADER, _grant_rows(found))
-
-
-@artifacts_app.command("link")
-def link(
-    *,
-    artifact_id: IdArg,
-    file: Annotated[
-        str | None,
-        typer.Option("--file", help="The file's path in the artifact (one-file artifacts: none)."),
-    ] = None,
-    expires: Annotated[
-        str, typer.Option("--expires", help="Lifetime: 30m, 24h, 7d... (the server caps it).")
-    ] = "24h",
-    as_json: JsonOption = False,
-    server: ServerOption = None,
-    token: TokenOption = None,
-    store: StoreOption = None,
-    index: IndexOption = None,
-) -> None:
-    """Make a signed download link, good until it expires (needs a server).
-
-    Example: satchel artifacts link 01JD3Q5W8YVZ4M2K7N9P0RSTUV --expires 2h
-    """
-    with connected(server, token, store, index) as s:
-        seconds = int(validate_duration(expires, what="--expires").total_seconds())
-        made = s.ops.link(artifact_id, file, max(seconds, 1))
-        if as_json:
-            emit_json({"url": made.url, "path": made.path, "expires_at": made.expires_at})
-        else:
-            typer.echo(made.url)
-            note(f"{made.path}: expires {made.expires_at}")
 
 
 # -- pin and delete -----------------------------------------------------------------------

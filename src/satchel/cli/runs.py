@@ -15,7 +15,7 @@ from satchel.cli._common import (
 )
 from satchel.cli._output import JsonOption, emit_json, human_bytes, table, when
 from satchel.errors import ValidationError
-from satchel.models import Run, RunStatus
+from satchel.models import Run, RunStatus, format_time
 
 __all__ = ["runs_app"]
 
@@ -35,8 +35,8 @@ def run_dict(run: Run) -> dict[str, Any]:
         "user_id": run.user_id,
         "session_id": run.session_id,
         "status": run.status,
-        "started_at": when(run.started_at) if run.started_at else None,
-        "ended_at": when(run.ended_at) if run.ended_at else None,
+        "started_at": format_time(run.started_at) if run.started_at else None,
+        "ended_at": format_time(run.ended_at) if run.ended_at else None,
     }
 
 

@@ -64,7 +64,7 @@ artifacts_app = typer.Typer(
     no_args_is_help=True,
 )
 
-IdArg = Annotated[str, typer.Argument(help="The artifact's id.", show_default=False)]
+IdArg = Annotated[str, typer.Argument(help="The artifact's id.", metavar="ID", show_default=False)]
 IdOpt = Annotated[str, typer.Option("--id", "-i", help="The artifact's id.", show_default=False)]
 #: The label that names an upload, so that running the same upload again reuses it.
 UPLOAD_KEY = "upload_key"

@@ -46,7 +46,12 @@ __all__ = ["Placed", "plan"]
 CAPTURE_PATH = "capture_path"
 CAPTURE_VERSION = "capture_version"
 RunsArg = Annotated[
-    list[str], typer.Argument(help="Runs or experiments (<run>-expN).", show_default=False)
+    list[str],
+    typer.Argument(
+        help="Runs or experiments (<run>-expN).",
+        metavar="RUN_OR_EXPERIMENT",
+        show_default=False,
+    ),
 ]
 
 

@@ -22,7 +22,7 @@ __all__ = ["runs_app"]
 runs_app = typer.Typer(
     name="runs", help="Runs and their experiments: list, show, delete.", no_args_is_help=True
 )
-RunArg = Annotated[str, typer.Argument(help="The run's id.", show_default=False)]
+RunArg = Annotated[str, typer.Argument(help="The run's id.", metavar="RUN", show_default=False)]
 _STATUSES = ("running", "done", "crashed", "failed")
 
 

@@ -113,17 +113,13 @@ def list_artifacts(s: Session, request: SearchRequest, kinds: list[str]) -> list
     """One search per type (the API filters one kind at a time), merged newest first."""
     if len(kinds) <= 1:
         kind = kinds[0] if kinds else None
-        return s.ops.search(_with(request, kind=kind)).items
+        return s.ops.search(replace(request, kind=kind)).items
     found: list[Artifact] = []
     for kind in dict.fromkeys(kinds):
-        found.extend(s.ops.search(_with(request, kind=kind)).items)
-    if request.query is None:
-        found.sort(key=lambda a: (a.created_at or 0, a.artifact_id), reverse=True)
+        found.extend(s.ops.search(replace(request, kind=kind)).items)
+    if request.query is None:  # text results keep each kind's ranking, kind after kind
+        found.sort(key=lambda a: (str(a.created_at), a.artifact_id), reverse=True)
     return found[: request.limit]
-
-
-def _with(request: SearchRequest, **changes: Any) -> SearchRequest:
-    return replace(request, **changes)
 
 
 @artifacts_app.command("show")
@@ -229,7 +225,7 @@ def upload(
         tags = sorted(set(tag or []))
         for f in files:
             if not f.is_file():
-                raise NotFoundError(f"no such file: {f}")
+                raise NotFoundError(f"no such file: {f}" if not f.exists() else f"not a file: {f}")
         if len(files) > 1 and (model_id is not None or model_version is not None):
             raise ValidationError(
                 "--model-id and --model-version go on a single-file upload "
@@ -245,6 +241,7 @@ def upload(
             "metrics": metrics,
             "tags": tags,
             "model": [model_id, model_version],
+            "run": run,
             "files": sorted((f.name, _sha256(f)) for f in files),
         }
         upload_key = (

@@ -109,20 +109,25 @@ def plan(artifacts: list[Artifact], pattern: re.Pattern[str] | None) -> list[Pla
     return placed
 
 
+def _segment(run_id: str) -> str:
+    """A run id as one directory name (validated: it becomes a path under DIR)."""
+    validate_file_key(run_id)
+    if "/" in run_id:
+        raise ValidationError(f"run id {run_id!r} cannot be a directory name")
+    return run_id
+
+
 def _groups(s: Session, names: list[str]) -> list[tuple[str, Run]]:
     """(directory under DIR, run) for each run named and each of its experiments."""
     groups: list[tuple[str, Run]] = []
     for name in names:
         run = s.ops.run(name)
-        validate_file_key(run.run_id)
         if run.parent_run_id is not None:  # an experiment: DIR/<parent>/<experiment>
-            validate_file_key(run.parent_run_id)
-            groups.append((f"{run.parent_run_id}/{run.run_id}", run))
+            groups.append((f"{_segment(run.parent_run_id)}/{_segment(run.run_id)}", run))
             continue
-        groups.append((run.run_id, run))
+        groups.append((_segment(run.run_id), run))
         for child in sorted(s.ops.children(run.run_id), key=lambda r: _natural(r.run_id)):
-            validate_file_key(child.run_id)
-            groups.append((f"{run.run_id}/{child.run_id}", child))
+            groups.append((f"{run.run_id}/{_segment(child.run_id)}", child))
     return groups
 
 

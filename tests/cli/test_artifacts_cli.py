@@ -16,6 +16,7 @@ import typer
 from typer.testing import CliRunner, Result
 
 import satchel
+from _seaweed import Seaweed, unique_prefix
 from satchel.cli.app import app
 from satchel.models import Run, utcnow
 
@@ -261,3 +262,27 @@ def test_every_command_has_help_with_an_example(home: Path) -> None:
     for command in commands:
         result = cli(*command, "--help")
         assert "Example:" in result.stdout, command
+
+
+def test_where_names_the_bucket_prefix_of_an_s3_store(
+    home: Path, seaweed: Seaweed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prefix = unique_prefix()
+    monkeypatch.setenv("SATCHEL_STORE", seaweed.url(prefix))
+    monkeypatch.setenv("SATCHEL_INDEX", f"sqlite:///{home / 's3-index.db'}")
+    with satchel.Context(run_id="s3run") as ctx:
+        big = ctx.sync_artifacts().save_text("x" * 100_000, name="big.txt")
+        ctx.finish_run("done")
+    rows = as_json("artifacts", "where", "s3run")
+    assert [r["location"] for r in rows] == [f"s3://{seaweed.bucket}/{prefix}/blobs/"]
+    files = as_json("artifacts", "where", "s3run", "--files")
+    assert files == [
+        {
+            "experiment": "s3run",
+            "artifact_id": big.artifact_id,
+            "path": "big.txt",
+            "location": f"s3://{seaweed.bucket}/{prefix}/blobs/sha256/{big.sha256[:2]}/{big.sha256[2:]}",
+        }
+    ]
+    cli("artifacts", "get", "s3run", "-d", "from-s3")
+    assert (home / "from-s3" / "s3run" / "big.txt" / "big.txt").read_text() == "x" * 100_000

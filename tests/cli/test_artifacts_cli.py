@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -286,3 +289,19 @@ def test_where_names_the_bucket_prefix_of_an_s3_store(
     ]
     cli("artifacts", "get", "s3run", "-d", "from-s3")
     assert (home / "from-s3" / "s3run" / "big.txt" / "big.txt").read_text() == "x" * 100_000
+
+
+def test_an_embedded_command_never_loads_the_client(home: Path) -> None:
+    script = textwrap.dedent(
+        """
+        import sys
+        from typer.testing import CliRunner
+        from satchel.cli.app import app
+        for args in (["artifacts", "list"], ["runs", "list"], ["search", "x"]):
+            result = CliRunner().invoke(app, args)
+            assert result.exit_code == 0, result.output
+        loaded = sorted(m for m in sys.modules if m.startswith(("satchel.client", "httpx")))
+        assert loaded == [], loaded
+        """
+    )
+    subprocess.run([sys.executable, "-c", script], check=True)

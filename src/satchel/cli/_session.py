@@ -239,6 +239,8 @@ class EmbeddedOps:
         for column, value in (("kind", request.kind), ("run_id", request.run_id)):
             if value is not None:
                 equals[column] = validate_token(value, what=column)
+        if request.metric is not None:
+            validate_token(request.metric, what="metric")
         base = ArtifactQuery(
             equals=equals,
             tags_all=tuple(validate_tags(request.tags)),

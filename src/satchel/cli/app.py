@@ -1,5 +1,8 @@
-"""The ``satchel`` command: ``satchel serve``, ``reindex``, ``db`` and ``admin``; the CLI
-issue adds the rest."""
+"""The ``satchel`` command: ``artifacts``, ``runs``, ``run``, ``search``, ``best``,
+``login``, ``logout``, ``serve``, ``reindex``, ``db`` and ``admin`` (docs/cli.md).
+
+Each command group lives in its own module; this one registers them.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +10,16 @@ from typing import Annotated
 
 import typer
 
+from satchel.cli import fetch as _fetch  # noqa: F401 - registers `artifacts get|where`
+from satchel.cli import sharing as _sharing  # noqa: F401 - `artifacts grant|revoke|grants|link`
 from satchel.cli._errors import reported
 from satchel.cli._options import IndexOption, StoreOption
 from satchel.cli.admin import admin_app
+from satchel.cli.artifacts import artifacts_app
+from satchel.cli.login import login, logout
 from satchel.cli.run import RUN_CONTEXT, run
+from satchel.cli.runs import runs_app
+from satchel.cli.search import best, search
 from satchel.cli.serve import serve
 from satchel.config import Settings
 from satchel.errors import ValidationError
@@ -33,6 +42,12 @@ def _root() -> None:
     """satchel: an artifact store for machine-learning work."""
 
 
+app.add_typer(artifacts_app)
+app.add_typer(runs_app)
+app.command()(search)
+app.command()(best)
+app.command()(login)
+app.command()(logout)
 app.command()(serve)
 app.command(context_settings=RUN_CONTEXT)(run)
 

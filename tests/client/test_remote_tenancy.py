@@ -68,3 +68,22 @@ async def test_another_orgs_token_sees_nothing(remote: RemoteWorld, tmp_path: Pa
     }
     assert await mate.load_text_by_id(saved[0].artifact_id) == "confidential quarterly forecast"
     assert [a.name for a in await mate.search(query="forecast", level="org")] == ["forecast"]
+
+
+@on_both_pairs
+async def test_reading_from_a_fresh_context_leaves_no_run(remote: RemoteWorld) -> None:
+    from satchel.index.base import RunQuery  # noqa: PLC0415
+
+    saver = remote.context(run_id="r-saver").artifacts()
+    saved = await saver.save_text("weights", name="w")
+    before = {r.run_id for r in remote.store.list_runs(RunQuery())}
+    reader_ctx = remote.context()  # a fresh run, never named, saves nothing
+    assert await reader_ctx.artifacts().load_text_by_id(saved.artifact_id) == "weights"
+    await reader_ctx.aclose()
+    assert {r.run_id for r in remote.store.list_runs(RunQuery())} == before
+    uses = [o for o in await saver.lineage(saved.artifact_id) if o.event == "used"]
+    assert len(uses) == 1 and uses[0].run_id is None  # the use is kept, with no run
+    named = remote.context(run_id="r-reader").artifacts()
+    await named.load_text_by_id(saved.artifact_id)
+    runs = [o.run_id for o in await saver.lineage(saved.artifact_id) if o.event == "used"]
+    assert "r-reader" in runs  # a named run is recorded, as before

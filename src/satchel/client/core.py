@@ -87,7 +87,7 @@ def open_remote(settings: Settings, info: ContextInfo, *, run_given: bool) -> Re
                 )
         run_id = info.run_id if run_given or not me.get("run_id") else str(me["run_id"])
         info = replace(info, user_id=me["user_id"], org_id=me["org_id"], run_id=run_id)
-        return RemoteCore(api, info, settings)
+        return RemoteCore(api, info, settings, run_named=run_given or bool(me.get("run_id")))
     except BaseException:
         api.close()
         raise
@@ -96,8 +96,13 @@ def open_remote(settings: Settings, info: ContextInfo, *, run_given: bool) -> Re
 class RemoteCore(CoreBase):
     """Every facade operation, blocking, against one server as one user."""
 
-    def __init__(self, api: Api, context: ContextInfo, settings: Settings) -> None:
+    def __init__(
+        self, api: Api, context: ContextInfo, settings: Settings, *, run_named: bool = True
+    ) -> None:
         self.context = context
+        #: Whether the run is one the caller named (or a job token's), or one this context
+        #: has since recorded by saving: only then does a use name it (see ``_note_use``).
+        self._run_known = run_named
         self.settings = settings
         self.staging_dir = settings.home / "staging"
         base = settings.home / "remote" / api.key
@@ -326,10 +331,17 @@ class RemoteCore(CoreBase):
             for item in found["items"]
         ]
 
+    def _use_run(self) -> str | None:
+        """The run a use is recorded for: None for a fresh run that has saved nothing, which
+        leaves no record (docs/sdk.md), rather than a run the server would create for it."""
+        if not self._run_known:
+            self._run_known = self.run_recorded()
+        return self.context.run_id if self._run_known else None
+
     def _note_use(self, artifact: Artifact) -> None:
         key = (artifact.artifact_id, self.context.run_id, self.context.node_id)
         path = f"/artifacts/{artifact.artifact_id}/uses"
-        body = {"run_id": key[1], "node_id": key[2]}
+        body = {"run_id": self._use_run(), "node_id": key[2]}
         self._uses.once(key, lambda: self._api.request("POST", path, json=body, retry=False))
 
     def load_bytes_by_id(self, artifact_id: str) -> bytes:

@@ -305,3 +305,15 @@ def test_an_embedded_command_never_loads_the_client(home: Path) -> None:
         """
     )
     subprocess.run([sys.executable, "-c", script], check=True)
+
+
+def test_a_piped_table_keeps_each_row_on_one_line(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("COLUMNS")  # a pipe: no terminal width to go by
+    (home / "f.txt").write_text("x")
+    name = "a-rather-long-artifact-name-that-would-not-fit-in-eighty-columns"
+    aid = cli("artifacts", "upload", "-n", name, "-t", "checkpoint", "-f", "f.txt").stdout.strip()
+    rows = [line for line in cli("artifacts", "list").stdout.splitlines() if aid in line]
+    assert len(rows) == 1
+    assert name in rows[0] and "checkpoint" in rows[0] and "completed" in rows[0]

@@ -11,7 +11,7 @@ import json
 import sys
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 import typer
 from rich.console import Console
@@ -39,13 +39,21 @@ JsonOption = Annotated[
     bool, typer.Option("--json", help="Print JSON (one document) instead of a table.")
 ]
 
+#: The width of a table on a pipe or file: wide enough for any row.
+_PIPED_WIDTH: Final = 4096
+#: Columns of free text, which may wrap on a narrow terminal.
+_FREE_TEXT = frozenset({"NAME", "PATH", "LOCATION", "URL", "MESSAGE", "LABELS", "TAGS", "WHO"})
 #: Columns whose values must never be cut short (ids are copied into other commands).
 _WHOLE = frozenset({"ID", "ARTIFACT_ID", "RUN", "RUN_ID", "GRANT_ID", "EXPERIMENT", "PARENT"})
 
 
 def console(*, err: bool = False) -> Console:
     """A console on the current standard output (or error)."""
-    return Console(file=sys.stderr if err else sys.stdout, highlight=False, soft_wrap=False)
+    stream = sys.stderr if err else sys.stdout
+    # Piped or redirected: as wide as the rows need (Rich would assume 80 columns and wrap
+    # every cell), so that scripts read one row per line.
+    width = None if stream.isatty() else _PIPED_WIDTH
+    return Console(file=stream, highlight=False, soft_wrap=False, width=width)
 
 
 def note(message: str) -> None:
@@ -64,8 +72,9 @@ def table(
     """A Rich table on standard output."""
     out = Table(title=title, show_edge=False, pad_edge=False, header_style="bold")
     for name in header:
-        whole = name in _WHOLE
-        out.add_column(name, no_wrap=whole, overflow="fold", min_width=len(name))
+        # Only free text may wrap on a narrow terminal; ids, types, statuses, sizes never.
+        wraps = name in _FREE_TEXT and name not in _WHOLE
+        out.add_column(name, no_wrap=not wraps, overflow="fold", min_width=len(name))
     for row in rows:
         out.add_row(*row)
     console().print(out)

@@ -799,6 +799,16 @@ def main() -> int:
             "upper bound); every page checked against the store; ratio = MLflow p50 / satchel "
             "p50 over round trips (> 1: satchel faster)"
         )
+    elif args.capture:
+        print(
+            "notes: three sides one after the other, each in fresh child processes and a "
+            "fresh directory: the bare loop (CPU baseline), `satchel run -- python loop.py` "
+            "(embedded store, capture by file events), and the loop calling "
+            "mlflow.log_artifact after each save (local file store); every checkpoint "
+            "verified by SHA-256; close-to-stored = the artifact's updated_at minus the "
+            "loop's close time (MLflow: log_artifact's own time, since it blocks the loop); "
+            "CPU = user + system of the process tree over the bare loop's"
+        )
     elif args.scale:
         print(
             "notes: one SeaweedFS started by the benchmark, a fresh PostgreSQL schema and "

@@ -124,6 +124,7 @@ def main() -> None:
     args = parser.parse_args()
     size = args.size_mib << 20
     root = Path(args.work or tempfile.mkdtemp(prefix="satchel-capture-bench-"))
+    root.mkdir(parents=True, exist_ok=True)
     loop = root / "loop.py"
     loop.write_text(LOOP)
     env = {k: v for k, v in os.environ.items() if not k.startswith("SATCHEL_")}

@@ -176,6 +176,28 @@ def test_orphans_leftovers_and_stale_pending_are_warnings(ctx: satchel.Context) 
     old = datetime.now(UTC) - timedelta(days=3)
     stale = save_pending(store, updated=old, data=b"an upload begun long ago" * 100)
     fresh = save_pending(store, updated=datetime.now(UTC), data=b"an upload in flight" * 100)
+    # A file of an upload still to come has no bytes yet: not damage.
+    to_come = b"bytes not sent yet" * 2000
+    store.index.commit_writes(
+        [
+            ArtifactWrite(
+                artifact=Artifact(
+                    artifact_id=new_id(),
+                    status="pending",
+                    created_at=datetime.now(UTC),
+                    updated_at=datetime.now(UTC),
+                    files=[
+                        ArtifactFile(
+                            path="later.bin",
+                            sha256=digest_bytes(to_come).hexdigest,
+                            bytes=len(to_come),
+                            status="pending",
+                        )
+                    ],
+                )
+            )
+        ]
+    )
     report = fsck(store, read_data=True)
     assert report.ok, report.damage
     kinds = {(w.kind, w.key) for w in report.warnings}

@@ -18,8 +18,9 @@ from satchel.gc import execute_gc, plan_gc
 from satchel.hashing import Digest, digest_bytes
 from satchel.index import ArtifactWrite
 from satchel.models import Artifact, ArtifactFile, new_id
-from satchel.storage import BlobStore
+from satchel.storage import BlobGarbage, BlobStore
 from satchel.storage.local import LocalBlobStore
+from satchel.storage.s3 import S3BlobStore
 from satchel.store import ArtifactStore
 
 PAIRS = ["local", "memory+sqlite", "s3+postgres"]
@@ -158,3 +159,26 @@ def test_a_blob_referenced_after_the_plan_is_kept(ctx: satchel.Context) -> None:
     assert result.kept == [f"blob {orphan.hexdigest}: referenced again since the plan"]
     assert store.blobs.stat(orphan) == len(data)
     assert fsck(store, read_data=True).ok
+
+
+def test_leftovers_of_writes_are_warned_about_then_collected(ctx: satchel.Context) -> None:
+    store = ctx.store
+    blobs = store.blobs
+    expected: list[tuple[str, str]] = []
+    if isinstance(blobs, LocalBlobStore):  # a temp file a crashed write left
+        temp = blobs.tmp_dir / f"{new_id()}.part"
+        temp.write_bytes(b"x" * 100)
+        expected.append(("temp_file", f"tmp/{temp.name}"))
+    elif isinstance(blobs, S3BlobStore):  # a multipart upload begun and never finished
+        upload = blobs.start_parts()
+        expected.append(("multipart_upload", f"tmp/{upload.token}"))
+    else:
+        assert not isinstance(blobs, BlobGarbage)  # a dict leaves nothing behind
+    warnings = fsck(store).warnings
+    assert [("garbage", key) for _, key in expected] == [(w.kind, w.key) for w in warnings]
+    assert plan_gc(store).garbage == []  # young: kept for the grace period
+    plan = plan_gc(store, grace=timedelta(hours=1), now=datetime.now(UTC) + DAYS_AHEAD)
+    assert [(g.kind, g.key) for g in plan.garbage] == expected
+    result = execute_gc(store, plan)
+    assert (result.garbage_removed, result.kept) == (len(expected), [])
+    assert fsck(store).warnings == []

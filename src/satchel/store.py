@@ -489,6 +489,11 @@ class ArtifactStore:
             )
         verify(expected, hashing.digest(), what=what)
 
+    def verify_file(self, file: ArtifactFile, *, what: str) -> None:
+        """Read a file's stored bytes through and check them (``fsck --read-data``):
+        ``IntegrityError`` when they are missing or not the recorded size and SHA-256."""
+        self._stream_verified(file, _discard, what)
+
     def read_file(self, file: ArtifactFile, *, what: str) -> bytes:
         """The verified bytes of one file."""
         out = bytearray()

@@ -6,12 +6,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
-from satchel.models import Artifact, ArtifactStatus, Occurrence, Run, RunStatus
+from satchel.models import Artifact, ArtifactStatus, FileStatus, Occurrence, Run, RunStatus
 
 __all__ = [
     "ORIGINS",
     "ArtifactQuery",
     "ArtifactWrite",
+    "FileRow",
+    "FileScan",
     "Index",
     "KindListing",
     "LabelValue",
@@ -215,6 +217,33 @@ class Index(Protocol):
 
     def close(self) -> None:
         """Release connections."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FileRow:
+    """One file row of an artifact of any status, with what ``fsck`` and ``gc`` need.
+
+    ``inline`` says the bytes are kept in the index (``Index.inline_blob``);
+    ``artifact_updated_at`` is the artifact's ``updated_at`` (RFC 3339).
+    """
+
+    artifact_id: str
+    artifact_status: ArtifactStatus
+    artifact_updated_at: str
+    path: str
+    sha256: str
+    bytes: int
+    status: FileStatus
+    inline: bool
+
+
+@runtime_checkable
+class FileScan(Protocol):
+    """Optional ability: every file row, a page at a time (``fsck`` and ``gc``)."""
+
+    def file_rows(self, *, after: tuple[str, str] | None, limit: int) -> list[FileRow]:
+        """Up to ``limit`` file rows ordered by ``(artifact_id, path)``, strictly after
+        ``after`` (None: from the first)."""
 
 
 @runtime_checkable

@@ -31,8 +31,15 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from satchel.errors import IndexBackendError, NotFoundError
-from satchel.index import pending, positions, vectors
-from satchel.index.base import ArtifactQuery, ArtifactWrite, QueryPosition, Reader, RunQuery
+from satchel.index import pending, positions, scan, vectors
+from satchel.index.base import (
+    ArtifactQuery,
+    ArtifactWrite,
+    FileRow,
+    QueryPosition,
+    Reader,
+    RunQuery,
+)
 from satchel.index.delete import (
     Forget,
     delete_artifacts,
@@ -509,6 +516,10 @@ class SqlIndex:
                 .limit(1)
             ).first()
             return row is not None
+
+    def file_rows(self, *, after: tuple[str, str] | None, limit: int) -> list[FileRow]:
+        with self._read() as conn:
+            return scan.file_rows(conn, after=after, limit=limit)
 
     def get_run(self, run_id: str) -> Run | None:
         if not storable(run_id):

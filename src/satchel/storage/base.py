@@ -10,7 +10,8 @@ Optional abilities are small Protocols of their own, checked with ``isinstance``
 ``LocalBlobPaths`` (blobs are files here), ``FileAdoption`` (take a local file by moving
 it), ``DigestFirstUpload`` (the store would rather
 know the digest before the bytes: object stores), ``BlobGarbage`` (list and remove what
-crashed writes left), ``BlobSigner`` (pre-signed URLs for the server) and ``PartSigner``
+crashed writes left), ``BlobTimes`` (when each blob was written, for ``gc``'s grace),
+``BlobSigner`` (pre-signed URLs for the server) and ``PartSigner``
 (multipart uploads whose parts clients PUT to pre-signed URLs).
 """
 
@@ -31,6 +32,7 @@ __all__ = [
     "BlobSigner",
     "BlobSink",
     "BlobStore",
+    "BlobTimes",
     "DigestFirstUpload",
     "FileAdoption",
     "GarbageItem",
@@ -186,6 +188,15 @@ class BlobGarbage(Protocol):
 
     def remove_garbage(self, item: GarbageItem) -> bool:
         """Remove one leftover; False if it was gone already."""
+
+
+@runtime_checkable
+class BlobTimes(Protocol):
+    """Optional ability: when each blob was last written (``gc`` deletes an unreferenced
+    blob only once it is older than a grace period, so a save in flight keeps its blob)."""
+
+    def iter_blob_times(self) -> Iterator[tuple[Digest, int, datetime]]:
+        """Every stored blob with its size and last modification time (UTC)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

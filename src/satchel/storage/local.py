@@ -257,15 +257,23 @@ class LocalBlobStore:
         return True
 
     def iter_blobs(self) -> Iterator[tuple[Digest, int]]:
+        for digest, size, _ in self.iter_blob_times():
+            yield digest, size
+
+    def iter_blob_times(self) -> Iterator[tuple[Digest, int, datetime]]:
+        """Every blob with its size and modification time (``BlobTimes``)."""
         base = self.blobs_dir
         for directory in sorted(base.glob("sha256/??")):
             for entry in os.scandir(directory):
                 key = f"sha256/{directory.name}/{entry.name}"
                 try:
                     digest = digest_from_key(key)
+                    st = entry.stat()
                 except ValueError:
                     continue
-                yield digest, entry.stat().st_size
+                except FileNotFoundError:
+                    continue  # deleted meanwhile
+                yield digest, st.st_size, datetime.fromtimestamp(st.st_mtime, UTC)
 
     def iter_temp_files(self) -> Iterator[Path]:
         """Leftover temp files (from crashed writes or writes in flight)."""

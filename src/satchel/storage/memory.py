@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 from satchel.errors import NotFoundError, StorageError
 from satchel.hashing import Digest
@@ -60,6 +61,7 @@ class MemoryBlobStore:
     def __init__(self, name: str = "") -> None:
         self._name = name
         self._blobs: dict[str, bytes] = {}
+        self._times: dict[str, datetime] = {}
         self._lock = threading.Lock()
 
     @classmethod
@@ -79,6 +81,7 @@ class MemoryBlobStore:
             if digest.hexdigest in self._blobs:
                 return False
             self._blobs[digest.hexdigest] = data
+            self._times[digest.hexdigest] = datetime.now(UTC)
             return True
 
     def open_sink(self) -> _MemorySink:
@@ -99,13 +102,28 @@ class MemoryBlobStore:
         with self._lock:
             self._blobs[digest.hexdigest] = data
 
+    def set_modified(self, digest: Digest, when: datetime) -> None:
+        """Change a blob's modification time (for grace period tests)."""
+        with self._lock:
+            if digest.hexdigest in self._blobs:
+                self._times[digest.hexdigest] = when
+
     def delete(self, digest: Digest) -> bool:
         with self._lock:
+            self._times.pop(digest.hexdigest, None)
             return self._blobs.pop(digest.hexdigest, None) is not None
 
     def iter_blobs(self) -> Iterator[tuple[Digest, int]]:
         for hexdigest, data in list(self._blobs.items()):
             yield Digest(hexdigest=hexdigest), len(data)
+
+    def iter_blob_times(self) -> Iterator[tuple[Digest, int, datetime]]:
+        """Every blob with its size and the time it was stored (``BlobTimes``)."""
+        now = datetime.now(UTC)  # a time unknown counts as young: kept by gc
+        with self._lock:
+            items = [(h, len(d), self._times.get(h, now)) for h, d in self._blobs.items()]
+        for hexdigest, size, modified in items:
+            yield Digest(hexdigest=hexdigest), size, modified
 
     def blob_uri(self, digest: Digest) -> str:
         return f"{self.url}/{blob_key(digest)}"

@@ -331,6 +331,11 @@ class S3BlobStore:
         return True
 
     def iter_blobs(self) -> Iterator[tuple[Digest, int]]:
+        for digest, size, _ in self.iter_blob_times():
+            yield digest, size
+
+    def iter_blob_times(self) -> Iterator[tuple[Digest, int, datetime]]:
+        """Every blob with its size and last modification time (``BlobTimes``)."""
         try:
             for batch in obs.list(self.obstore, BLOBS + "sha256/", chunk_size=1000):
                 for meta in batch:
@@ -340,7 +345,10 @@ class S3BlobStore:
                         digest = digest_from_key(relative)
                     except ValidationError:
                         continue
-                    yield digest, int(meta["size"])
+                    modified = meta["last_modified"]
+                    if modified.tzinfo is None:
+                        modified = modified.replace(tzinfo=UTC)
+                    yield digest, int(meta["size"]), modified
         except (BaseError, OSError) as exc:
             _fail("listing blobs", exc)
 

@@ -7,7 +7,7 @@ reader and checks its SHA-256 (``restic check --read-data``), in fixed-size chun
 distinct blob is checked once; every artifact file that references it is named.
 
 Damage (an artifact whose bytes are missing or wrong) is what ``satchel fsck`` exits 1 on.
-Warnings are what a crash or an abandoned upload leaves and ``satchel gc`` collects: blobs
+Warnings are what a crash or an abandoned upload leaves, for a garbage collection to remove: blobs
 no file row references, temporary objects and unfinished multipart uploads, and pending
 artifacts older than a threshold.
 """
@@ -77,7 +77,7 @@ class Damage:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FsckWarning:
-    """Collectable garbage: not damage, ``satchel gc`` removes it past its grace period.
+    """Collectable garbage: not damage; a collection may remove it past a grace period.
 
     Attributes:
         kind: ``orphan_blob`` (no file row references it), ``garbage`` (a temporary

@@ -1,10 +1,9 @@
-"""``satchel fsck`` and ``satchel gc`` through Typer's runner, on every backend pair: exit
-codes, the damaged artifact named, ``--json`` documents, and gc's grace period."""
+"""``satchel fsck`` through Typer's runner, on every backend pair: exit codes, the damaged
+artifact named, ``--json`` documents."""
 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,7 +14,7 @@ import satchel
 from conftest import CONTEXT_FIELDS
 from satchel.cli.app import app
 from satchel.config import Settings
-from satchel.hashing import Digest, digest_bytes
+from satchel.hashing import Digest
 
 PAIRS = ["local", "memory+sqlite", "s3+postgres"]
 
@@ -74,44 +73,3 @@ def test_fsck_exits_0_on_a_sound_store_and_1_naming_the_damaged_artifact(
     assert report["ok"] is False
     assert report["damaged_artifacts"] == [damaged.artifact_id]
     assert report["damage"][0]["problem"] == "missing"
-
-
-def test_gc_keeps_a_young_orphan_and_collects_it_past_the_grace(
-    ctx: satchel.Context, settings: Settings
-) -> None:
-    kept = ctx.sync_artifacts().save_text(big(settings, "k"), name="kept")
-    data = b"left by a crash" * 1000
-    orphan = digest_bytes(data)
-    sink = ctx.store.blobs.open_sink()
-    sink.write(data)
-    sink.commit(orphan)
-
-    fsck_report = as_json(settings, "fsck")
-    assert fsck_report["ok"] is True  # a warning is not damage: exit 0
-    assert [(w["kind"], w["key"]) for w in fsck_report["warnings"]] == [
-        ("orphan_blob", orphan.hexdigest)
-    ]
-    young = as_json(settings, "gc")  # the default grace, 24h: too young to go
-    assert young["plan"]["orphan_blobs"] == []
-    assert young["result"]["removed"] == 0
-
-    time.sleep(2.1)  # object stores keep modification times in whole seconds
-    planned = as_json(settings, "gc", "--dry-run", "--grace", "1s")
-    assert planned["dry_run"] is True and planned["result"] is None
-    assert [b["sha256"] for b in planned["plan"]["orphan_blobs"]] == [orphan.hexdigest]
-    assert ctx.store.blobs.stat(orphan) == len(data)  # the dry run changed nothing
-    out = cli(settings, "gc", "--dry-run", "--grace", "1s").stdout
-    assert f"orphan blob: {orphan.hexdigest}" in out
-    assert "plan (older than 1s): 1 orphan blobs, 0 leftovers, 0 pending artifacts" in out
-    assert "dry run: nothing was changed" in out
-
-    out = cli(settings, "gc", "--grace", "1s").stdout
-    assert "freed: 1 blobs, 0 leftovers, 0 pending artifacts, 14.6 KiB" in out
-    assert ctx.store.blobs.stat(orphan) is None
-    assert ctx.sync_artifacts().load_text_by_id(kept.artifact_id) == big(settings, "k")
-    assert as_json(settings, "fsck", "--read-data")["warnings"] == []
-
-
-def test_gc_refuses_a_bad_grace(ctx: satchel.Context, settings: Settings) -> None:
-    result = cli(settings, "gc", "--grace", "soon", code=1)
-    assert result.stderr.startswith("error[validation_error]: --grace")

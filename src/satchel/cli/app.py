@@ -1,5 +1,5 @@
 """The ``satchel`` command: ``artifacts``, ``runs``, ``run``, ``search``, ``best``,
-``login``, ``logout``, ``serve``, ``fsck``, ``gc``, ``reindex``, ``db`` and ``admin``
+``login``, ``logout``, ``serve``, ``fsck``, ``reindex``, ``db`` and ``admin``
 (docs/cli.md).
 
 Each command group lives in its own module; this one registers them.
@@ -18,7 +18,7 @@ from satchel.cli._options import IndexOption, StoreOption
 from satchel.cli.admin import admin_app
 from satchel.cli.artifacts import artifacts_app
 from satchel.cli.login import login, logout
-from satchel.cli.maintenance import fsck_command, gc_command
+from satchel.cli.maintenance import fsck_command
 from satchel.cli.run import RUN_CONTEXT, run
 from satchel.cli.runs import runs_app
 from satchel.cli.search import best, search
@@ -53,7 +53,6 @@ app.command()(logout)
 app.command()(serve)
 app.command(context_settings=RUN_CONTEXT)(run)
 app.command("fsck")(fsck_command)
-app.command("gc")(gc_command)
 
 
 @app.command()

@@ -49,6 +49,25 @@ async def test_runs_page_newest_first(owner_client: httpx.AsyncClient) -> None:
     assert [r["run_id"] for r in done.json()["items"]] == ["r3"]
 
 
+async def test_runs_filtered_by_parent_are_one_runs_experiments(
+    world: World, owner_client: httpx.AsyncClient
+) -> None:
+    await owner_client.post("/api/v1/runs", json={"run_id": "sweep"})
+    for i in (1, 2):
+        child = {"run_id": f"sweep-exp{i}", "parent_run_id": "sweep"}
+        assert (await owner_client.post("/api/v1/runs", json=child)).status_code == 201
+    await owner_client.post("/api/v1/runs", json={"run_id": "other"})
+    page = await owner_client.get("/api/v1/runs", params={"parent_run_id": "sweep"})
+    assert [r["run_id"] for r in page.json()["items"]] == ["sweep-exp2", "sweep-exp1"]
+    assert (
+        await owner_client.get("/api/v1/runs", params={"parent_run_id": "x\x01"})
+    ).status_code == 422
+    world.member("outsider", "b")
+    async with world.client("outsider") as outsider:
+        theirs = await outsider.get("/api/v1/runs", params={"parent_run_id": "sweep"})
+        assert theirs.json()["items"] == []  # another org's experiments: none
+
+
 async def test_deleting_refused_while_running_then_cascades(
     world: World, owner_client: httpx.AsyncClient
 ) -> None:

@@ -204,9 +204,8 @@ class RemoteOps:
         self.api.request("DELETE", f"/runs/{_q(run_id)}", retry=True)
 
     def children(self, run_id: str) -> list[Run]:
-        # GET /runs has no parent filter: the caller's org's runs, filtered here.
-        runs = self.runs(status=None, limit=None)
-        return sorted((r for r in runs if r.parent_run_id == run_id), key=lambda r: r.run_id)
+        found = self._pages("/runs", {"parent_run_id": run_id}, None)
+        return sorted((_run_of(d) for d in found), key=lambda r: r.run_id)
 
     def run_artifacts(self, run_id: str) -> list[Artifact]:
         items = self._pages(f"/runs/{_q(run_id)}/artifacts", {}, None)

@@ -94,15 +94,21 @@ def _run_position(cursor: str) -> RunPosition:
 
 @router.get("/runs", response_model=Page[RunOut], responses=ERRORS)
 def list_runs(
+    *,
     state: StateDep,
     actor: ActorDep,
     status: RunStatus | None = None,
+    parent_run_id: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     cursor: Annotated[str | None, Query(max_length=1024)] = None,
 ) -> Page[RunOut]:
-    """The runs of the caller's org, newest started first."""
+    """The runs of the caller's org, newest started first (``parent_run_id``: the
+    experiments of one run)."""
+    equals: dict[str, str | None] = {} if status is None else {"status": status}
+    if parent_run_id is not None:
+        equals["parent_run_id"] = validate_token(parent_run_id, what="parent_run_id")
     query = RunQuery(
-        equals={} if status is None else {"status": status},
+        equals=equals,
         limit=limit + 1,
         after=None if cursor is None else _run_position(cursor),
         reader=actor.reader,

@@ -19,6 +19,7 @@ from rich.table import Table
 
 from satchel.models import Artifact, format_time
 from satchel.tenancy.base import Grant
+from satchel.units import human_size
 
 __all__ = [
     "ARTIFACT_HEADER",
@@ -85,14 +86,7 @@ def when(value: datetime | None) -> str:
 
 
 def human_bytes(size: int | None) -> str:
-    if size is None:
-        return "-"
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
+    return "-" if size is None else human_size(size)
 
 
 def artifact_row(a: Artifact) -> list[str]:

@@ -36,6 +36,7 @@ from satchel.cli._errors import EXIT_ERROR, reported
 from satchel.cli._options import IndexOption, ServerOption, StoreOption, TokenOption
 from satchel.config import Settings
 from satchel.errors import ConflictError, SatchelError
+from satchel.units import human_size
 
 __all__ = ["RUN_CONTEXT", "run"]
 
@@ -44,15 +45,6 @@ __all__ = ["RUN_CONTEXT", "run"]
 RUN_CONTEXT: Final = {"allow_interspersed_args": False}
 #: Files from this size on get a progress bar (on a terminal).
 PROGRESS_FROM: Final = 64 * 1024 * 1024
-
-
-def _size(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} TiB"
 
 
 class ConsoleReporter:
@@ -91,7 +83,7 @@ class ConsoleReporter:
 
     def synced(self, rel: str, version: int, size: int, seconds: float) -> None:
         self._stop()
-        self.note(f"synced {rel} (v{version}, {_size(size)}, {seconds:.2f} s)")
+        self.note(f"synced {rel} (v{version}, {human_size(size)}, {seconds:.2f} s)")
 
     def skipped(self, rel: str, reason: str) -> None:
         self._stop()
@@ -127,7 +119,7 @@ def _summary(reporter: ConsoleReporter, result: CaptureResult) -> None:
     files = "file" if result.stored == 1 else "files"
     reporter.note(
         f"run {result.run_id} {result.status}: {result.stored} {files} stored "
-        f"({_size(result.stored_bytes)})"
+        f"({human_size(result.stored_bytes)})"
     )
     if result.errors:
         reporter.note(

@@ -18,6 +18,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from satchel import units
+
 __all__ = ["PAGE_HEADERS", "STATIC_DIR", "human_size", "render", "when"]
 
 HERE: Final = Path(__file__).parent
@@ -35,19 +37,10 @@ PAGE_HEADERS: Final = {
     "Cache-Control": "no-store",
 }
 
-_UNITS: Final = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
-
 
 def human_size(size: int | None) -> str:
-    """``1536`` -> ``1.5 KiB``."""
-    if size is None:
-        return ""
-    value = float(size)
-    for unit in _UNITS:
-        if value < 1024 or unit == _UNITS[-1]:
-            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
+    """A size for a page; nothing when unknown."""
+    return "" if size is None else units.human_size(size)
 
 
 def when(moment: datetime | None) -> str:

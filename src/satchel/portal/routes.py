@@ -17,8 +17,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import RedirectResponse, Response
 
 from satchel.errors import NotFoundError, PermissionDeniedError, SatchelError, ValidationError
-from satchel.index.base import RunPosition, RunQuery
-from satchel.models import Artifact, ArtifactFile, Run, format_time, utcnow
+from satchel.index.base import RunQuery
+from satchel.models import Artifact, ArtifactFile, Run, utcnow
 from satchel.portal.listing import (
     PAGE,
     Filters,
@@ -46,7 +46,9 @@ from satchel.server.deps import ArtifactIdPath, RunIdPath
 from satchel.server.errors import ApiError
 from satchel.server.services.access import find_managed, find_readable, find_visible_run
 from satchel.server.services.artifacts import file_of
-from satchel.server.services.links import Link, base_url, make_link
+from satchel.server.services.cursors import run_cursor, run_position
+from satchel.server.services.links import Link, base_url, make_link, sign_link
+from satchel.server.signing import LINK_EXPIRED
 from satchel.server.state import ServerState
 from satchel.tenancy.base import Actor, Grant
 
@@ -236,10 +238,10 @@ def _links(
     """A signed link for each completed file shown (none while the artifact is pending)."""
     if artifact.status != "completed":
         return {}
-    lifetime = min(state.settings.portal_link_expiry, state.settings.link_max_expiry)
+    lifetime = state.settings.portal_link_lifetime
     base = base_url(request)
     return {
-        f.path: make_link(state, actor, artifact, f.path, expires_in=lifetime, base_url=base)
+        f.path: sign_link(state, actor, artifact.artifact_id, f, lifetime=lifetime, base_url=base)
         for f in artifact.files[:FILES_SHOWN]
         if f.status == "completed"
     }
@@ -290,7 +292,7 @@ def artifact_page(request: Request, session: SessionDep, artifact_id: ArtifactId
         files=files,
         hidden_files=len(artifact.files) - len(files),
         links=_links(request, state, actor, artifact),
-        previews=[(f, preview_kind(f)) for f in files if preview_kind(f) is not None][:12],
+        previews=[(f, k) for f in files if (k := preview_kind(f)) is not None][:12],
         grants=_grants(state, actor, artifact),
         run=_visible_run(state, actor, artifact.run_id),
         shared=artifact.org_id != actor.org_id,
@@ -313,7 +315,7 @@ def download(
     """A fresh signed link to the file, followed at once: the browser downloads it."""
     state = _state(request)
     artifact = find_readable(state, session.actor, artifact_id)
-    lifetime = min(state.settings.portal_link_expiry, state.settings.link_max_expiry)
+    lifetime = state.settings.portal_link_lifetime
     link = make_link(
         state, session.actor, artifact, path, expires_in=lifetime, base_url=base_url(request)
     )
@@ -368,19 +370,6 @@ def preview(
 # -- runs -------------------------------------------------------------------------------
 
 
-def _run_cursor(run: Run) -> str:
-    assert run.started_at is not None
-    return urlencode({"t": format_time(run.started_at), "i": run.run_id})
-
-
-def _run_position(after: str) -> RunPosition:
-    fields = parse_qs(after)
-    try:
-        return RunPosition(started_at=fields["t"][0], run_id=fields["i"][0])
-    except (KeyError, IndexError) as exc:
-        raise ValidationError("this page's link is not valid; start from the first page") from exc
-
-
 @router.get("/runs")
 def runs_page(
     request: Request,
@@ -394,7 +383,7 @@ def runs_page(
         RunQuery(
             equals={"parent_run_id": None},
             limit=PAGE + 1,
-            after=None if after is None else _run_position(after),
+            after=None if after is None else run_position(after),
             reader=reader,
         )
     )
@@ -411,7 +400,7 @@ def runs_page(
         session,
         runs=top,
         experiments=experiments,
-        next_url=f"/runs?{urlencode({'after': _run_cursor(top[-1])})}" if more else None,
+        next_url=f"/runs?{urlencode({'after': run_cursor(top[-1])})}" if more else None,
         first_url="/runs" if after else None,
     )
     return render(request, "runs.html", context)
@@ -461,7 +450,7 @@ _TITLES: Final = {
 def _title(path: str, code: str, message: str) -> tuple[str, str]:
     """A page's heading and its explanation for people."""
     if path.startswith("/api/v1/links/"):
-        if "expired" in message:
+        if message == LINK_EXPIRED:
             return "This link has expired", (
                 "Download links work for a limited time. Open the artifact in the portal for "
                 "a new link, or ask the person who sent this one for another."

@@ -77,6 +77,11 @@ class ServerSettings:
     content_max: int = 1 * MIB
     body_max: int = 16 * MIB
 
+    @property
+    def portal_link_lifetime(self) -> int:
+        """Seconds the portal's links live: ``portal_link_expiry``, capped by the longest."""
+        return min(self.portal_link_expiry, self.link_max_expiry)
+
     @classmethod
     def load(
         cls,

@@ -19,9 +19,12 @@ from urllib.parse import quote
 
 from satchel.server.errors import ApiError
 
-__all__ = ["LinkClaims", "link_path", "sign", "verify"]
+__all__ = ["LINK_EXPIRED", "LINK_INVALID", "LinkClaims", "link_path", "sign", "verify"]
 
 _PURPOSE: Final = b"satchel-link-v1"
+#: The messages of a refused link (the portal's error page tells them apart).
+LINK_INVALID: Final = "this link is not valid (its signature does not match)"
+LINK_EXPIRED: Final = "this link has expired"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -50,9 +53,9 @@ def verify(secret: bytes, claims: LinkClaims, signature: str, *, now: float | No
     """Raise ``ApiError(forbidden)`` unless ``signature`` signs ``claims`` and they are live."""
     expected = sign(secret, claims)
     if not hmac.compare_digest(expected.encode("ascii"), signature.encode("utf-8", "replace")):
-        raise ApiError("forbidden", "this link is not valid (its signature does not match)")
+        raise ApiError("forbidden", LINK_INVALID)
     if (time.time() if now is None else now) >= claims.expires:
-        raise ApiError("forbidden", "this link has expired")
+        raise ApiError("forbidden", LINK_EXPIRED)
 
 
 def link_path(claims: LinkClaims, signature: str) -> str:

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from satchel.errors import ConflictError, PermissionDeniedError, ValidationError
-from satchel.index.base import ArtifactQuery, RunPosition, RunQuery
+from satchel.errors import ConflictError, PermissionDeniedError
+from satchel.index.base import ArtifactQuery, RunQuery
 from satchel.models import Run, format_time, new_id, utcnow
 from satchel.server.deps import ActorDep, RunIdPath, StateDep
 from satchel.server.routes import ERRORS
@@ -19,6 +16,7 @@ from satchel.server.schemas.common import Page
 from satchel.server.schemas.identity import RunIn, RunOut, RunPatch, RunStatus
 from satchel.server.services import search as searching
 from satchel.server.services.access import check_run_write, find_visible_run
+from satchel.server.services.cursors import run_cursor, run_position
 from satchel.server.state import ServerState
 from satchel.tenancy.base import Actor
 from satchel.validation import validate_token
@@ -78,20 +76,6 @@ def create_run(state: StateDep, actor: ActorDep, body: RunIn, response: Response
     return RunOut.of(_visible_run(state, actor, run_id))
 
 
-def _run_cursor(run: Run) -> str:
-    assert run.started_at is not None
-    raw = json.dumps({"t": format_time(run.started_at), "i": run.run_id}).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _run_position(cursor: str) -> RunPosition:
-    try:
-        body = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        return RunPosition(started_at=str(body["t"]), run_id=str(body["i"]))
-    except (binascii.Error, ValueError, KeyError, TypeError) as exc:
-        raise ValidationError("not a valid cursor") from exc
-
-
 @router.get("/runs", response_model=Page[RunOut], responses=ERRORS)
 def list_runs(
     *,
@@ -110,7 +94,7 @@ def list_runs(
     query = RunQuery(
         equals=equals,
         limit=limit + 1,
-        after=None if cursor is None else _run_position(cursor),
+        after=None if cursor is None else run_position(cursor),
         reader=actor.reader,
     )
     runs = state.store.index.list_runs(query)
@@ -118,7 +102,7 @@ def list_runs(
     runs = runs[:limit]
     return Page[RunOut](
         items=[RunOut.of(r) for r in runs],
-        next_cursor=_run_cursor(runs[-1]) if more and runs else None,
+        next_cursor=run_cursor(runs[-1]) if more and runs else None,
     )
 
 

@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from satchel.errors import ConflictError, ValidationError
-from satchel.models import Artifact
+from satchel.models import Artifact, ArtifactFile
 from satchel.server.services.artifacts import file_of
 from satchel.server.signing import LinkClaims, link_path, sign
 from satchel.server.state import ServerState
 from satchel.tenancy.base import Actor
 
-__all__ = ["Link", "base_url", "make_link"]
+__all__ = ["Link", "base_url", "make_link", "sign_link"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -63,11 +63,25 @@ def make_link(
     file = file_of(artifact, path)
     if file.status != "completed":
         raise ConflictError(f"the file {file.path!r} is still pending: its upload is not complete")
+    return sign_link(state, actor, artifact.artifact_id, file, lifetime=lifetime, base_url=base_url)
+
+
+def sign_link(
+    state: ServerState,
+    actor: Actor,
+    artifact_id: str,
+    file: ArtifactFile,
+    *,
+    lifetime: int,
+    base_url: str,
+) -> Link:
+    """The link to a completed file of a completed artifact, already checked by the caller
+    (``make_link`` checks; a page signing many files of one artifact checks once)."""
     claims = LinkClaims(
-        artifact_id=artifact.artifact_id,
+        artifact_id=artifact_id,
         path=file.path,
         user_id=actor.user_id,
         expires=int(time.time()) + lifetime,
     )
-    url = base_url + link_path(claims, sign(settings.secret, claims))
+    url = base_url + link_path(claims, sign(state.settings.secret, claims))
     return Link(url=url, path=file.path, expires=claims.expires)

@@ -69,6 +69,7 @@ def _state(request: Request) -> ServerState:
 def _session(request: Request) -> Session:
     request.state.started = time.perf_counter()  # for the page's Server-Timing header
     found = read_session(request)
+    request.state.session = found  # an error page of this request frames it without a lookup
     if found is None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise LoginRequiredError(target)
@@ -490,10 +491,12 @@ def error_pages(request: Request, code: str, message: str, status: int) -> Respo
     elif path in ("/docs", "/openapi.json") or path.startswith("/static/"):
         return None
     title, text = _title(path, code, message)
-    try:
-        session = read_session(request)
-    except SatchelError:
-        session = None
+    session: Session | None = getattr(request.state, "session", None)
+    if session is None and not hasattr(request.state, "session"):
+        try:
+            session = read_session(request)  # a route without the portal's session: a link
+        except SatchelError:
+            session = None
     context: dict[str, Any] = {"title": title, "text": text, "code": code, "status": status}
     if session is not None:
         context = _common(request, session, **context)

@@ -17,6 +17,7 @@ from satchel.cli._errors import reported
 from satchel.cli._options import IndexOption, StoreOption
 from satchel.cli.admin import admin_app
 from satchel.cli.artifacts import artifacts_app
+from satchel.cli.gc import gc_command
 from satchel.cli.login import login, logout
 from satchel.cli.maintenance import fsck_command
 from satchel.cli.run import RUN_CONTEXT, run
@@ -53,6 +54,7 @@ app.command()(logout)
 app.command()(serve)
 app.command(context_settings=RUN_CONTEXT)(run)
 app.command("fsck")(fsck_command)
+app.command("gc")(gc_command)
 
 
 @app.command()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence, Set
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
@@ -12,6 +13,7 @@ __all__ = [
     "ORIGINS",
     "ArtifactQuery",
     "ArtifactWrite",
+    "BlobCollection",
     "FileRow",
     "FileScan",
     "Index",
@@ -151,8 +153,16 @@ class Index(Protocol):
     def url(self) -> str:
         """The URL this index was opened from (credentials removed)."""
 
-    def commit_writes(self, writes: Sequence[ArtifactWrite]) -> None:
-        """Insert all artifacts (and their runs if new) in one durable transaction."""
+    def commit_writes(
+        self, writes: Sequence[ArtifactWrite], *, confirmed: Set[str] = frozenset()
+    ) -> None:
+        """Insert all artifacts (and their runs if new) in one durable transaction.
+
+        Raises:
+            BlobCollectedError: a collection removed one of the stored blobs the files
+                reference (``BlobCollection``); nothing was committed. ``confirmed``:
+                such digests the caller found stored again, which then commit.
+        """
 
     def get(self, artifact_id: str, *, reader: Reader | None = None) -> Artifact | None:
         """One completed artifact, or None (also when ``reader`` may not read it)."""
@@ -244,6 +254,34 @@ class FileScan(Protocol):
     def file_rows(self, *, after: tuple[str, str] | None, limit: int) -> list[FileRow]:
         """Up to ``limit`` file rows ordered by ``(artifact_id, path)``, strictly after
         ``after`` (None: from the first)."""
+
+
+@runtime_checkable
+class BlobCollection(Protocol):
+    """What a collection needs so that it never removes a blob a save is about to use
+    (the protocol is in ``satchel.index.collect``)."""
+
+    def collection_lock(self, *, shared: bool) -> AbstractContextManager[None]:
+        """Held exclusively while collecting; shared by a save checking a collected blob."""
+
+    def doom_blobs(self, candidates: Sequence[str], *, deleted_at: str) -> list[str]:
+        """Record the candidates no file row references as deleted (one transaction,
+        serialised with saves); returns them. Remove their blobs only after this, and
+        only while holding the collection lock."""
+
+    def purge_blob_deletions(self, *, before: str) -> int:
+        """Forget deletions recorded before ``before``; returns how many."""
+
+    def referenced_digests(self, *, page: int = 10_000) -> Iterator[str]:
+        """Every digest a file row references, once each, in order."""
+
+    def stale_pending(self, *, before: str) -> list[str]:
+        """Pending artifacts last updated before ``before`` (not of a running run)."""
+
+    def delete_artifacts(self, artifact_ids: Sequence[str]) -> dict[str, int]:
+        """Delete these artifacts (missing ones are skipped) in one transaction; returns
+        the digests no file row references any more, with their sizes (candidates for
+        ``doom_blobs``)."""
 
 
 @runtime_checkable

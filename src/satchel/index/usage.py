@@ -128,10 +128,10 @@ def _file_figures(org_id: str | None) -> CompoundSelect[Any]:
     store_digests = (
         select(func.max(d.digest_bytes).label("b")).group_by(d.sha256).subquery("store_digests")
     ).c
-    store = select(
+    whole = select(
         literal_column("'s'"), nothing, nothing, zero, zero, zero, func.sum(store_digests.b)
     )
-    return union_all(per_user, per_org, store)
+    return union_all(per_user, per_org, whole)
 
 
 def _add(figures: Iterable[Usage], *, dedup_bytes: int) -> Usage:

@@ -128,7 +128,7 @@ def _file_figures(org_id: str | None) -> CompoundSelect[Any]:
     store_digests = (
         select(func.max(d.digest_bytes).label("b")).group_by(d.sha256).subquery("store_digests")
     ).c
-    whole = select(
+    whole: Select[Any] = select(
         literal_column("'s'"), nothing, nothing, zero, zero, zero, func.sum(store_digests.b)
     )
     return union_all(per_user, per_org, whole)

@@ -27,6 +27,7 @@ from sqlalchemy import (
     CompoundSelect,
     Connection,
     Select,
+    String,
     and_,
     case,
     cast,
@@ -101,7 +102,7 @@ def _file_figures(org_id: str | None) -> CompoundSelect[Any]:
     nothing = cast(null(), ID)
     zero: ColumnElement[int] = literal_column("0")
     per_user = select(
-        literal_column("'u'").label("level"),
+        literal_column("'u'", String).label("level"),
         d.org_id,
         d.user_id,
         func.sum(d.files).label("files"),
@@ -115,7 +116,7 @@ def _file_figures(org_id: str | None) -> CompoundSelect[Any]:
         .subquery("org_digests")
     ).c
     per_org = select(
-        literal_column("'o'"),
+        literal_column("'o'", String),
         org_digests.org_id,
         nothing,
         zero,
@@ -128,8 +129,8 @@ def _file_figures(org_id: str | None) -> CompoundSelect[Any]:
     store_digests = (
         select(func.max(d.digest_bytes).label("b")).group_by(d.sha256).subquery("store_digests")
     ).c
-    whole: Select[Any] = select(
-        literal_column("'s'"), nothing, nothing, zero, zero, zero, func.sum(store_digests.b)
+    whole = select(
+        literal_column("'s'", String), nothing, nothing, zero, zero, zero, func.sum(store_digests.b)
     )
     return union_all(per_user, per_org, whole)
 

@@ -22,10 +22,11 @@ A user's row is its artifacts' creator (``user_id``) within the artifact's org
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
-__all__ = ["OrgUsage", "Usage", "UsageReport", "UserUsage"]
+__all__ = ["OrgUsage", "Usage", "UsageReport", "UserUsage", "with_people"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -133,3 +134,34 @@ class UsageReport:
             total=None if total is None else Usage.from_dict(total),
             orgs=tuple(OrgUsage.from_dict(o) for o in data.get("orgs", ())),
         )
+
+
+def _by_user(row: UserUsage) -> tuple[bool, str]:
+    return (row.user_id is not None, row.user_id or "")
+
+
+def with_people(
+    report: UsageReport,
+    *,
+    emails: Mapping[str, str],
+    org_names: Mapping[str, str],
+    members: Mapping[str, Iterable[str]] | None = None,
+) -> UsageReport:
+    """``report`` with each user's email and each org's name (from the directory), and a
+    row of zeros for each of ``members`` (org id -> user ids) who holds no artifact yet.
+
+    Only orgs the report holds gain rows; users stay in ``user_id`` order (``None`` first).
+    """
+    orgs = []
+    for org in report.orgs:
+        rows = {u.user_id: u for u in org.users}
+        if org.org_id is not None and members is not None:
+            for user_id in members.get(org.org_id, ()):
+                rows.setdefault(user_id, UserUsage(user_id=user_id, figures=Usage()))
+        users = tuple(
+            replace(u, email=emails.get(u.user_id) if u.user_id is not None else None)
+            for u in sorted(rows.values(), key=_by_user)
+        )
+        name = org_names.get(org.org_id) if org.org_id is not None else None
+        orgs.append(replace(org, name=name, users=users))
+    return replace(report, orgs=tuple(orgs))

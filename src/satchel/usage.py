@@ -146,14 +146,20 @@ def with_people(
     emails: Mapping[str, str],
     org_names: Mapping[str, str],
     members: Mapping[str, Iterable[str]] | None = None,
+    orgs: Iterable[str] = (),
 ) -> UsageReport:
-    """``report`` with each user's email and each org's name (from the directory), and a
-    row of zeros for each of ``members`` (org id -> user ids) who holds no artifact yet.
+    """``report`` with each user's email and each org's name (from the directory), a row of
+    zeros for each of ``members`` (org id -> user ids) who holds no artifact yet, and one
+    for each of ``orgs`` that holds none.
 
-    Only orgs the report holds gain rows; users stay in ``user_id`` order (``None`` first).
+    Members gain rows only in the orgs the report (or ``orgs``) holds; orgs stay in
+    ``org_id`` order and users in ``user_id`` order (``None`` first).
     """
-    orgs = []
-    for org in report.orgs:
+    found = {o.org_id: o for o in report.orgs}
+    for org_id in orgs:
+        found.setdefault(org_id, OrgUsage(org_id=org_id, figures=Usage()))
+    named = []
+    for org in sorted(found.values(), key=lambda o: (o.org_id is not None, o.org_id or "")):
         rows = {u.user_id: u for u in org.users}
         if org.org_id is not None and members is not None:
             for user_id in members.get(org.org_id, ()):
@@ -163,5 +169,5 @@ def with_people(
             for u in sorted(rows.values(), key=_by_user)
         )
         name = org_names.get(org.org_id) if org.org_id is not None else None
-        orgs.append(replace(org, name=name, users=users))
-    return replace(report, orgs=tuple(orgs))
+        named.append(replace(org, name=name, users=users))
+    return replace(report, orgs=tuple(named))

@@ -110,13 +110,9 @@ def test_embedded_usage_counts_every_org_and_user_of_the_store(home: Path) -> No
 
     lines = cli("usage", "--by-user").stdout.splitlines()
     ada_cells = _cells(next(line for line in lines if "ada@example.com" in line))
-    # 42,000 bytes stored, 41,000 after dedup, all of it pinned (the directory)
-    assert ada_cells == ["research", "ada@example.com", "2", "0", "3"] + [
-        "41.0 KiB",
-        "40.0 KiB",
-        "1",
-        "40.0 KiB",
-    ]
+    # 42,000 bytes stored, 41,000 after dedup; the directory (41,000 bytes) pinned
+    sizes = ["41.0 KiB", "40.0 KiB", "1", "40.0 KiB"]
+    assert ada_cells == ["research", "ada@example.com", "2", "0", "3", *sizes]
     total = _cells(next(line for line in lines if line.startswith("TOTAL")))
     assert total[4:7] == ["4", "80.1 KiB", "40.0 KiB"]  # files, stored, after dedup
     summary = cli("usage").stdout

@@ -16,9 +16,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
+from satchel.access import may_see_usage
 from satchel.index import ArtifactWrite, Index
 from satchel.index.base import UsageFigures
 from satchel.models import Artifact, ArtifactFile, format_time
+from satchel.tenancy.base import Actor
 from satchel.usage import OrgUsage, Usage, UsageReport, UserUsage
 
 T0 = datetime(2026, 6, 1, tzinfo=UTC)
@@ -169,3 +171,17 @@ def test_figures_follow_deletes_and_unpins(index: Index) -> None:
         index.set_pinned(s.artifact.artifact_id, False, updated_at=format_time(T0))
     kept = [replace(s, pinned=False) if s in done[5:10] else s for s in saved if s not in done[:5]]
     assert index.usage() == _expected(kept, every=True)
+
+
+def test_who_sees_which_usage_row() -> None:
+    member = Actor(user_id="u1", org_id="o1", email="m@example.com", role="member")
+    admin = replace(member, user_id="u2", role="admin")
+    job = replace(admin, run_id="r1")  # an admin's job token is no admin
+    assert may_see_usage(member, "o1", "u1")
+    assert not may_see_usage(member, "o1", "u2")
+    assert not may_see_usage(member, "o1", None)
+    assert may_see_usage(admin, "o1", "u1") and may_see_usage(admin, "o1", None)
+    assert may_see_usage(job, "o1", "u2") and not may_see_usage(job, "o1", "u1")
+    for actor in (member, admin, job):
+        assert not may_see_usage(actor, "o2", actor.user_id)
+        assert not may_see_usage(actor, None, actor.user_id)

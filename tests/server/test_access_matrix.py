@@ -179,6 +179,8 @@ CASES: dict[tuple[str, str], Case] = {
     ("PATCH", "/api/v1/runs/{run_id}"): Case("org_manage", 200, body={"status": "done"}),
     ("GET", "/api/v1/runs/{run_id}/artifacts"): Case("org", 200),
     ("DELETE", "/api/v1/runs/{run_id}"): Case("org_manage", 204, fresh=True),
+    # Which rows each caller sees: server/test_usage_api.py.
+    ("GET", "/api/v1/usage"): Case("any", 200),
 }
 
 

@@ -20,19 +20,20 @@ from typing import Any, Final, Protocol
 from urllib.parse import quote
 
 from satchel.cli._connect import Target, resolve
-from satchel.errors import ConfigError, NotFoundError
+from satchel.errors import ConfigError, NotFoundError, ValidationError
 from satchel.facade import SyncArtifactFacade
 from satchel.facade._paging import MAX_PAGE, SearchPage, window_start
 from satchel.facade._search import page_search, search_text, text_query
 from satchel.facade._text import TextSearcher
 from satchel.hashing import Digest
 from satchel.index import ArtifactQuery
-from satchel.index.base import Origin, RunQuery
+from satchel.index.base import Origin, RunQuery, UsageFigures
 from satchel.models import Artifact, ArtifactFile, Run, RunStatus, parse_time
 from satchel.storage.layout import blob_key
 from satchel.store import ArtifactStore
 from satchel.tenancy import tenancy_of
 from satchel.tenancy.base import Grant
+from satchel.usage import UsageReport, with_people
 from satchel.validation import validate_labels, validate_tags, validate_token
 
 __all__ = ["LOCAL_ACTOR", "Link", "Ops", "SearchRequest", "Session", "open_session"]
@@ -102,6 +103,7 @@ class Ops(Protocol):
     def run_artifacts(self, run_id: str) -> list[Artifact]: ...
     def location(self) -> str: ...
     def file_location(self, artifact: Artifact, file: ArtifactFile) -> str: ...
+    def usage(self) -> UsageReport: ...
 
 
 def _grant_of(d: dict[str, Any]) -> Grant:
@@ -220,6 +222,9 @@ class RemoteOps:
 
         return self.server + API_PREFIX + file_url(artifact.artifact_id, file.path)
 
+    def usage(self) -> UsageReport:
+        return self.api.usage()
+
 
 class EmbeddedOps:
     """``Ops`` on the embedded store: the one local actor may do everything."""
@@ -326,6 +331,24 @@ class EmbeddedOps:
         if self.store.blobs.stat(digest) is None:
             return f"{self.store.index.url} (kept inside the index)"
         return self.store.blobs.blob_uri(digest)
+
+    def usage(self) -> UsageReport:
+        # Every org and user of the store, with the directory's emails and org names.
+        index = self.store.index
+        if not isinstance(index, UsageFigures):
+            raise ValidationError(f"the index at {index.url} keeps no usage figures")
+        users = self.tenancy.list_users()
+        members: dict[str, list[str]] = {}
+        for user in users:
+            members.setdefault(user.org_id, []).append(user.user_id)
+        orgs = self.tenancy.list_orgs()
+        return with_people(
+            index.usage(),
+            emails={u.user_id: u.email for u in users},
+            org_names={o.org_id: o.name for o in orgs},
+            members=members,
+            orgs=[o.org_id for o in orgs],
+        )
 
 
 @dataclass(slots=True)

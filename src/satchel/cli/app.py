@@ -1,5 +1,5 @@
 """The ``satchel`` command: ``artifacts``, ``runs``, ``run``, ``search``, ``best``,
-``login``, ``logout``, ``serve``, ``fsck``, ``reindex``, ``db`` and ``admin``
+``login``, ``logout``, ``serve``, ``fsck``, ``usage``, ``reindex``, ``db`` and ``admin``
 (docs/cli.md).
 
 Each command group lives in its own module; this one registers them.
@@ -24,6 +24,7 @@ from satchel.cli.run import RUN_CONTEXT, run
 from satchel.cli.runs import runs_app
 from satchel.cli.search import best, search
 from satchel.cli.serve import serve
+from satchel.cli.usage import usage
 from satchel.config import Settings
 from satchel.errors import ValidationError
 from satchel.index import Index, open_index
@@ -55,6 +56,7 @@ app.command()(serve)
 app.command(context_settings=RUN_CONTEXT)(run)
 app.command("fsck")(fsck_command)
 app.command("gc")(gc_command)
+app.command()(usage)
 
 
 @app.command()

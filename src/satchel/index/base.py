@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
 from satchel.models import Artifact, ArtifactStatus, FileStatus, Occurrence, Run, RunStatus
+from satchel.usage import UsageReport
 
 __all__ = [
     "ORIGINS",
@@ -28,6 +29,7 @@ __all__ = [
     "RunQuery",
     "SchemaMigrations",
     "UploadLedger",
+    "UsageFigures",
     "VectorStore",
 ]
 
@@ -382,3 +384,13 @@ class UploadLedger(Protocol):
 
     def pending_of(self, user_id: str, limit: int) -> list[Artifact]:
         """Up to ``limit`` of the user's pending artifacts, newest first."""
+
+
+@runtime_checkable
+class UsageFigures(Protocol):
+    """Optional ability: usage figures per org and user, aggregated inside the index
+    (``satchel.usage`` says what each figure counts)."""
+
+    def usage(self, *, org_id: str | None = None) -> UsageReport:
+        """The figures of one org (``org_id``), or of every org with the store's total
+        (None: artifacts saved without an org then form an org row of their own)."""

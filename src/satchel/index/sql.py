@@ -78,6 +78,7 @@ from satchel.index.schema import (
     occurrences,
     runs,
 )
+from satchel.index.usage import usage_report
 from satchel.models import (
     Artifact,
     ArtifactFile,
@@ -87,6 +88,7 @@ from satchel.models import (
     format_time,
     parse_time,
 )
+from satchel.usage import UsageReport
 
 __all__ = ["CHEAP_WALK", "SqlIndex", "TextIndex"]
 
@@ -530,6 +532,12 @@ class SqlIndex:
     def file_rows(self, *, after: tuple[str, str] | None, limit: int) -> list[FileRow]:
         with self._read() as conn:
             return scan.file_rows(conn, after=after, limit=limit)
+
+    def usage(self, *, org_id: str | None = None) -> UsageReport:
+        if org_id is not None and not storable(org_id):
+            return UsageReport()
+        with self._read() as conn:
+            return usage_report(conn, org_id=org_id)
 
     def get_run(self, run_id: str) -> Run | None:
         if not storable(run_id):

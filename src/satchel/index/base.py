@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 from satchel.models import Artifact, ArtifactStatus, FileStatus, Occurrence, Run, RunStatus
+
+if TYPE_CHECKING:  # the value type lives with its rules (``satchel.retention``)
+    from satchel.retention import RetentionPolicy
 
 __all__ = [
     "ORIGINS",
@@ -22,6 +25,8 @@ __all__ = [
     "Origin",
     "QueryPosition",
     "Reader",
+    "RetentionPolicies",
+    "RetentionRow",
     "RunPosition",
     "RunQuery",
     "SchemaMigrations",
@@ -344,3 +349,44 @@ class UploadLedger(Protocol):
 
     def pending_of(self, user_id: str, limit: int) -> list[Artifact]:
         """Up to ``limit`` of the user's pending artifacts, newest first."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RetentionRow:
+    """One completed artifact a retention policy selects, with what planning needs.
+
+    ``created_at`` is the stored RFC 3339 text (fixed width: text order is time order);
+    ``running``: its run is still running; ``metric``: its value of the policy's metric
+    (None without one, or when the policy ranks by none).
+    """
+
+    artifact_id: str
+    created_at: str
+    run_id: str | None
+    name: str | None
+    pinned: bool
+    running: bool
+    metric: float | None
+
+
+@runtime_checkable
+class RetentionPolicies(Protocol):
+    """Optional ability: retention policies kept in the index, and what each selects
+    (``satchel.retention`` plans on these; ``satchel.index.retention`` for SQL)."""
+
+    def add_policy(self, policy: RetentionPolicy) -> None:
+        """Record a policy (its ``policy_id`` must be new)."""
+
+    def list_policies(self, *, org_id: str | None = None) -> list[RetentionPolicy]:
+        """The policies of ``org_id`` (None: every policy, store-wide ones and every
+        organisation's), oldest first."""
+
+    def get_policy(self, policy_id: str) -> RetentionPolicy | None:
+        """One policy, or None."""
+
+    def delete_policy(self, policy_id: str) -> bool:
+        """Remove a policy; False when no such policy."""
+
+    def retention_rows(self, policy: RetentionPolicy) -> list[RetentionRow]:
+        """Every completed artifact ``policy`` selects (its org, kind, run and the run's
+        descendants), in no particular order."""

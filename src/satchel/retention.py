@@ -41,6 +41,7 @@ __all__ = [
     "MAX_TTL_SECONDS",
     "Expiry",
     "GroupBy",
+    "Preview",
     "RetentionPolicy",
     "expired",
     "format_duration",
@@ -169,7 +170,7 @@ class RetentionPolicy:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RetentionPolicy:
         """The inverse of ``to_dict`` (validated again)."""
-        fields = {k: data.get(k) for k in _FIELDS if k in data}
+        fields: dict[str, Any] = {k: data[k] for k in _FIELDS if k in data}
         if isinstance(fields.get("created_at"), str):
             fields["created_at"] = parse_time(fields["created_at"])
         return cls(**fields)
@@ -218,6 +219,40 @@ class Expiry:
             "name": self.name,
             "run_id": self.run_id,
             "created_at": None if self.created_at is None else format_time(self.created_at),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, policy_id: str | None = None) -> Expiry:
+        """The inverse of ``to_dict`` (``policy_id`` when ``data`` has none)."""
+        when = data.get("created_at")
+        return cls(
+            artifact_id=data["artifact_id"],
+            policy_id=data.get("policy_id") or policy_id or "",
+            reason=data["reason"],
+            name=data.get("name"),
+            run_id=data.get("run_id"),
+            created_at=None if when is None else parse_time(when),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Preview:
+    """A policy's dry run: what it alone would expire ``as_of`` then (``count`` in all,
+    ``items`` perhaps only the first of them), oldest first."""
+
+    policy: RetentionPolicy
+    as_of: datetime
+    count: int
+    items: list[Expiry]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "policy": self.policy.to_dict(),
+            "as_of": format_time(self.as_of),
+            "count": self.count,
+            "items": [
+                {k: v for k, v in e.to_dict().items() if k != "policy_id"} for e in self.items
+            ],
         }
 
 
@@ -276,6 +311,8 @@ def plan(policy: RetentionPolicy, rows: Iterable[RetentionRow], *, now: datetime
     )
     found: dict[str, str] = {}
     for members in groups.values():
+        # One reason per group (two: with or without the metric), not one per row.
+        reasons = {m: _reason(policy, members[0], has_metric=m) for m in (True, False)}
         keep: set[str] = set()
         if policy.keep_last is not None:
             newest = heapq.nlargest(
@@ -296,17 +333,18 @@ def plan(policy: RetentionPolicy, rows: Iterable[RetentionRow], *, now: datetime
                 continue
             if cutoff is not None and row.created_at > cutoff:
                 continue
-            found[row.artifact_id] = _reason(policy, row)
+            found[row.artifact_id] = reasons[row.metric is not None]
     return found
 
 
-def _reason(policy: RetentionPolicy, row: RetentionRow) -> str:
+def _reason(policy: RetentionPolicy, row: RetentionRow, *, has_metric: bool) -> str:
+    """Why ``policy`` expires an artifact of ``row``'s group (with the metric or not)."""
     parts = []
     within = _within(policy, row)
     if policy.keep_last is not None:
         parts.append(f"not among the last {policy.keep_last}{within}")
     if policy.keep_best is not None:
-        if row.metric is None:
+        if not has_metric:
             parts.append(f"no {policy.metric} metric")
         else:
             parts.append(
@@ -361,7 +399,8 @@ def expired(
             reason=reason,
             name=row.name,
             run_id=row.run_id,
-            created_at=parse_time(row.created_at),
+            # Stored times are fixed-width RFC 3339 with ``Z``: no need for ``parse_time``.
+            created_at=datetime.fromisoformat(row.created_at),
         )
         for policy, reason, row in ordered
     ]

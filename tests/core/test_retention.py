@@ -100,7 +100,7 @@ def ids(found: list[Expiry]) -> list[str]:
         ({"ttl_seconds": 10**12}, "100 years"),
         ({"keep_last": 1, "kind": ""}, "kind must not be empty"),
         ({"keep_last": 1, "run_id": "r\x00"}, "non-printable"),
-        ({"keep_last": 1, "created_at": datetime(2026, 1, 1)}, "timezone-aware"),  # noqa: DTZ001
+        ({"keep_last": 1, "created_at": datetime(2026, 1, 1)}, "timezone-aware"),
     ],
 )
 def test_a_policy_refuses_what_cannot_mean_anything(fields: dict[str, Any], says: str) -> None:
@@ -110,7 +110,12 @@ def test_a_policy_refuses_what_cannot_mean_anything(fields: dict[str, Any], says
 
 def test_a_policy_round_trips_and_reads_as_words() -> None:
     policy = RetentionPolicy(
-        kind="checkpoint", group_by="run", keep_last=3, keep_best=1, metric="acc", ttl_seconds=86400 * 30
+        kind="checkpoint",
+        group_by="run",
+        keep_last=3,
+        keep_best=1,
+        metric="acc",
+        ttl_seconds=86400 * 30,
     )
     assert policy.metric_mode == "max"  # the default once there is a metric
     assert RetentionPolicy.from_dict(policy.to_dict()) == policy
@@ -306,14 +311,10 @@ def _oracle_expires(p: RetentionPolicy, a: Item, items: list[Item], now: datetim
 
         if len([b for b in peers if p.metric in b.metrics and better(b)]) < p.keep_best:
             return False
-    return not (
-        p.ttl_seconds is not None and a.created > now - timedelta(seconds=p.ttl_seconds)
-    )
+    return not (p.ttl_seconds is not None and a.created > now - timedelta(seconds=p.ttl_seconds))
 
 
-def oracle(
-    policies: list[RetentionPolicy], items: list[Item], now: datetime
-) -> dict[str, str]:
+def oracle(policies: list[RetentionPolicy], items: list[Item], now: datetime) -> dict[str, str]:
     found = {}
     for a in items:
         selecting = [p for p in policies if _selects(p, a)]
@@ -411,4 +412,3 @@ def test_expired_matches_a_brute_force_oracle(index: Index, seed: int) -> None:
 
 def _by_id(items: list[Item]) -> dict[str, Item]:
     return {i.artifact_id: i for i in items}
-

@@ -79,9 +79,7 @@ def delete_policy(conn: Connection, policy_id: str) -> bool:
 def retention_rows(conn: Connection, policy: RetentionPolicy) -> list[RetentionRow]:
     """Every completed artifact ``policy`` selects, with what ``plan`` needs."""
     a = artifacts.c
-    metric = (
-        artifact_metrics.c.value if policy.metric is not None else literal(None).label("value")
-    )
+    metric = artifact_metrics.c.value if policy.metric is not None else literal(None).label("value")
     statement = select(
         a.artifact_id,
         a.created_at,
@@ -108,9 +106,7 @@ def retention_rows(conn: Connection, policy: RetentionPolicy) -> list[RetentionR
         family = select(literal(policy.run_id, runs.c.run_id.type).label("run_id")).cte(
             "family", recursive=True
         )
-        family = family.union(
-            select(runs.c.run_id).where(runs.c.parent_run_id == family.c.run_id)
-        )
+        family = family.union(select(runs.c.run_id).where(runs.c.parent_run_id == family.c.run_id))
         conditions.append(a.run_id.in_(select(family.c.run_id)))
     rows = conn.execute(statement.where(*conditions)).all()
     return [

@@ -80,7 +80,6 @@ from satchel.index.schema import (
     occurrences,
     runs,
 )
-from satchel.retention import RetentionPolicy
 from satchel.models import (
     Artifact,
     ArtifactFile,
@@ -90,6 +89,7 @@ from satchel.models import (
     format_time,
     parse_time,
 )
+from satchel.retention import RetentionPolicy
 
 __all__ = ["CHEAP_WALK", "SqlIndex", "TextIndex"]
 

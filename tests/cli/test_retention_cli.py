@@ -58,6 +58,8 @@ def _checkpoints(run_id: str, count: int, **target: Any) -> list[str]:
 
 
 def test_retention_on_the_embedded_store(home: Path) -> None:
+    for command in ("add", "list", "remove", "preview"):
+        assert "Example:" in cli("retention", command, "--help").stdout, command
     made = _checkpoints("r1", 4)
     add = ("retention", "add", "--kind", "checkpoint", "--group-by", "run")
     pid = cli(*add, "--keep-last", "2", "--name", "ckpts").stdout.strip()

@@ -48,9 +48,9 @@ def create_policy(state: StateDep, actor: ActorDep, body: RetentionIn) -> Retent
     """A new retention policy of the caller's org (org admins); ``run_id`` names a run the
     caller can see."""
     _require_admin(actor)
-    if body.run_id is not None:
-        find_visible_run(state, actor, body.run_id)
     policy = RetentionPolicy(org_id=actor.org_id, created_by=actor.user_id, **body.model_dump())
+    if policy.run_id is not None:
+        find_visible_run(state, actor, policy.run_id)
     policies_of(state.store.index).add_policy(policy)
     return RetentionOut.of(policy)
 

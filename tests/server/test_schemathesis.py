@@ -3,7 +3,8 @@
 Every operation gets a bounded number of generated requests, signed in as an admin who owns
 an artifact, a pending one, a run, a grant, a spare token and a retention policy: about half
 the requests point their path at those (the body stays generated), the others at whatever was
-generated. No answer may be a 5xx, carry a status the document does not list, or break its documented schema.
+generated. No answer may be a 5xx, carry a status the document does not list, or break its
+documented schema.
 """
 
 from __future__ import annotations

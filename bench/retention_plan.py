@@ -67,14 +67,20 @@ def main() -> None:
     args = parser.parse_args()
     work = Path(args.work or tempfile.mkdtemp(prefix="satchel-retention-"))
     if args.index == "sqlite":
-        url = f"sqlite:///{work / 'index.db'}"
-    else:
-        sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-        import pgserver  # noqa: PLC0415
+        run(f"sqlite:///{work / 'index.db'}", args.artifacts)
+        return
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    import pgserver  # noqa: PLC0415 - the tests' PostgreSQL helper: a schema of its own
 
-        url = pgserver.index_url()
+    try:
+        run(pgserver.index_url(), args.artifacts, index_kind="postgres")
+    finally:
+        pgserver.drop_created()
+
+
+def run(url: str, count: int, *, index_kind: str = "sqlite") -> None:
     started = time.perf_counter()
-    seed(url, args.artifacts)
+    seed(url, count)
     seeded = time.perf_counter() - started
     policies = {
         "ttl_30d_everything": RetentionPolicy(ttl_seconds=30 * 86400),
@@ -98,8 +104,8 @@ def main() -> None:
     index.close()
     emit(
         {
-            "artifacts": args.artifacts,
-            "index": args.index,
+            "artifacts": count,
+            "index": index_kind,
             "seed_s": round(seeded, 1),
             "plan_s": figures,
             "expired": counts,

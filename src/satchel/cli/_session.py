@@ -28,7 +28,8 @@ from satchel.facade._text import TextSearcher
 from satchel.hashing import Digest
 from satchel.index import ArtifactQuery
 from satchel.index.base import Origin, RunQuery, UsageFigures
-from satchel.models import Artifact, ArtifactFile, Run, RunStatus, parse_time
+from satchel.models import Artifact, ArtifactFile, Run, RunStatus, parse_time, utcnow
+from satchel.retention import Preview, RetentionPolicy, expired, policies_of
 from satchel.storage.layout import blob_key
 from satchel.store import ArtifactStore
 from satchel.tenancy import tenancy_of
@@ -104,6 +105,10 @@ class Ops(Protocol):
     def location(self) -> str: ...
     def file_location(self, artifact: Artifact, file: ArtifactFile) -> str: ...
     def usage(self) -> UsageReport: ...
+    def retention_policies(self) -> list[RetentionPolicy]: ...
+    def add_retention(self, spec: dict[str, Any]) -> RetentionPolicy: ...
+    def remove_retention(self, policy_id: str) -> None: ...
+    def preview_retention(self, policy_id: str, limit: int) -> Preview: ...
 
 
 def _grant_of(d: dict[str, Any]) -> Grant:
@@ -224,6 +229,26 @@ class RemoteOps:
 
     def usage(self) -> UsageReport:
         return self.api.usage()
+
+    def retention_policies(self) -> list[RetentionPolicy]:
+        from satchel.client import _retention  # noqa: PLC0415
+
+        return _retention.list_policies(self.api)
+
+    def add_retention(self, spec: dict[str, Any]) -> RetentionPolicy:
+        from satchel.client import _retention  # noqa: PLC0415
+
+        return _retention.add_policy(self.api, spec)
+
+    def remove_retention(self, policy_id: str) -> None:
+        from satchel.client import _retention  # noqa: PLC0415
+
+        _retention.remove_policy(self.api, policy_id)
+
+    def preview_retention(self, policy_id: str, limit: int) -> Preview:
+        from satchel.client import _retention  # noqa: PLC0415
+
+        return _retention.preview_policy(self.api, policy_id, limit)
 
 
 class EmbeddedOps:
@@ -349,6 +374,31 @@ class EmbeddedOps:
             members=members,
             orgs=[o.org_id for o in orgs],
         )
+
+    # Retention: policies made here are store-wide (``org_id`` None), as the one local
+    # actor's; on a server's store they apply to every organisation.
+
+    def retention_policies(self) -> list[RetentionPolicy]:
+        return policies_of(self.store.index).list_policies()
+
+    def add_retention(self, spec: dict[str, Any]) -> RetentionPolicy:
+        policy = RetentionPolicy(created_by=LOCAL_ACTOR, **spec)
+        if policy.run_id is not None:
+            self.run(policy.run_id)
+        policies_of(self.store.index).add_policy(policy)
+        return policy
+
+    def remove_retention(self, policy_id: str) -> None:
+        if not policies_of(self.store.index).delete_policy(policy_id):
+            raise NotFoundError(f"no retention policy with id {policy_id!r}")
+
+    def preview_retention(self, policy_id: str, limit: int) -> Preview:
+        policy = policies_of(self.store.index).get_policy(policy_id)
+        if policy is None:
+            raise NotFoundError(f"no retention policy with id {policy_id!r}")
+        now = utcnow()
+        found = expired(self.store.index, now=now, policies=[policy])
+        return Preview(policy=policy, as_of=now, count=len(found), items=found[:limit])
 
 
 @dataclass(slots=True)

@@ -1,6 +1,6 @@
 """The ``satchel`` command: ``artifacts``, ``runs``, ``run``, ``search``, ``best``,
-``login``, ``logout``, ``serve``, ``fsck``, ``usage``, ``reindex``, ``db`` and ``admin``
-(docs/cli.md).
+``login``, ``logout``, ``serve``, ``fsck``, ``gc``, ``usage``, ``retention``, ``reindex``,
+``db`` and ``admin`` (docs/cli.md).
 
 Each command group lives in its own module; this one registers them.
 """
@@ -20,6 +20,7 @@ from satchel.cli.artifacts import artifacts_app
 from satchel.cli.gc import gc_command
 from satchel.cli.login import login, logout
 from satchel.cli.maintenance import fsck_command
+from satchel.cli.retention import retention_app
 from satchel.cli.run import RUN_CONTEXT, run
 from satchel.cli.runs import runs_app
 from satchel.cli.search import best, search
@@ -104,6 +105,7 @@ def _reindex(store: ArtifactStore, *, semantic: bool) -> None:
 
 
 app.add_typer(admin_app)
+app.add_typer(retention_app)
 
 db_app = typer.Typer(
     name="db",

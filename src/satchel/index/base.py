@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence, Set
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 from satchel.models import Artifact, ArtifactStatus, FileStatus, Occurrence, Run, RunStatus
 from satchel.usage import UsageReport
+
+if TYPE_CHECKING:  # the value type lives with its rules (``satchel.retention``)
+    from satchel.retention import RetentionPolicy
 
 __all__ = [
     "ORIGINS",
@@ -25,6 +28,8 @@ __all__ = [
     "Origin",
     "QueryPosition",
     "Reader",
+    "RetentionPolicies",
+    "RetentionRow",
     "RunPosition",
     "RunQuery",
     "SchemaMigrations",
@@ -394,3 +399,44 @@ class UsageFigures(Protocol):
     def usage(self, *, org_id: str | None = None) -> UsageReport:
         """The figures of one org (``org_id``), or of every org with the store's total
         (None: artifacts saved without an org then form an org row of their own)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RetentionRow:
+    """One completed artifact a retention policy selects, with what planning needs.
+
+    ``created_at`` is the stored RFC 3339 text (fixed width: text order is time order);
+    ``running``: its run is still running; ``metric``: its value of the policy's metric
+    (None without one, or when the policy ranks by none).
+    """
+
+    artifact_id: str
+    created_at: str
+    run_id: str | None
+    name: str | None
+    pinned: bool
+    running: bool
+    metric: float | None
+
+
+@runtime_checkable
+class RetentionPolicies(Protocol):
+    """Optional ability: retention policies kept in the index, and what each selects
+    (``satchel.retention`` plans on these; ``satchel.index.retention`` for SQL)."""
+
+    def add_policy(self, policy: RetentionPolicy) -> None:
+        """Record a policy (its ``policy_id`` must be new)."""
+
+    def list_policies(self, *, org_id: str | None = None) -> list[RetentionPolicy]:
+        """The policies of ``org_id`` (None: every policy, store-wide ones and every
+        organisation's), oldest first."""
+
+    def get_policy(self, policy_id: str) -> RetentionPolicy | None:
+        """One policy, or None."""
+
+    def delete_policy(self, policy_id: str) -> bool:
+        """Remove a policy; False when no such policy."""
+
+    def retention_rows(self, policy: RetentionPolicy) -> list[RetentionRow]:
+        """Every completed artifact ``policy`` selects (its org, kind, run and the run's
+        descendants), in no particular order."""

@@ -32,12 +32,14 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from satchel.errors import IndexBackendError, NotFoundError
 from satchel.index import collect, pending, positions, scan, vectors
+from satchel.index import retention as retention_sql
 from satchel.index.base import (
     ArtifactQuery,
     ArtifactWrite,
     FileRow,
     QueryPosition,
     Reader,
+    RetentionRow,
     RunQuery,
 )
 from satchel.index.delete import (
@@ -88,6 +90,7 @@ from satchel.models import (
     format_time,
     parse_time,
 )
+from satchel.retention import RetentionPolicy
 from satchel.usage import UsageReport
 
 __all__ = ["CHEAP_WALK", "SqlIndex", "TextIndex"]
@@ -608,6 +611,28 @@ class SqlIndex:
         with self._write() as conn:
             sizes = collect.file_sizes(conn, ids)
             return {d: sizes[d] for d in delete_artifacts(conn, ids, self._forget())}
+
+    # -- retention policies (the RetentionPolicies ability: ``index.retention``) --------
+
+    def add_policy(self, policy: RetentionPolicy) -> None:
+        with self._write() as conn:
+            retention_sql.insert_policy(conn, policy)
+
+    def list_policies(self, *, org_id: str | None = None) -> list[RetentionPolicy]:
+        with self._read() as conn:
+            return retention_sql.list_policies(conn, org_id)
+
+    def get_policy(self, policy_id: str) -> RetentionPolicy | None:
+        with self._read() as conn:
+            return retention_sql.get_policy(conn, policy_id)
+
+    def delete_policy(self, policy_id: str) -> bool:
+        with self._write() as conn:
+            return retention_sql.delete_policy(conn, policy_id)
+
+    def retention_rows(self, policy: RetentionPolicy) -> list[RetentionRow]:
+        with self._read() as conn:
+            return retention_sql.retention_rows(conn, policy)
 
     def _forget(self) -> Forget | None:
         return None if self._lexical is None else self._text_index().forget

@@ -23,6 +23,7 @@ from satchel.server.routes import (
     files,
     identity,
     multipart,
+    retention,
     runs,
     server,
     sharing,
@@ -120,7 +121,8 @@ def create_app(settings: ServerSettings, *, state: ServerState | None = None) ->
     )
     app.state.satchel = opened
     install_handlers(app)
-    for module in (server, identity, artifacts, files, multipart, sharing, runs, usage):
+    routers = (server, identity, artifacts, files, multipart, sharing, runs, usage, retention)
+    for module in routers:
         app.include_router(module.router, prefix=API_PREFIX)
     from satchel.portal import install_portal  # noqa: PLC0415 - the outer layer, last
 

@@ -14,12 +14,15 @@ artifacts older than a threshold.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+import random
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal
 
-from satchel.errors import ConfigError, IntegrityError, SatchelError
+from satchel.errors import ConfigError, IntegrityError, SatchelError, ValidationError
 from satchel.hashing import Digest
 from satchel.index.base import FileRow, FileScan
 from satchel.models import ArtifactFile, format_time, parse_time
@@ -32,8 +35,10 @@ __all__ = [
     "Damage",
     "FsckReport",
     "FsckWarning",
+    "ReadSubset",
     "fsck",
     "iter_file_rows",
+    "parse_read_subset",
     "stored_blobs",
 ]
 
@@ -109,6 +114,7 @@ class FsckReport:
     """What ``fsck`` found: counts, damage (exit 1) and warnings (exit 0)."""
 
     read_data: bool
+    read_subset: str | None = None
     artifacts: int = 0
     files: int = 0
     blobs_checked: int = 0
@@ -130,6 +136,7 @@ class FsckReport:
         return {
             "ok": self.ok,
             "read_data": self.read_data,
+            "read_subset": self.read_subset,
             "artifacts": self.artifacts,
             "files": self.files,
             "blobs_checked": self.blobs_checked,
@@ -138,6 +145,52 @@ class FsckReport:
             "damage": [d.to_dict() for d in self.damage],
             "warnings": [w.to_dict() for w in self.warnings],
         }
+
+
+_SUBSET: Final = re.compile(r"(\d+)/(\d+)")
+_PERCENT: Final = re.compile(r"(\d+(?:\.\d*)?|\.\d+)%")
+
+
+@dataclass(frozen=True, slots=True)
+class ReadSubset:
+    """Which blobs ``fsck`` reads through: the ``n``-th of ``m`` subsets, or a random share.
+
+    Subset ``n`` of ``m`` holds the blobs whose digest's first 8 hex digits, as a number,
+    leave ``n - 1`` when divided by ``m``: fixed, disjoint, and together every blob.
+    """
+
+    text: str
+    n: int = 0
+    m: int = 0
+    percent: float | None = None
+
+    def selects(self, sha256: str, rng: random.Random) -> bool:
+        """Whether the blob with this digest is read (a random draw for a percentage)."""
+        if self.percent is not None:
+            return rng.random() * 100 < self.percent
+        return int(sha256[:8], 16) % self.m == self.n - 1
+
+
+def parse_read_subset(text: str) -> ReadSubset:
+    """``"N/M"`` (1 <= N <= M) or ``"P%"`` (0 < P <= 100); ``ValidationError`` otherwise."""
+    spec = text.strip()
+    subset = _SUBSET.fullmatch(spec)
+    if subset is not None:
+        n, m = int(subset.group(1)), int(subset.group(2))
+        if 1 <= n <= m:
+            return ReadSubset(spec, n=n, m=m)
+        raise ValidationError(
+            f"read-data subset {text!r}: N/M needs 1 <= N <= M (the N-th of M subsets)"
+        )
+    share = _PERCENT.fullmatch(spec)
+    if share is not None:
+        percent = float(share.group(1))
+        if 0 < percent <= 100:
+            return ReadSubset(spec, percent=percent)
+        raise ValidationError(f"read-data subset {text!r}: a percentage must be > 0 and <= 100")
+    raise ValidationError(
+        f"read-data subset {text!r} is neither N/M (like 1/5) nor a percentage (like 10%)"
+    )
 
 
 def iter_file_rows(store: ArtifactStore, *, page: int = PAGE) -> Iterator[FileRow]:
@@ -164,9 +217,10 @@ def stored_blobs(blobs: BlobStore) -> Iterator[tuple[Digest, int, datetime | Non
 
 
 class _Checker:
-    def __init__(self, store: ArtifactStore, *, read_data: bool) -> None:
+    def __init__(self, store: ArtifactStore, *, reads: Callable[[str], bool]) -> None:
         self.store = store
-        self.read_data = read_data
+        #: Whether the blob with this digest is read through (``read_data``).
+        self.reads = reads
         #: Each blob's verdict, by digest: None when sound, else the problem and detail.
         self.verdicts: dict[str, tuple[Problem, str] | None] = {}
         self.bytes_read = 0
@@ -191,7 +245,7 @@ class _Checker:
                 return "missing", f"blob {row.sha256} is missing from {self.store.blobs.url}"
             if size != row.bytes:
                 return "size", f"blob {row.sha256} holds {size} bytes, {row.bytes} recorded"
-            if self.read_data:
+            if self.reads(row.sha256):
                 return self._read_through(row)
         except IntegrityError as exc:
             return "digest", str(exc)
@@ -222,6 +276,7 @@ def fsck(
     store: ArtifactStore,
     *,
     read_data: bool = False,
+    read_subset: str | ReadSubset | None = None,
     pending_after: timedelta = PENDING_WARN_AFTER,
     page: int = PAGE,
     now: datetime | None = None,
@@ -231,6 +286,8 @@ def fsck(
     Args:
         store: the store to check (it is only read).
         read_data: also read every blob and check its SHA-256 (reads everything once).
+        read_subset: read and check only these blobs (``"N/M"``, ``"P%"``: ``ReadSubset``);
+            the others get the quick check. ``ValidationError`` for a malformed one.
         pending_after: pending artifacts not updated for this long are warned about.
         page: file rows per index query.
         now: the current time (for tests).
@@ -239,7 +296,16 @@ def fsck(
         The report; ``report.ok`` is False when an artifact is damaged.
     """
     now = now or datetime.now(UTC)
-    checker = _Checker(store, read_data=read_data)
+    subset = parse_read_subset(read_subset) if isinstance(read_subset, str) else read_subset
+    reads: Callable[[str], bool]
+    if read_data:
+        reads = _always
+    elif subset is not None:
+        rng = random.Random()
+        reads = functools.partial(subset.selects, rng=rng)
+    else:
+        reads = _never
+    checker = _Checker(store, reads=reads)
     damage: list[Damage] = []
     warnings: list[FsckWarning] = []
     referenced: set[bytes] = set()  # 32 bytes per distinct digest, not the rows
@@ -292,6 +358,7 @@ def fsck(
             )
     return FsckReport(
         read_data=read_data,
+        read_subset=None if read_data or subset is None else subset.text,
         artifacts=artifacts,
         files=files,
         blobs_checked=len(checker.verdicts),
@@ -299,6 +366,14 @@ def fsck(
         damage=damage,
         warnings=warnings,
     )
+
+
+def _always(sha256: str) -> bool:
+    return True
+
+
+def _never(sha256: str) -> bool:
+    return False
 
 
 def _stale_pending(row: FileRow, cutoff: datetime) -> FsckWarning | None:

@@ -242,9 +242,7 @@ def test_the_read_data_subsets_partition_the_blobs(
         assert report.read_subset == f"{n}/{m}" and not report.read_data
         assert report.blobs_checked == full.blobs_checked
         wanted = {
-            a.artifact_id
-            for a in [*saved, twin]
-            if a.sha256 and int(a.sha256[:8], 16) % m == n - 1
+            a.artifact_id for a in [*saved, twin] if a.sha256 and int(a.sha256[:8], 16) % m == n - 1
         }
         assert set(report.damaged_artifacts) == wanted
         found += report.damaged_artifacts
@@ -252,9 +250,7 @@ def test_the_read_data_subsets_partition_the_blobs(
         bytes_read += report.bytes_read - small.bytes
     assert sorted(found) == sorted(full.damaged_artifacts)  # each once, none left out
     assert bytes_read == full.bytes_read - small.bytes
-    assert set(fsck(ctx.store, read_subset="100%").damaged_artifacts) == set(
-        full.damaged_artifacts
-    )
+    assert set(fsck(ctx.store, read_subset="100%").damaged_artifacts) == set(full.damaged_artifacts)
     share = fsck(ctx.store, read_subset="0.01%")
     assert share.read_subset == "0.01%"
     assert set(share.damaged_artifacts) <= set(full.damaged_artifacts)

@@ -21,7 +21,7 @@ from satchel.errors import NotFoundError, SatchelError
 from satchel.hashing import Digest
 from satchel.storage.base import BlobStore
 
-__all__ = ["CHUNK", "DEPTH", "BlobRead", "BlobReads"]
+__all__ = ["BACKLOG", "CHUNK", "DEPTH", "BlobRead", "BlobReads"]
 
 #: Bytes per read call (as a plain sequential reader's 1 MiB), and buffers in flight.
 CHUNK: Final = 1024 * 1024
@@ -105,7 +105,13 @@ class BlobReads:
 
     def submit(self, digest: Digest, key: str) -> None:
         """Queue one blob to be read (blocks while ``BACKLOG`` jobs wait)."""
-        self._put(self._jobs, _Job(key, digest))
+        try:
+            self._put(self._jobs, _Job(key, digest))
+        except _StoppedError:  # a thread failed: its error, not the stop, is the news
+            while True:
+                failure = self._results.get()
+                if isinstance(failure, BaseException):
+                    raise failure from None
         self._submitted += 1
 
     def done(self) -> Iterator[BlobRead]:

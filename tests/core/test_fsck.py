@@ -6,11 +6,13 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
 import satchel
 from conftest import CONTEXT_FIELDS
+from satchel.blob_reads import BACKLOG, BlobReads
 from satchel.config import Settings
 from satchel.errors import ValidationError
 from satchel.fsck import ReadSubset, fsck, parse_read_subset
@@ -271,3 +273,48 @@ def test_read_data_subset_forms() -> None:
     assert parse_read_subset(" 1/1 ").m == 1
     assert parse_read_subset("10%").percent == 10.0
     assert parse_read_subset("2.5%").percent == 2.5
+
+
+def test_a_blob_that_cannot_be_read_is_unreadable(ctx: satchel.Context, settings: Settings) -> None:
+    art = ctx.sync_artifacts().save_text(big(settings, "u"), name="unreadable")
+    assert art.sha256
+    blobs = ctx.store.blobs
+    if not isinstance(blobs, LocalBlobStore):
+        return  # a blob that exists yet cannot be opened: a file store's damage
+    path = blobs.blob_path(Digest(hexdigest=art.sha256))
+    path.unlink()
+    path.mkdir()  # opening it fails with EISDIR
+    report = fsck(ctx.store, read_data=True)
+    assert report.damaged_artifacts == [art.artifact_id]
+    assert report.damage[0].problem == "unreadable"
+    assert report.damage[0].detail.startswith("storage_error: ")
+
+
+class _BrokenReads(MemoryBlobStore):
+    """A store whose reads fail with a bug (not a SatchelError) after ``good`` blobs."""
+
+    def __init__(self, good: int) -> None:
+        super().__init__()
+        self.good = good
+
+    def open_read(self, digest: Digest) -> Any:
+        if self.good == 0:
+            raise RuntimeError("a bug in the store")
+        self.good -= 1
+        return super().open_read(digest)
+
+
+@pytest.mark.parametrize("jobs", [3, BACKLOG * 3])
+def test_a_failing_reader_thread_reaches_the_caller(jobs: int) -> None:
+    """``BlobReads``: a bug in a reading thread is raised to the caller (from ``submit`` or
+    ``drain``), never a hang nor a silent result."""
+    store = _BrokenReads(good=1)
+    digests = [put_orphan(store, f"blob {i}".encode() * 100) for i in range(jobs)]
+    results = []
+    with pytest.raises(RuntimeError, match="a bug in the store"), BlobReads(store) as reads:
+        for i, digest in enumerate(digests):
+            reads.submit(digest, str(i))
+            results += reads.done()
+        results += reads.drain()
+    assert [r.key for r in results] in ([], ["0"])
+    assert all(r.sha256 == digest_bytes(b"blob 0" * 100).hexdigest for r in results)

@@ -186,10 +186,7 @@ def main() -> int:
         path = report.write("results-fsck.json")
         print(f"results: {path.name} in .bench-out")
     finally:
-        if not args.store:
-            shutil.rmtree(work, ignore_errors=True)
-        else:
-            shutil.rmtree(work / "home", ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)  # a --store given is kept
     return 0
 
 

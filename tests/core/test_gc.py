@@ -21,6 +21,7 @@ from satchel.index import ArtifactWrite
 from satchel.index.base import BlobCollection, RetentionPolicies
 from satchel.models import Artifact, ArtifactFile, format_time, new_id
 from satchel.retention import RetentionPolicy
+from satchel.storage import BlobGarbage, PartSigner
 from satchel.store import ArtifactStore
 
 PAIRS = ["local", "memory+sqlite", "s3+postgres"]
@@ -248,3 +249,24 @@ def test_retention_policies_expire_and_pins_are_kept(
     for kept in (saved[0], saved[1], saved[3], log):
         assert arts.load_text(kept.uri) == big(settings, kept.name[-1] if kept is not log else "l")
     assert fsck(store, read_data=True).ok
+
+
+@pytest.mark.parametrize("store_kind", ["local", "s3+postgres"])
+def test_leftovers_of_writes_are_removed_past_the_grace(
+    ctx: satchel.Context, settings: Settings
+) -> None:
+    """A write interrupted after its first bytes leaves a temporary file (local) or an
+    unfinished multipart upload (S3): kept within the grace period, then removed."""
+    store = ctx.store
+    blobs = store.blobs
+    assert isinstance(blobs, BlobGarbage)
+    if isinstance(blobs, PartSigner):
+        blobs.start_parts()  # begun, never completed nor aborted
+    else:
+        sink = blobs.open_sink()
+        sink.write(b"x" * 1000)  # never committed nor aborted: a crash would leave this
+    assert collect_garbage(store).leftovers_removed == 0
+    assert [g.kind for g in fsck(store).warnings] == ["garbage"]
+    report = collect_garbage(store, grace=timedelta(0))
+    assert report.leftovers_removed == 1
+    assert fsck(store).warnings == []

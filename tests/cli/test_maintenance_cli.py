@@ -4,7 +4,11 @@ artifact named, ``--json`` documents."""
 from __future__ import annotations
 
 import json
+import os
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +19,8 @@ from conftest import CONTEXT_FIELDS
 from satchel.cli.app import app
 from satchel.config import Settings
 from satchel.hashing import Digest, digest_bytes
+from satchel.index import ArtifactWrite
+from satchel.models import Artifact, new_id
 from satchel.storage import BlobStore
 from satchel.storage.local import LocalBlobStore
 from satchel.storage.memory import MemoryBlobStore
@@ -150,3 +156,32 @@ def test_gc_plans_then_collects_and_fsck_is_clean_after(
     for junk in ("-1h", "soon", "10"):
         result = cli(settings, "gc", "--grace", junk, code=1)
         assert "error[validation_error]: --grace must be" in result.stderr
+
+
+@pytest.mark.parametrize("store_kind", ["local"])
+def test_gc_sweeps_a_servers_staged_uploads_of_artifacts_no_longer_pending(
+    ctx: satchel.Context, settings: Settings, tmp_path: Path
+) -> None:
+    """Staged bytes of an upload whose artifact is gone (collected as abandoned, deleted,
+    or completed by a server that died before dropping them) go; a live upload's stay."""
+    uploads = tmp_path / "uploads"
+    now = datetime.now(UTC)
+    pending = Artifact(
+        artifact_id=new_id(), name="upload", status="pending", created_at=now, updated_at=now
+    )
+    ctx.store.index.commit_writes([ArtifactWrite(artifact=pending)])
+    two_hours_ago = time.time() - 7200
+    for artifact_id in (pending.artifact_id, new_id()):
+        (uploads / artifact_id).mkdir(parents=True)
+        part = uploads / artifact_id / "0f.part"
+        part.write_bytes(b"x" * 100)
+        os.utime(part, (two_hours_ago, two_hours_ago))
+    (uploads / "notes.txt").write_text("not an upload: never touched")
+    report = as_json(settings, "gc", "--dry-run", "--grace", "1h", "--uploads", str(uploads))
+    assert (report["staged_uploads"], report["staged_bytes"]) == (1, 100)
+    out = cli(settings, "gc", "--grace", "3h", "--uploads", str(uploads)).stdout
+    assert "0 staged uploads" in out  # written two hours ago: within a 3 h grace period
+    out = cli(settings, "gc", "--grace", "1h", "--uploads", str(uploads)).stdout
+    assert "1 staged uploads (100 B)" in out
+    left = sorted(p.name for p in uploads.iterdir())
+    assert left == sorted([pending.artifact_id, "notes.txt"])  # the live upload's stay

@@ -20,7 +20,7 @@ from _util import BENCH_DIR, emit
 
 sys.path.insert(0, str(BENCH_DIR.parent / "tests" / "reliability"))
 
-from _load import LoadConfig, describe, run_load  # noqa: E402
+from _load import LoadConfig, describe, run_load
 
 
 def main() -> None:

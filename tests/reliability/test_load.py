@@ -38,9 +38,7 @@ def test_load_with_three_kills(tmp_path: Path, capsys: pytest.CaptureFixture[str
     # The run did what it claims: the kills happened, each with its own server lifetime,
     # and they cut downloads in flight; every uploader had saves acknowledged.
     assert len(figures["kills"]) == KILLS
-    assert [life["ended_by"] for life in figures["lifetimes"]] == ["SIGKILL"] * KILLS + [
-        "SIGTERM"
-    ]
+    assert [life["ended_by"] for life in figures["lifetimes"]] == ["SIGKILL"] * KILLS + ["SIGTERM"]
     assert figures["downloads_cut_and_retried"] > 0
     assert figures["saves_acknowledged"] >= figures["uploaders"]
     assert figures["downloads_completed"] >= figures["downloaders"]
@@ -53,12 +51,12 @@ def test_load_with_three_kills(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert figures["bad"] == []
     assert not [e for e in figures["download_errors"] if e.startswith("HTTP")]
 
-    # No acknowledged save lost: each listed, completed, with its digest; each distinct
-    # content downloaded whole (fsck reads every file row's blob below).
+    # No acknowledged save lost: each listed, completed, with its digest; those acknowledged
+    # around a kill (and others) downloaded whole; fsck reads every file row's blob below.
     check = figures["final_check"]
     assert check["problems"] == []
     assert check["digests_checked"] == figures["saves_acknowledged"]
-    assert check["verified"] == figures["distinct_contents_acknowledged"]
+    assert check["verified"] == check["downloaded"] > 0
 
     # The store: no damage; only collectable leftovers of the kills.
     assert figures["fsck"]["ok"], figures["fsck"]["damaged"]

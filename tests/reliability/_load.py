@@ -104,6 +104,8 @@ class Lifetime:
     hwm_kib: int = 0
     ended: float | None = None
     how: str = ""
+    #: VmRSS (KiB) about once a second: whether memory levels off or keeps growing.
+    series_kib: list[int] = field(default_factory=list)
 
     def summary(self, origin: float) -> dict[str, Any]:
         return {
@@ -114,6 +116,7 @@ class Lifetime:
             "ended_by": self.how,
             "baseline_rss_mib": round(self.baseline_kib / 1024, 1),
             "peak_rss_mib": round(max(self.sampled_peak_kib, self.hwm_kib) / 1024, 1),
+            "rss_mib_each_second": [round(kib / 1024) for kib in self.series_kib],
         }
 
 
@@ -188,8 +191,13 @@ class Server:
             self.token = found.group(1)
 
     def _sample(self, life: Lifetime) -> None:
+        every = round(1 / SAMPLE_EVERY)
+        n = 0
         while not self._stop.is_set():
             rss = status_kib(life.pid, "VmRSS")
+            if n % every == 0 and rss:
+                life.series_kib.append(rss)
+            n += 1
             life.sampled_peak_kib = max(life.sampled_peak_kib, rss)
             life.hwm_kib = max(life.hwm_kib, status_kib(life.pid, "VmHWM"))
             self._stop.wait(SAMPLE_EVERY)
@@ -540,6 +548,14 @@ class Run:
             "bytes_read": report.bytes_read,
         }
 
+    def statuses(self) -> dict[str, int]:
+        """The server's answers by status, from its access log (every lifetime's)."""
+        found: Counter[str] = Counter()
+        for log in sorted(self.work.glob("logs/serve-*.log")):
+            text = log.read_text(errors="replace")
+            found.update(m.group(1) for m in re.finditer(r'HTTP/[0-9.]+" (\d{3})', text))
+        return dict(sorted(found.items()))
+
     def figures(
         self,
         loaded: float,
@@ -573,6 +589,7 @@ class Run:
             "most_downloads_open": t.most_open,
             "bytes_down": t.bytes_down,
             "bad": t.bad_downloads[:50],
+            "server_statuses": self.statuses(),
             "uploaders_hung": hung,
             "final_check": {**checked, "problems": checked["problems"][:50]},
             "fsck": report,
@@ -615,6 +632,7 @@ def describe(figures: dict[str, Any]) -> str:
         f"attempts of {f['save_attempts']} {f['save_errors']}, "
         f"{f['acknowledged_after_failure']} acknowledged on a retry, "
         f"{f['saves_given_up']} given up",
+        f"server answers by status: {f['server_statuses']}",
         f"downloads: {f['downloads_completed']} completed and verified "
         f"({f['bytes_down'] / MIB:.0f} MiB, at most {f['most_downloads_open']} open at once), "
         f"{f['downloads_cut_and_retried']} cut and retried {f['download_errors']}",

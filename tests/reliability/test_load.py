@@ -49,6 +49,7 @@ def test_load_with_three_kills(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert figures["saves_given_up"] == 0
     assert figures["uploaders_hung"] == 0
     assert figures["bad"] == []
+    assert not [code for code in figures["server_statuses"] if code.startswith("5")]
     assert not [e for e in figures["download_errors"] if e.startswith("HTTP")]
 
     # No acknowledged save lost: each listed, completed, with its digest; those acknowledged

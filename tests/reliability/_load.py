@@ -637,7 +637,8 @@ def describe(figures: dict[str, Any]) -> str:
         f"({f['bytes_down'] / MIB:.0f} MiB, at most {f['most_downloads_open']} open at once), "
         f"{f['downloads_cut_and_retried']} cut and retried {f['download_errors']}",
         f"after: {f['final_check']['digests_checked']}/{f['saves_acknowledged']} acknowledged "
-        f"artifacts listed with their digest, {f['final_check']['verified']} (around the "
+        f"artifacts listed with their digest ({f['final_check']['listed']} listed in "
+        f"all), {f['final_check']['verified']} (around the "
         f"kills, then random) downloaded and verified in {f['final_check']['seconds']} s, "
         f"{len(f['final_check']['problems'])} problems; fsck --read-data "
         f"({f['fsck']['blobs_checked']} blobs, {f['fsck']['bytes_read'] / MIB:.0f} MiB, "

@@ -57,6 +57,9 @@ def test_load_with_three_kills(tmp_path: Path, capsys: pytest.CaptureFixture[str
     check = figures["final_check"]
     assert check["problems"] == []
     assert check["digests_checked"] == figures["saves_acknowledged"]
+    # A retried save resumed its own artifact (the SDK's journal): no duplicate, and no
+    # completed artifact that no save acknowledged.
+    assert check["listed"] == figures["saves_acknowledged"]
     assert check["verified"] == check["downloaded"] > 0
 
     # The store: no damage; only collectable leftovers of the kills.

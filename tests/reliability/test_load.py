@@ -33,6 +33,7 @@ EXPECTED_SAVE_ERRORS = {"NetworkError (network_error)"}
 ALLOWED_WARNINGS = {"garbage", "orphan_blob", "stale_pending"}
 
 
+@pytest.mark.slow
 def test_load_with_three_kills(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     figures = run_load(LoadConfig(work=tmp_path / "load", seconds=SECONDS, kills=KILLS))
     (tmp_path / "load-figures.json").write_text(json.dumps(figures, indent=2))

@@ -6,7 +6,8 @@ with ``python tests/reliability/_load.py WORKDIR [SECONDS]``, it prints the figu
 
 * The server is a real child process (``python -m satchel.cli serve``) on a fresh
   ``SATCHEL_HOME`` (the embedded default: local blob directory + SQLite) on a free loopback
-  port; its first start prints the admin's token. Every restart uses the same port and home.
+  port; its first start prints the admin's token. Every restart uses the same port and home,
+  after an outage of at least ``OUTAGE`` seconds.
 * Uploaders save through the remote SDK (``satchel.Context(store=url).artifacts()``), so its
   retries, resumable chunked uploads and resume journal are what is exercised. Payloads
   range from one byte to a few MiB; some are the same bytes for every uploader (dedup).
@@ -73,6 +74,9 @@ FRESH_SIZES = ((85, 1, 32 * KIB), (13, 32 * KIB, 512 * KIB), (2, 512 * KIB, 3 * 
 #: The SDK sends files larger than ``content_max`` (1 MiB) in chunks of this size, so that
 #: a multi-MiB file takes several requests and a kill can cut it between two of them.
 UPLOAD_CHUNK = 1 * MIB
+#: Seconds the server stays down after each kill at least: longer than the SDK's own retries
+#: (0.2 + 0.5 + 1 + 2 s), so that saves in flight fail and are run again (and resume).
+OUTAGE = 5.0
 #: Acknowledged artifacts downloaded again at the end (every one is listed with its digest,
 #: and fsck reads every blob): those acknowledged on a retry or within this many seconds of
 #: a kill first, then random others.
@@ -263,7 +267,9 @@ class Tally:
     downloads: int = 0
     downloads_cut: int = 0
     download_errors: Counter[str] = field(default_factory=Counter)
-    bad_downloads: list[str] = field(default_factory=list)
+    #: Wrong answers: a save answered with other bytes, a download with an error or other
+    #: bytes than were saved.
+    wrong: list[str] = field(default_factory=list)
     bytes_down: int = 0
     most_open: int = 0
     open_now: int = 0
@@ -297,12 +303,10 @@ class Run:
         self.kills: list[dict[str, float]] = []
         self.origin = 0.0
         rng = random.Random(cfg.seed)
-        self.shared = [
-            (self.payloads / f"shared-{i}.bin", size, _file_of(self.payloads / f"s{i}", size, rng))
-            for i, size in enumerate(SHARED_SIZES)
-        ]
-        for i, (path, _, _) in enumerate(self.shared):
-            (self.payloads / f"s{i}").rename(path)
+        self.shared: list[tuple[Path, int, str]] = []
+        for i, size in enumerate(SHARED_SIZES):
+            path = self.payloads / f"shared-{i}.bin"
+            self.shared.append((path, size, _file_of(path, size, rng)))
 
     # --- the workers ----------------------------------------------------------------
     async def uploader(self, n: int, arts: Any) -> None:
@@ -336,7 +340,7 @@ class Run:
                 continue
             (file,) = art.files
             if file.sha256 != digest or file.bytes != size or art.status != "completed":
-                self.tally.bad_downloads.append(f"save {name} answered {file} ({art.status})")
+                self.tally.wrong.append(f"save {name} answered {file} ({art.status})")
             at = time.monotonic() - self.origin
             self.tally.acked.append(
                 Acked(art.artifact_id, file.path, digest, size, at=at, retried=attempt > 0)
@@ -371,7 +375,7 @@ class Run:
         async with http.stream("GET", url) as response:
             if response.status_code != 200:
                 await response.aread()
-                self.tally.bad_downloads.append(
+                self.tally.wrong.append(
                     f"GET {url}: HTTP {response.status_code} {response.text[:200]}"
                 )
                 self.tally.download_errors[f"HTTP {response.status_code}"] += 1
@@ -387,7 +391,7 @@ class Run:
             finally:
                 self.tally.open_now -= 1
         if got != item.size or hasher.hexdigest() != item.sha256:
-            self.tally.bad_downloads.append(
+            self.tally.wrong.append(
                 f"GET {url}: {got} bytes, sha256 {hasher.hexdigest()} (want {item.size}, "
                 f"{item.sha256})"
             )
@@ -402,6 +406,7 @@ class Run:
             self.up.clear()
             killed = time.monotonic()
             await asyncio.to_thread(self.server.kill)
+            await asyncio.sleep(max(0.0, killed + OUTAGE - time.monotonic()))
             await asyncio.to_thread(self.server.start)
             self.kills.append(
                 {"at_s": round(killed - self.origin, 1), "down_s": time.monotonic() - killed}
@@ -588,7 +593,7 @@ class Run:
             "download_errors": dict(t.download_errors),
             "most_downloads_open": t.most_open,
             "bytes_down": t.bytes_down,
-            "bad": t.bad_downloads[:50],
+            "bad": t.wrong[:50],
             "server_statuses": self.statuses(),
             "uploaders_hung": hung,
             "final_check": {**checked, "problems": checked["problems"][:50]},

@@ -45,6 +45,8 @@ def test_load_with_three_kills(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert len(figures["kills"]) == KILLS
     assert [life["ended_by"] for life in figures["lifetimes"]] == ["SIGKILL"] * KILLS + ["SIGTERM"]
     assert figures["downloads_cut_and_retried"] > 0
+    # Each outage outlasts the SDK's retries: saves in flight failed, and ran again.
+    assert figures["acknowledged_after_failure"] > 0
     assert figures["saves_acknowledged"] >= figures["uploaders"]
     assert figures["downloads_completed"] >= figures["downloaders"]
     assert figures["distinct_contents_acknowledged"] < figures["saves_acknowledged"]  # dedup

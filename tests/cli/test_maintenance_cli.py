@@ -15,6 +15,10 @@ from conftest import CONTEXT_FIELDS
 from satchel.cli.app import app
 from satchel.config import Settings
 from satchel.hashing import Digest
+from satchel.storage import BlobStore
+from satchel.storage.local import LocalBlobStore
+from satchel.storage.memory import MemoryBlobStore
+from satchel.storage.s3 import S3BlobStore
 
 PAIRS = ["local", "memory+sqlite", "s3+postgres"]
 
@@ -73,3 +77,46 @@ def test_fsck_exits_0_on_a_sound_store_and_1_naming_the_damaged_artifact(
     assert report["ok"] is False
     assert report["damaged_artifacts"] == [damaged.artifact_id]
     assert report["damage"][0]["problem"] == "missing"
+
+
+def replace_blob(blobs: BlobStore, digest: Digest, data: bytes) -> None:
+    """Overwrite a stored blob's bytes under the same key, as damage on disk would."""
+    if isinstance(blobs, LocalBlobStore):
+        path = blobs.blob_path(digest)
+        path.chmod(0o644)
+        path.write_bytes(data)
+    elif isinstance(blobs, MemoryBlobStore):
+        blobs.corrupt(digest, data)
+    else:
+        assert isinstance(blobs, S3BlobStore)
+        blobs.put_small(digest, data, replace=True)
+
+
+def test_fsck_read_data_subset(ctx: satchel.Context, settings: Settings) -> None:
+    """``--read-data-subset N/M``: a flipped blob is found by the one subset holding it."""
+    arts = ctx.sync_artifacts()
+    damaged = arts.save_text(big(settings, "d"), name="damaged")
+    arts.save_text(big(settings, "s"), name="sound")
+    assert damaged.sha256
+    digest = Digest(hexdigest=damaged.sha256)
+    data = bytearray(ctx.store.read_file(damaged.files[0], what="test"))
+    data[len(data) // 2] ^= 1
+    replace_blob(ctx.store.blobs, digest, bytes(data))
+    holder = int(damaged.sha256[:8], 16) % 2 + 1
+    for n in (1, 2):
+        code = 1 if n == holder else 0
+        out = cli(settings, "fsck", "--read-data-subset", f"{n}/2", code=code).stdout
+        assert f"checked (read-data subset {n}/2): 2 artifacts, 2 files" in out
+        assert (f"damaged: {damaged.artifact_id} " in out) is (n == holder)
+        report = as_json(settings, "fsck", "--read-data-subset", f"{n}/2", code=code)
+        assert report["read_subset"] == f"{n}/2"
+        assert report["damaged_artifacts"] == ([damaged.artifact_id] if n == holder else [])
+    assert as_json(settings, "fsck", "--read-data-subset", "100%", code=1)["damaged_artifacts"] == [
+        damaged.artifact_id
+    ]
+    for junk in ("0/0", "3/2", "junk"):
+        result = cli(settings, "fsck", "--read-data-subset", junk, code=1)
+        assert f"error[validation_error]: read-data subset {junk!r}" in result.stderr
+        assert result.stdout == ""
+    result = cli(settings, "fsck", "--read-data", "--read-data-subset", "1/2", code=1)
+    assert "error[validation_error]: --read-data reads every blob" in result.stderr

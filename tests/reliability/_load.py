@@ -400,8 +400,10 @@ class Run:
 
     async def killer(self) -> None:
         """SIGKILL the server at evenly spread moments of the run and start it again."""
+        back = self.origin
         for k in range(1, self.cfg.kills + 1):
-            moment = self.origin + self.cfg.seconds * k / (self.cfg.kills + 1)
+            # Every lifetime serves a while, however slowly a short run's server restarts.
+            moment = max(self.origin + self.cfg.seconds * k / (self.cfg.kills + 1), back + OUTAGE)
             await asyncio.sleep(max(0.0, moment - time.monotonic()))
             self.up.clear()
             killed = time.monotonic()
@@ -411,6 +413,7 @@ class Run:
             self.kills.append(
                 {"at_s": round(killed - self.origin, 1), "down_s": time.monotonic() - killed}
             )
+            back = time.monotonic()
             self.up.set()
 
     # --- the run --------------------------------------------------------------------

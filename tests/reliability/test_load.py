@@ -20,8 +20,8 @@ KILLS = 3
 #: The server's peak RSS in any lifetime, MiB. DESIGN.md 6 (bounded memory): what a request
 #: holds is bounded (a download 512 KiB chunks, an upload 1 MiB pieces, an inline create at
 #: most ~1.4 MiB of JSON here), so the peak depends on the connections open at once, never on
-#: sizes or on how long the server runs. Measured (5 runs, bench/README.md "Load"): 83-94 MiB
-#: once it answers, peaks of 158-236 MiB, levelling off within each lifetime. 400 MiB leaves
+#: sizes or on how long the server runs. Measured (6 runs, bench/README.md "Load"): 83-95 MiB
+#: once it answers, peaks of 158-251 MiB, levelling off within each lifetime. 400 MiB leaves
 #: room for other timings of the 164 connections; a leak per request (8,000 saves) or whole
 #: files held in memory (3 GiB go through) would pass it well before the end.
 PEAK_RSS_MIB = 400.0

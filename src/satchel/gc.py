@@ -3,15 +3,16 @@
 ``satchel gc`` plans, then executes (``restic prune``, ``git gc``):
 
 1. index rows first: the artifacts the retention policies expire (``satchel.retention``;
-   never a pinned one) and pending artifacts not updated for the grace period (uploads
-   abandoned by a client), in transactions of ``BATCH``;
+   never a pinned one, checked again in the deleting transaction) and pending artifacts
+   not updated for the grace period (uploads abandoned by a client), in transactions of
+   ``BATCH``;
 2. blobs last: those the deleted artifacts were the last to reference, then every stored
    blob no file row references that is older than the grace period. Each batch goes
    through the collection protocol (``satchel.index.collect``), so a save that found one
    of them stored never commits a reference to it once it is gone;
 3. leftovers of writes older than the grace period: temporary files and objects, and
    unfinished multipart uploads (aborted);
-4. the records of deletions older than the grace period.
+4. the records of deletions older than the grace period, and at least ``DELETIONS_KEPT``.
 
 A crash at any step leaves unreferenced blobs and leftovers (a later ``gc`` takes them),
 never an artifact whose bytes are missing. The grace period is the longest a save may
@@ -21,21 +22,27 @@ prune``'s two weeks and ``restic``'s locks play the same part).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from satchel.errors import ConfigError, ValidationError
-from satchel.index.base import BlobCollection
+from satchel.index.base import BlobCollection, RetentionPolicies
 from satchel.models import format_time
+from satchel.retention import Expiry, expired
 from satchel.storage import BlobGarbage, BlobTimes, GarbageItem
 from satchel.store import ArtifactStore
 
-__all__ = ["BATCH", "DEFAULT_GRACE", "GcReport", "collect_garbage"]
+__all__ = ["BATCH", "DEFAULT_GRACE", "DELETIONS_KEPT", "GcReport", "collect_garbage"]
 
 #: The default grace period.
 DEFAULT_GRACE: Final = timedelta(hours=24)
+#: The least time a deletion record is kept, whatever the grace period: a save that found
+#: its blob stored before the deletion must still find the record when it commits, even
+#: when the operator asked for no grace period at all (temporary files of writes in flight
+#: are then removed, which fails those writes loudly; a forgotten record would not).
+DELETIONS_KEPT: Final = timedelta(days=7)
 #: Artifacts per delete transaction, and blobs per collection batch.
 BATCH: Final = 500
 
@@ -61,7 +68,7 @@ class GcReport:
 
     dry_run: bool
     grace: timedelta
-    expired: list[dict[str, str]] = field(default_factory=list)
+    expired: list[Expiry] = field(default_factory=list)
     abandoned: list[str] = field(default_factory=list)
     artifacts_deleted: int = 0
     blobs_removed: int = 0
@@ -82,7 +89,7 @@ class GcReport:
         return {
             "dry_run": self.dry_run,
             "grace_seconds": int(self.grace.total_seconds()),
-            "expired": self.expired,
+            "expired": [e.to_dict() for e in self.expired],
             "abandoned": self.abandoned,
             "artifacts_deleted": self.artifacts_deleted,
             "blobs_removed": self.blobs_removed,
@@ -102,7 +109,7 @@ def collect_garbage(
     grace: timedelta = DEFAULT_GRACE,
     dry_run: bool = False,
     now: datetime | None = None,
-    expire: Callable[[ArtifactStore, datetime], list[dict[str, str]]] | None = None,
+    retention: bool = True,
 ) -> GcReport:
     """Plan, then (unless ``dry_run``) execute a collection of ``store``.
 
@@ -111,9 +118,7 @@ def collect_garbage(
         grace: what was written, updated or deleted more recently than this is kept.
         dry_run: only report what would go.
         now: the current time (for tests).
-        expire: the retention step: the artifacts to expire as of ``now``, each a dict
-            with ``artifact_id``, ``policy_id`` and ``reason`` (``satchel gc`` passes the
-            store's retention policies').
+        retention: apply the store's retention policies (``satchel.retention``).
 
     Returns:
         The report.
@@ -127,15 +132,22 @@ def collect_garbage(
     cutoff = now - grace
     report = GcReport(dry_run=dry_run, grace=grace)
     # 1. Index rows first.
-    if expire is not None:
-        report.expired = expire(store, now)
+    if retention and isinstance(index, RetentionPolicies):
+        report.expired = expired(index, now=now)
     report.abandoned = index.stale_pending(before=format_time(cutoff))
-    doomed = [e["artifact_id"] for e in report.expired] + report.abandoned
     if not dry_run:
-        for batch in _batches(doomed):
-            candidates = index.delete_artifacts(batch)
-            report.artifacts_deleted += len(batch)
-            _remove(store, candidates, report, now)
+        gone: set[str] = set()
+        for keep_pinned, ids in (
+            (True, [e.artifact_id for e in report.expired]),
+            (False, report.abandoned),
+        ):
+            for batch in _batches(ids):
+                deleted, candidates = index.delete_artifacts(batch, keep_pinned=keep_pinned)
+                gone.update(deleted)
+                report.artifacts_deleted += len(deleted)
+                _remove(store, candidates, report, now)
+        # Pinned (or its run restarted) since the plan: kept, and not reported as expired.
+        report.expired = [e for e in report.expired if e.artifact_id in gone]
     # 2. Blobs no file row references, older than the grace period.
     orphans = _orphans(store, index, now, cutoff, report)
     if not dry_run:
@@ -146,7 +158,8 @@ def collect_garbage(
         _leftovers(store.blobs, grace, report, dry_run=dry_run)
     # 4. Deletion records past the grace period.
     if not dry_run:
-        report.deletions_purged = index.purge_blob_deletions(before=format_time(cutoff))
+        forget = now - max(grace, DELETIONS_KEPT)
+        report.deletions_purged = index.purge_blob_deletions(before=format_time(forget))
     return report
 
 

@@ -14,7 +14,7 @@ import satchel
 from conftest import CONTEXT_FIELDS
 from satchel.cli.app import app
 from satchel.config import Settings
-from satchel.hashing import Digest
+from satchel.hashing import Digest, digest_bytes
 from satchel.storage import BlobStore
 from satchel.storage.local import LocalBlobStore
 from satchel.storage.memory import MemoryBlobStore
@@ -120,3 +120,33 @@ def test_fsck_read_data_subset(ctx: satchel.Context, settings: Settings) -> None
         assert result.stdout == ""
     result = cli(settings, "fsck", "--read-data", "--read-data-subset", "1/2", code=1)
     assert "error[validation_error]: --read-data reads every blob" in result.stderr
+
+
+def test_gc_plans_then_collects_and_fsck_is_clean_after(
+    ctx: satchel.Context, settings: Settings
+) -> None:
+    """``satchel gc``: ``--dry-run`` changes nothing; a run removes the unreferenced blob,
+    after which ``satchel fsck`` reports no warning; a bad ``--grace`` is a clear error."""
+    arts = ctx.sync_artifacts()
+    kept = arts.save_text(big(settings, "k"), name="kept")
+    orphan = Digest(hexdigest=digest_bytes(big(settings, "o").encode()).hexdigest)
+    sink = ctx.store.blobs.open_sink()
+    sink.write(big(settings, "o").encode())
+    sink.commit(orphan)
+    assert as_json(settings, "fsck")["warnings"][0]["kind"] == "orphan_blob"
+
+    young = cli(settings, "gc").stdout  # the default grace: the orphan is a minute old
+    assert "kept: 1 unreferenced blobs younger than the grace period" in young
+    plan = as_json(settings, "gc", "--dry-run", "--grace", "0")
+    assert (plan["dry_run"], plan["orphan_blobs"], plan["blobs_removed"]) == (True, 1, 1)
+    assert plan["bytes_freed"] == settings.inline_max + 100
+    assert ctx.store.blobs.stat(orphan) is not None
+    out = cli(settings, "gc", "--grace", "0").stdout
+    assert "removed: 0 artifacts (0 expired, 0 abandoned uploads), 1 blobs (16.1 KiB)" in out
+    assert "freed: 16.1 KiB" in out
+    assert ctx.store.blobs.stat(orphan) is None
+    assert as_json(settings, "fsck", "--read-data")["warnings"] == []
+    assert arts.load_text(kept.uri) == big(settings, "k")
+    for junk in ("-1h", "soon", "10"):
+        result = cli(settings, "gc", "--grace", junk, code=1)
+        assert "error[validation_error]: --grace must be" in result.stderr

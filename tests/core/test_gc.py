@@ -18,8 +18,9 @@ from satchel.fsck import fsck
 from satchel.gc import collect_garbage
 from satchel.hashing import Digest, digest_bytes
 from satchel.index import ArtifactWrite
-from satchel.index.base import BlobCollection
+from satchel.index.base import BlobCollection, RetentionPolicies
 from satchel.models import Artifact, ArtifactFile, format_time, new_id
+from satchel.retention import RetentionPolicy
 from satchel.store import ArtifactStore
 
 PAIRS = ["local", "memory+sqlite", "s3+postgres"]
@@ -217,4 +218,33 @@ def test_deleting_an_artifact_keeps_a_blob_another_save_found(
     with pytest.raises(BlobCollectedError):
         store.commit(write)
     assert store.index.get(artifact.artifact_id) is None
+    assert fsck(store, read_data=True).ok
+
+
+def test_retention_policies_expire_and_pins_are_kept(
+    ctx: satchel.Context, settings: Settings
+) -> None:
+    store = ctx.store
+    assert isinstance(store.index, RetentionPolicies)
+    store.index.add_policy(RetentionPolicy(kind="checkpoint", keep_last=1))
+    arts = ctx.sync_artifacts()
+    saved = [arts.save_text(big(settings, c), name=f"step-{c}", kind="checkpoint") for c in "abcd"]
+    log = arts.save_text(big(settings, "l"), name="train.log", kind="log")
+    ctx.finish_run("done")
+    arts.pin(saved[0].artifact_id)
+
+    plan = collect_garbage(store, dry_run=True)
+    assert [e.artifact_id for e in plan.expired] == [a.artifact_id for a in saved[1:3]]
+    assert all(e.reason for e in plan.expired)
+    # Pinned between the plan and the delete: the deleting transaction keeps it.
+    arts.pin(saved[1].artifact_id)
+    deleted, _ = collection(store).delete_artifacts([saved[1].artifact_id], keep_pinned=True)
+    assert deleted == []
+
+    done = collect_garbage(store)
+    assert [e.artifact_id for e in done.expired] == [saved[2].artifact_id]
+    assert (done.artifacts_deleted, done.blobs_removed) == (1, 1)
+    assert store.blobs.stat(Digest(hexdigest=saved[2].sha256 or "")) is None
+    for kept in (saved[0], saved[1], saved[3], log):
+        assert arts.load_text(kept.uri) == big(settings, kept.name[-1] if kept is not log else "l")
     assert fsck(store, read_data=True).ok

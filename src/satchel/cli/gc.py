@@ -58,7 +58,7 @@ def gc_command(
 def _print_report(report: GcReport) -> None:
     verb = "would remove" if report.dry_run else "removed"
     for item in report.expired:
-        typer.echo(f"expired: {item['artifact_id']} ({item['policy_id']}: {item['reason']})")
+        typer.echo(f"expired: {item.artifact_id} {item.name or ''} ({item.reason})")
     for artifact_id in report.abandoned:
         typer.echo(f"abandoned upload: {artifact_id}")
     artifacts = len(report.expired) + len(report.abandoned)

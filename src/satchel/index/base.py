@@ -285,10 +285,13 @@ class BlobCollection(Protocol):
     def stale_pending(self, *, before: str) -> list[str]:
         """Pending artifacts last updated before ``before`` (not of a running run)."""
 
-    def delete_artifacts(self, artifact_ids: Sequence[str]) -> dict[str, int]:
-        """Delete these artifacts (missing ones are skipped) in one transaction; returns
-        the digests no file row references any more, with their sizes (candidates for
-        ``doom_blobs``)."""
+    def delete_artifacts(
+        self, artifact_ids: Sequence[str], *, keep_pinned: bool = False
+    ) -> tuple[list[str], dict[str, int]]:
+        """Delete these artifacts in one transaction: missing ones are skipped, and with
+        ``keep_pinned`` so are those pinned or of a running run by now (a retention plan
+        is a snapshot). Returns the ids deleted, and the digests no file row references
+        any more with their sizes (candidates for ``doom_blobs``)."""
 
 
 @runtime_checkable

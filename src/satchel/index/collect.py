@@ -15,8 +15,9 @@ moment later. A collection must never remove such a blob underneath it. The prot
   is under way), looks whether each blob is still stored, and commits again with those
   rows ``confirmed`` (deleting them), or fails with ``BlobCollectedError``.
 
-Rows stay in ``blob_deletions`` for the collection's grace period, the longest a save
-may take from finding its blob to committing; ``gc`` purges older ones.
+Rows stay in ``blob_deletions`` for the grace period, and at least a week
+(``gc.DELETIONS_KEPT``): longer than a save takes from finding its blob to committing.
+``gc`` purges older ones.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ __all__ = [
     "CollectionLock",
     "FileCollectionLock",
     "PgCollectionLock",
+    "deletable",
     "doom",
     "file_sizes",
     "purge",
@@ -157,6 +159,20 @@ def stale_pending(conn: Connection, *, before: str) -> list[str]:
         .order_by(a.updated_at, a.artifact_id)
     )
     return [str(i) for i in conn.execute(stmt).scalars()]
+
+
+def deletable(conn: Connection, artifact_ids: Sequence[str], *, keep_pinned: bool) -> list[str]:
+    """Those of ``artifact_ids`` that exist (with ``keep_pinned``: and are neither pinned
+    nor of a run still running), in the order given."""
+    a = artifacts.c
+    found: set[str] = set()
+    for chunk in _chunks(artifact_ids):
+        stmt = select(a.artifact_id).where(a.artifact_id.in_(chunk))
+        if keep_pinned:
+            running = exists().where(and_(runs.c.run_id == a.run_id, runs.c.status == "running"))
+            stmt = stmt.where(a.pinned.is_(False), ~running)
+        found.update(str(i) for i in conn.execute(stmt).scalars())
+    return [i for i in artifact_ids if i in found]
 
 
 def file_sizes(conn: Connection, artifact_ids: Sequence[str]) -> dict[str, int]:

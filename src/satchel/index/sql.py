@@ -606,11 +606,15 @@ class SqlIndex:
         with self._read() as conn:
             return collect.stale_pending(conn, before=before)
 
-    def delete_artifacts(self, artifact_ids: Sequence[str]) -> dict[str, int]:
+    def delete_artifacts(
+        self, artifact_ids: Sequence[str], *, keep_pinned: bool = False
+    ) -> tuple[list[str], dict[str, int]]:
         ids = [i for i in artifact_ids if storable(i)]
         with self._write() as conn:
+            ids = collect.deletable(conn, ids, keep_pinned=keep_pinned)
             sizes = collect.file_sizes(conn, ids)
-            return {d: sizes[d] for d in delete_artifacts(conn, ids, self._forget())}
+            orphans = delete_artifacts(conn, ids, self._forget())
+            return ids, {d: sizes[d] for d in orphans}
 
     # -- retention policies (the RetentionPolicies ability: ``index.retention``) --------
 

@@ -115,31 +115,38 @@ def walk_directory(
 def _walk(
     real_root: Path, directory: Path, prefix: str, selected: Callable[[str], bool]
 ) -> Iterator[DirEntry]:
-    with os.scandir(directory) as scan:
-        items = sorted(scan, key=lambda e: e.name)
-    for item in items:
-        path = Path(item.path)
-        if item.is_dir(follow_symlinks=False):
-            yield from _walk(real_root, path, prefix + item.name + "/", selected)
-            continue
-        # Excluded entries are never opened, validated or refused: only selected ones are.
-        if not selected(prefix + item.name):
-            continue
-        key = validate_file_key(prefix + item.name)
-        if item.is_symlink():
-            yield _resolve_link(real_root, path, key)
-        elif item.is_file(follow_symlinks=False):
-            yield DirEntry(key, path)
-        else:
-            mode = item.stat(follow_symlinks=False).st_mode
-            kind = (
-                "a FIFO"
-                if stat.S_ISFIFO(mode)
-                else "a socket"
-                if stat.S_ISSOCK(mode)
-                else "a device"
-            )
-            raise UnsupportedEntryError(f"{key!r} is {kind}; only regular files are ingested")
+    # A stack, not recursion: a tree deeper than Python's recursion limit is still a tree.
+    pending = [(directory, prefix)]
+    while pending:
+        here, under = pending.pop()
+        with os.scandir(here) as scan:
+            items = sorted(scan, key=lambda e: e.name)
+        for item in reversed(items):
+            if item.is_dir(follow_symlinks=False):
+                pending.append((Path(item.path), under + item.name + "/"))
+        for item in items:
+            if not item.is_dir(follow_symlinks=False):
+                yield from _entry(real_root, item, under, selected)
+
+
+def _entry(
+    real_root: Path, item: os.DirEntry[str], prefix: str, selected: Callable[[str], bool]
+) -> Iterator[DirEntry]:
+    # Excluded entries are never opened, validated or refused: only selected ones are.
+    if not selected(prefix + item.name):
+        return
+    key = validate_file_key(prefix + item.name)
+    path = Path(item.path)
+    if item.is_symlink():
+        yield _resolve_link(real_root, path, key)
+    elif item.is_file(follow_symlinks=False):
+        yield DirEntry(key, path)
+    else:
+        mode = item.stat(follow_symlinks=False).st_mode
+        kind = (
+            "a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
+        )
+        raise UnsupportedEntryError(f"{key!r} is {kind}; only regular files are ingested")
 
 
 def _resolve_link(real_root: Path, path: Path, key: str) -> DirEntry:
@@ -152,6 +159,8 @@ def _resolve_link(real_root: Path, path: Path, key: str) -> DirEntry:
         mode = os.stat(target).st_mode
     except FileNotFoundError as exc:
         raise UnsupportedEntryError(f"{key!r} is a dangling symlink") from exc
+    except OSError as exc:  # ELOOP: a cycle of links
+        raise UnsupportedEntryError(f"{key!r} is a symlink that cannot be followed: {exc}") from exc
     if stat.S_ISDIR(mode):
         raise UnsupportedEntryError(
             f"{key!r} is a symlink to a directory; satchel ingests files, not links to folders"

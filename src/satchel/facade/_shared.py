@@ -26,6 +26,7 @@ from satchel.errors import (
 )
 from satchel.facade._scope import ContextInfo, same_label
 from satchel.models import Artifact, ArtifactFile, new_id
+from satchel.store import open_regular_file
 from satchel.uris import ParsedURI, parse_uri
 from satchel.validation import (
     guess_mime,
@@ -151,7 +152,11 @@ class CoreBase:
             raise ValidationError(f"save_text takes a str, not {type(payload).__name__}")
         name = meta.get("name") or meta.get("suggested_uri")
         spec = self.spec(mime=mime or guess_text_mime(name), **meta)
-        return payload.encode("utf-8"), spec, "artifact.txt"
+        try:
+            data = payload.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValidationError(f"save_text takes text that UTF-8 can encode: {exc}") from exc
+        return data, spec, "artifact.txt"
 
     def json_save(
         self, payload: Any, *, mime: str | None, **meta: Any
@@ -159,7 +164,7 @@ class CoreBase:
         """Bytes, spec and fallback file key of a ``save_json``."""
         try:
             data = json.dumps(payload, ensure_ascii=False, allow_nan=False).encode("utf-8")
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, RecursionError) as exc:
             raise ValidationError(f"payload is not JSON-serialisable: {exc}") from exc
         return data, self.spec(mime=mime or "application/json", **meta), "artifact.json"
 
@@ -284,12 +289,9 @@ def artifact_target(
 def read_local(target: ParsedURI) -> bytes:
     """The bytes of a local path a URI names."""
     assert target.local_path is not None
-    try:
-        return target.local_path.read_bytes()
-    except FileNotFoundError as exc:
-        raise NotFoundError(f"no such file: {target.local_path}") from exc
-    except IsADirectoryError as exc:
-        raise ArtifactIsDirectoryError(f"{target.local_path} is a directory") from exc
+    # A regular file only: reading a FIFO would block for ever, a device never end.
+    with open_regular_file(target.local_path) as fh:
+        return fh.read()
 
 
 def local_file(target: ParsedURI, *, must_exist: bool) -> str:

@@ -361,6 +361,7 @@ class FacadeCore(CoreBase):
         )
 
     def pin(self, artifact_id: str, pinned: bool) -> None:
+        self.check_id(artifact_id)
         if self.context.reader is not None:
             self.require(artifact_id)  # unreadable: not found (who may pin is the caller's)
         if not self.store.index.set_pinned(

@@ -216,6 +216,9 @@ class CoreBase:
     def check_id(artifact_id: str) -> None:
         if not isinstance(artifact_id, str) or not artifact_id:
             raise ValidationError("artifact_id must be a non-empty string")
+        if not artifact_id.isascii() and not _encodable(artifact_id):
+            # A lone surrogate (a byte of a non-UTF-8 argv): no artifact has such an id.
+            raise NotFoundError(f"no artifact with id {artifact_id!r}")
 
     @staticmethod
     def single_file(artifact: Artifact, path: str | None = None) -> ArtifactFile:
@@ -247,6 +250,14 @@ class CoreBase:
             raise InvalidJSONError(
                 f"{what} is not valid JSON: {exc.msg}", exc.doc, exc.pos
             ) from exc
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class UseLog:

@@ -21,7 +21,7 @@ from satchel.errors import (
     NotFoundError,
     ValidationError,
 )
-from satchel.facade._shared import TAR_MIME, CoreBase
+from satchel.facade._shared import TAR_MIME, CoreBase, check_paths
 from satchel.hashing import Digest
 from satchel.ingest import DirEntry, write_tar
 from satchel.models import Artifact, ArtifactFile, new_id
@@ -170,6 +170,7 @@ def local_tree(
     Raises:
         ArtifactNotDirectoryError: the artifact is a plain file.
     """
+    check_paths(artifact)
     if artifact.is_dir:
         if not tree_matches(artifact, dest, chunk_size=chunk_size):
             materialise_tree(artifact, dest, work_dir=work_dir, materialise=materialise)

@@ -46,6 +46,7 @@ __all__ = [
     "SaveSpec",
     "UseLog",
     "artifact_target",
+    "check_paths",
     "last_segment",
     "local_dir",
     "local_file",
@@ -281,6 +282,17 @@ class UseLog:
             raise
 
 
+def check_paths(artifact: Artifact) -> Artifact:
+    """Refuse a record whose id or file paths could name anything outside the copy (a
+    damaged index, a hostile server): checked before any file is read or written."""
+    validate_file_key(artifact.artifact_id)
+    if "/" in artifact.artifact_id:
+        raise ValidationError(f"artifact id {artifact.artifact_id!r} cannot be a folder name")
+    for file in artifact.files:
+        validate_file_key(file.path)
+    return artifact
+
+
 # -- URIs that name the caller's own files ----------------------------------------------
 
 
@@ -290,10 +302,10 @@ def artifact_target(
     """What an ``as_local_*`` argument names: an artifact (fetched again by ``require``, and
     maybe one of its files) or a local path (the parsed URI)."""
     if isinstance(artifact_or_uri, Artifact):
-        return require(artifact_or_uri.artifact_id), None, None
+        return check_paths(require(artifact_or_uri.artifact_id)), None, None
     target = parse_uri(artifact_or_uri)
     if target.artifact_id is not None:
-        return require(target.artifact_id), target.file_path, target
+        return check_paths(require(target.artifact_id)), target.file_path, target
     return None, None, target
 
 

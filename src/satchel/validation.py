@@ -50,7 +50,7 @@ MAX_METRICS: Final = 256
 MAX_TAGS: Final = 256
 #: A result limit past any store's size: larger limits mean this one (SQL integers are
 #: 64-bit, so ``10**30`` must never reach a query).
-MAX_LIMIT: Final = 2**62
+MAX_LIMIT: Final = 2**31 - 1
 
 
 def _describe(char: str) -> str:

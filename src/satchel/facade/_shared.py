@@ -217,9 +217,11 @@ class CoreBase:
     def check_id(artifact_id: str) -> None:
         if not isinstance(artifact_id, str) or not artifact_id:
             raise ValidationError("artifact_id must be a non-empty string")
-        if not artifact_id.isascii() and not _encodable(artifact_id):
-            # A lone surrogate (a byte of a non-UTF-8 argv): no artifact has such an id.
-            raise NotFoundError(f"no artifact with id {artifact_id!r}")
+
+    @staticmethod
+    def may_exist(artifact_id: str) -> bool:
+        """False for an id no index can hold (a lone surrogate, from a non-UTF-8 argv)."""
+        return artifact_id.isascii() or _encodable(artifact_id)
 
     @staticmethod
     def single_file(artifact: Artifact, path: str | None = None) -> ArtifactFile:

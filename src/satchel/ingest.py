@@ -28,6 +28,7 @@ from satchel.errors import (
     UnsupportedEntryError,
     ValidationError,
 )
+from satchel.store import open_regular_file
 from satchel.validation import validate_file_key
 
 __all__ = ["DirEntry", "compile_patterns", "walk_directory", "write_tar"]
@@ -177,8 +178,10 @@ def write_tar(out: Any, entries: Sequence[DirEntry]) -> None:
     with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
         for entry in entries:
             info = tarfile.TarInfo(entry.key)
-            info.size = entry.source.stat().st_size
             info.mode = 0o644
             info.mtime = 0
-            with entry.source.open("rb") as fh:
+            # Opened as the walk saw it: a file swapped since for a FIFO or a link is
+            # refused, never followed or waited on.
+            with open_regular_file(entry.source, follow_symlinks=False) as fh:
+                info.size = os.fstat(fh.fileno()).st_size
                 tar.addfile(info, fh)

@@ -37,6 +37,7 @@ from satchel import (
     UnsupportedEntryError,
     ValidationError,
 )
+from satchel.ingest import DirEntry, write_tar
 
 CANARY = b"CANARY-7f3c9e-outside-the-store"
 
@@ -359,6 +360,23 @@ async def test_hostile_trees_are_refused_without_hanging(arts: Any, fence: Fence
     finally:
         server.close()
     assert await everything(arts) == []
+
+
+def test_the_archive_writer_refuses_what_is_no_longer_a_file(tmp_path: Path) -> None:
+    """Between the walk and the tar, a file swapped for a FIFO or a link is refused."""
+    (tmp_path / "real.txt").write_bytes(b"real")
+    os.mkfifo(tmp_path / "pipe")
+    (tmp_path / "link").symlink_to(tmp_path / "real.txt")
+    with unblocker(tmp_path / "pipe") as state:
+        for name in ("pipe", "link"):
+            with pytest.raises(UnsupportedEntryError):
+                write_tar(io.BytesIO(), [DirEntry("k", tmp_path / name)])
+    assert not state["released"]
+    out = io.BytesIO()
+    write_tar(out, [DirEntry("k", tmp_path / "real.txt")])
+    with tarfile.open(fileobj=io.BytesIO(out.getvalue())) as tar:
+        member = tar.extractfile("k")
+        assert member is not None and member.read() == b"real"
 
 
 async def test_a_tree_deeper_than_the_recursion_limit_is_ingested(

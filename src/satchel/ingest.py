@@ -28,6 +28,7 @@ from satchel.errors import (
     UnsupportedEntryError,
     ValidationError,
 )
+from satchel.store import open_regular_file
 from satchel.validation import validate_file_key
 
 __all__ = ["DirEntry", "compile_patterns", "walk_directory", "write_tar"]
@@ -115,31 +116,38 @@ def walk_directory(
 def _walk(
     real_root: Path, directory: Path, prefix: str, selected: Callable[[str], bool]
 ) -> Iterator[DirEntry]:
-    with os.scandir(directory) as scan:
-        items = sorted(scan, key=lambda e: e.name)
-    for item in items:
-        path = Path(item.path)
-        if item.is_dir(follow_symlinks=False):
-            yield from _walk(real_root, path, prefix + item.name + "/", selected)
-            continue
-        # Excluded entries are never opened, validated or refused: only selected ones are.
-        if not selected(prefix + item.name):
-            continue
-        key = validate_file_key(prefix + item.name)
-        if item.is_symlink():
-            yield _resolve_link(real_root, path, key)
-        elif item.is_file(follow_symlinks=False):
-            yield DirEntry(key, path)
-        else:
-            mode = item.stat(follow_symlinks=False).st_mode
-            kind = (
-                "a FIFO"
-                if stat.S_ISFIFO(mode)
-                else "a socket"
-                if stat.S_ISSOCK(mode)
-                else "a device"
-            )
-            raise UnsupportedEntryError(f"{key!r} is {kind}; only regular files are ingested")
+    # A stack, not recursion: a tree deeper than Python's recursion limit is still a tree.
+    pending = [(directory, prefix)]
+    while pending:
+        here, under = pending.pop()
+        with os.scandir(here) as scan:
+            items = sorted(scan, key=lambda e: e.name)
+        for item in reversed(items):
+            if item.is_dir(follow_symlinks=False):
+                pending.append((Path(item.path), under + item.name + "/"))
+        for item in items:
+            if not item.is_dir(follow_symlinks=False):
+                yield from _entry(real_root, item, under, selected)
+
+
+def _entry(
+    real_root: Path, item: os.DirEntry[str], prefix: str, selected: Callable[[str], bool]
+) -> Iterator[DirEntry]:
+    # Excluded entries are never opened, validated or refused: only selected ones are.
+    if not selected(prefix + item.name):
+        return
+    key = validate_file_key(prefix + item.name)
+    path = Path(item.path)
+    if item.is_symlink():
+        yield _resolve_link(real_root, path, key)
+    elif item.is_file(follow_symlinks=False):
+        yield DirEntry(key, path)
+    else:
+        mode = item.stat(follow_symlinks=False).st_mode
+        kind = (
+            "a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
+        )
+        raise UnsupportedEntryError(f"{key!r} is {kind}; only regular files are ingested")
 
 
 def _resolve_link(real_root: Path, path: Path, key: str) -> DirEntry:
@@ -152,6 +160,8 @@ def _resolve_link(real_root: Path, path: Path, key: str) -> DirEntry:
         mode = os.stat(target).st_mode
     except FileNotFoundError as exc:
         raise UnsupportedEntryError(f"{key!r} is a dangling symlink") from exc
+    except OSError as exc:  # ELOOP: a cycle of links
+        raise UnsupportedEntryError(f"{key!r} is a symlink that cannot be followed: {exc}") from exc
     if stat.S_ISDIR(mode):
         raise UnsupportedEntryError(
             f"{key!r} is a symlink to a directory; satchel ingests files, not links to folders"
@@ -168,8 +178,10 @@ def write_tar(out: Any, entries: Sequence[DirEntry]) -> None:
     with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
         for entry in entries:
             info = tarfile.TarInfo(entry.key)
-            info.size = entry.source.stat().st_size
             info.mode = 0o644
             info.mtime = 0
-            with entry.source.open("rb") as fh:
+            # Opened as the walk saw it: a file swapped since for a FIFO or a link is
+            # refused, never followed or waited on.
+            with open_regular_file(entry.source, follow_symlinks=False) as fh:
+                info.size = os.fstat(fh.fileno()).st_size
                 tar.addfile(info, fh)

@@ -32,6 +32,7 @@ __all__ = [
     "validate_duration",
     "validate_file_key",
     "validate_labels",
+    "validate_limit",
     "validate_metrics",
     "validate_name",
     "validate_tags",
@@ -47,6 +48,9 @@ MAX_LABEL_VALUE_BYTES: Final = 4096
 MAX_LABELS: Final = 256
 MAX_METRICS: Final = 256
 MAX_TAGS: Final = 256
+#: A result limit past any store's size: larger limits mean this one (SQL integers are
+#: 64-bit, so ``10**30`` must never reach a query).
+MAX_LIMIT: Final = 2**31 - 1
 
 
 def _describe(char: str) -> str:
@@ -62,6 +66,17 @@ def _check_printable(text: str, *, what: str, error: type[ValidationError]) -> N
                 f"{what} contains the non-printable character {_describe(char)} "
                 f"at position {position}: {text!r}"
             )
+
+
+def _check_encodable(text: str, *, what: str, error: type[ValidationError]) -> None:
+    """Refuse what UTF-8 cannot encode (a lone surrogate): no index could store it."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise error(
+            f"{what} contains the lone surrogate {_describe(text[exc.start])} "
+            f"at position {exc.start}: {text!r}"
+        ) from exc
 
 
 def _check_bytes(text: str, limit: int, *, what: str, error: type[ValidationError]) -> None:
@@ -162,6 +177,7 @@ def validate_labels(labels: Mapping[str, Any] | None) -> dict[str, Any]:
             )
             if "\x00" in value:
                 raise InvalidMetadataError(f"label {key!r} contains NUL")
+            _check_encodable(value, what=f"label {key!r}", error=InvalidMetadataError)
             out[key] = value
         else:
             raise InvalidMetadataError(
@@ -192,6 +208,21 @@ def validate_metrics(metrics: Mapping[str, Any] | None) -> dict[str, float]:
             raise InvalidMetadataError(f"metric {key!r}: {value!r} is not a finite number")
         out[key] = number
     return out
+
+
+def validate_limit(limit: object) -> int:
+    """A result limit: a non-negative integer; one past ``MAX_LIMIT`` means ``MAX_LIMIT``."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+        raise ValidationError(f"limit must be a non-negative integer, got {limit!r}")
+    return min(limit, MAX_LIMIT)
+
+
+def validate_search_text(text: str, *, what: str = "query") -> str:
+    """Search text: any string without NUL or lone surrogates (no index can hold them)."""
+    if "\x00" in text:
+        raise ValidationError(f"{what} contains NUL at position {text.index(chr(0))}")
+    _check_encodable(text, what=what, error=ValidationError)
+    return text
 
 
 def validate_tags(tags: Iterable[str] | None) -> list[str]:

@@ -106,7 +106,7 @@ def parse_labels(items: Sequence[str], metadata: str | None = None) -> dict[str,
     if metadata is not None:
         try:
             given = json.loads(metadata)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise InvalidMetadataError(f"-m is not JSON: {exc}") from exc
         if not isinstance(given, dict):
             raise InvalidMetadataError("-m takes a JSON object of labels")

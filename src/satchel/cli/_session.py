@@ -136,8 +136,18 @@ def _run_of(d: dict[str, Any]) -> Run:
     )
 
 
+def _known(value: str, what: str) -> str:
+    """An id as given, or ``NotFoundError`` when UTF-8 cannot encode it (a non-UTF-8
+    argument): nothing has such an id, and no index or URL could carry it."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise NotFoundError(f"no {what} with id {value!r}") from exc
+    return value
+
+
 def _q(value: str) -> str:
-    return quote(value, safe="")
+    return quote(_known(value, "artifact or run"), safe="")
 
 
 class RemoteOps:
@@ -295,7 +305,7 @@ class EmbeddedOps:
         )
 
     def _require(self, artifact_id: str) -> Artifact:
-        found = self.store.get(artifact_id)
+        found = self.store.get(_known(artifact_id, "artifact"))
         if found is None:
             raise NotFoundError(f"no artifact with id {artifact_id!r}")
         return found
@@ -311,7 +321,7 @@ class EmbeddedOps:
         )
 
     def revoke(self, artifact_id: str, grant_id: str) -> None:
-        found = self.tenancy.get_grant(grant_id)
+        found = self.tenancy.get_grant(_known(grant_id, "grant"))
         if found is None or found.artifact_id != artifact_id:
             raise NotFoundError(f"artifact {artifact_id!r} has no grant {grant_id!r}")
         self.tenancy.revoke_grant(grant_id)
@@ -324,14 +334,14 @@ class EmbeddedOps:
         )
 
     def delete_artifact(self, artifact_id: str) -> None:
-        self.store.delete_artifact(artifact_id)
+        self.store.delete_artifact(_known(artifact_id, "artifact"))
 
     def runs(self, *, status: RunStatus | None, limit: int | None) -> list[Run]:
         equals: dict[str, str | None] = {} if status is None else {"status": status}
         return self.store.list_runs(RunQuery(equals=equals, limit=limit))
 
     def run(self, run_id: str) -> Run:
-        found = self.store.get_run(run_id)
+        found = self.store.get_run(_known(run_id, "run"))
         if found is None:
             raise NotFoundError(f"no run with id {run_id!r}")
         return found
@@ -341,11 +351,11 @@ class EmbeddedOps:
         self.store.delete_run(run_id)
 
     def children(self, run_id: str) -> list[Run]:
-        runs = self.store.list_runs(RunQuery(equals={"parent_run_id": run_id}))
+        runs = self.store.list_runs(RunQuery(equals={"parent_run_id": _known(run_id, "run")}))
         return sorted(runs, key=lambda r: r.run_id)
 
     def run_artifacts(self, run_id: str) -> list[Artifact]:
-        return self.store.query(ArtifactQuery(equals={"run_id": run_id}))
+        return self.store.query(ArtifactQuery(equals={"run_id": _known(run_id, "run")}))
 
     def location(self) -> str:
         zero = Digest(hexdigest="0" * 64)

@@ -333,7 +333,7 @@ def download(
     """
     with connected(server, token, store, index) as s:
         a = s.require(artifact_id)
-        root = path / a.artifact_id
+        root = safe_path(path, a.artifact_id)  # DIR/<id> must not be a link leading away
         written = download_files(s, a, root, {f.path: f.path for f in a.files})
         for dest in written:
             typer.echo(str(dest))

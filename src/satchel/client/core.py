@@ -51,7 +51,7 @@ from satchel.ingest import DirEntry, walk_directory, write_tar
 from satchel.models import Artifact, ArtifactFile, Occurrence, new_id, parse_time
 from satchel.store import local_copy_matches
 from satchel.uris import parse_uri
-from satchel.validation import guess_mime
+from satchel.validation import guess_mime, validate_limit
 
 __all__ = ["RemoteCore", "open_remote"]
 
@@ -290,8 +290,8 @@ class RemoteCore(CoreBase):
                 f"unknown search mode {mode!r}; use 'lexical', 'semantic' or 'hybrid' "
                 "(or no query for a structured search)"
             )
-        if limit is not None and (not isinstance(limit, int) or limit < 0):
-            raise ValidationError(f"limit must be a non-negative integer, got {limit!r}")
+        if limit is not None:
+            limit = validate_limit(limit)
         if paged and (limit is None or not 1 <= limit <= MAX_PAGE):
             raise ValidationError(f"a page's limit must be from 1 to {MAX_PAGE}: {limit!r}")
         if base is None or limit == 0:

@@ -314,6 +314,8 @@ class FacadeCore(CoreBase):
 
     def get_by_id(self, artifact_id: str) -> Artifact | None:
         self.check_id(artifact_id)
+        if not self.may_exist(artifact_id):
+            return None
         return self.store.get(artifact_id, reader=self.context.reader)
 
     def require(self, artifact_id: str) -> Artifact:
@@ -368,6 +370,9 @@ class FacadeCore(CoreBase):
         )
 
     def pin(self, artifact_id: str, pinned: bool) -> None:
+        self.check_id(artifact_id)
+        if not self.may_exist(artifact_id):
+            raise NotFoundError(f"no artifact with id {artifact_id!r}")
         if self.context.reader is not None:
             self.require(artifact_id)  # unreadable: not found (who may pin is the caller's)
         if not self.store.index.set_pinned(

@@ -21,7 +21,7 @@ from satchel.errors import (
     NotFoundError,
     ValidationError,
 )
-from satchel.facade._shared import TAR_MIME, CoreBase
+from satchel.facade._shared import TAR_MIME, CoreBase, check_paths
 from satchel.hashing import Digest
 from satchel.ingest import DirEntry, write_tar
 from satchel.models import Artifact, ArtifactFile, new_id
@@ -128,16 +128,35 @@ def extract_archive(
     try:
         materialise(file, archive)
         staging.mkdir(parents=True)
-        with tarfile.open(archive, mode="r:") as tar:
-            for member in tar.getmembers():
-                validate_file_key(member.name)
-                if not member.isfile():
-                    raise ValidationError(f"archive member {member.name!r} is not a file")
-            tar.extractall(staging, filter="data")
+        try:
+            with tarfile.open(archive, mode="r:") as tar:
+                _check_members(tar.getmembers())
+                tar.extractall(staging, filter="data")
+        except tarfile.TarError as exc:
+            raise ValidationError(
+                f"artifact file {file.path!r} is not a tar archive: {exc}"
+            ) from exc
         _swap_into_place(work_dir, staging, dest)
     finally:
         archive.unlink(missing_ok=True)
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _check_members(members: Sequence[tarfile.TarInfo]) -> None:
+    """Members must be plain files under valid file keys, none the folder of another."""
+    names = set()
+    for member in members:
+        validate_file_key(member.name)
+        if not member.isfile():
+            raise ValidationError(f"archive member {member.name!r} is not a file")
+        names.add(member.name)
+    for name in names:
+        parts = name.split("/")
+        for end in range(1, len(parts)):
+            if "/".join(parts[:end]) in names:
+                raise ValidationError(
+                    f"archive member {name!r} is inside {'/'.join(parts[:end])!r}, also a file"
+                )
 
 
 def local_tree(
@@ -151,6 +170,7 @@ def local_tree(
     Raises:
         ArtifactNotDirectoryError: the artifact is a plain file.
     """
+    check_paths(artifact)
     if artifact.is_dir:
         if not tree_matches(artifact, dest, chunk_size=chunk_size):
             materialise_tree(artifact, dest, work_dir=work_dir, materialise=materialise)

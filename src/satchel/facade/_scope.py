@@ -14,7 +14,7 @@ from typing import Any, Final, Literal
 from satchel.errors import ValidationError
 from satchel.index import ArtifactQuery
 from satchel.index.base import Reader
-from satchel.validation import validate_labels, validate_tags, validate_token
+from satchel.validation import validate_labels, validate_limit, validate_tags, validate_token
 
 __all__ = ["SCOPE_LEVELS", "ContextInfo", "ScopeLevel", "same_label", "scope_query"]
 
@@ -111,8 +111,8 @@ def scope_query(
         equals["node_id"] = ctx.node_id
     if kind is not None:
         equals["kind"] = validate_token(kind, what="kind")
-    if limit is not None and (not isinstance(limit, int) or limit < 0):
-        raise ValidationError(f"limit must be a non-negative integer, got {limit!r}")
+    if limit is not None:
+        limit = validate_limit(limit)
     if metric_mode is not None and metric_mode not in ("max", "min"):
         raise ValidationError(f"metric_mode must be 'max' or 'min', not {metric_mode!r}")
     if metric is None and metric_mode is not None:

@@ -23,7 +23,7 @@ from satchel.facade._scope import ContextInfo, scope_query
 from satchel.facade._text import TextSearcher
 from satchel.index import ArtifactQuery
 from satchel.models import Artifact
-from satchel.validation import validate_token
+from satchel.validation import validate_limit, validate_search_text, validate_token
 
 __all__ = ["QUERY_MAX", "context_search", "page_search", "search_text", "text_query"]
 
@@ -37,6 +37,8 @@ def search_text(query: object) -> str | None:
         raise ValidationError(f"query must be a string, not {type(query).__name__}")
     if query is not None and len(query) > QUERY_MAX:
         raise ValidationError(f"query is longer than {QUERY_MAX} characters: {len(query)}")
+    if query is not None:
+        validate_search_text(query)
     return query if query and query.strip() else None
 
 
@@ -95,8 +97,8 @@ def page_search(
         return searcher.page(text, mode=mode, query=base, limit=limit, cursor=cursor, paged=paged)
     if mode not in (None, "structured"):
         raise ValidationError(f"search mode {mode!r} needs a query")
-    if limit is not None and (not isinstance(limit, int) or limit < 0):
-        raise ValidationError(f"limit must be a non-negative integer, got {limit!r}")
+    if limit is not None:
+        limit = validate_limit(limit)
     if paged and (limit is None or not 1 <= limit <= MAX_PAGE):
         raise ValidationError(f"a page's limit must be from 1 to {MAX_PAGE}: {limit!r}")
     if base is None:

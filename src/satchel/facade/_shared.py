@@ -26,6 +26,7 @@ from satchel.errors import (
 )
 from satchel.facade._scope import ContextInfo, same_label
 from satchel.models import Artifact, ArtifactFile, new_id
+from satchel.store import open_regular_file
 from satchel.uris import ParsedURI, parse_uri
 from satchel.validation import (
     guess_mime,
@@ -45,6 +46,7 @@ __all__ = [
     "SaveSpec",
     "UseLog",
     "artifact_target",
+    "check_paths",
     "last_segment",
     "local_dir",
     "local_file",
@@ -151,7 +153,11 @@ class CoreBase:
             raise ValidationError(f"save_text takes a str, not {type(payload).__name__}")
         name = meta.get("name") or meta.get("suggested_uri")
         spec = self.spec(mime=mime or guess_text_mime(name), **meta)
-        return payload.encode("utf-8"), spec, "artifact.txt"
+        try:
+            data = payload.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValidationError(f"save_text takes text that UTF-8 can encode: {exc}") from exc
+        return data, spec, "artifact.txt"
 
     def json_save(
         self, payload: Any, *, mime: str | None, **meta: Any
@@ -159,7 +165,7 @@ class CoreBase:
         """Bytes, spec and fallback file key of a ``save_json``."""
         try:
             data = json.dumps(payload, ensure_ascii=False, allow_nan=False).encode("utf-8")
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, RecursionError) as exc:
             raise ValidationError(f"payload is not JSON-serialisable: {exc}") from exc
         return data, self.spec(mime=mime or "application/json", **meta), "artifact.json"
 
@@ -213,6 +219,11 @@ class CoreBase:
             raise ValidationError("artifact_id must be a non-empty string")
 
     @staticmethod
+    def may_exist(artifact_id: str) -> bool:
+        """False for an id no index can hold (a lone surrogate, from a non-UTF-8 argv)."""
+        return artifact_id.isascii() or _encodable(artifact_id)
+
+    @staticmethod
     def single_file(artifact: Artifact, path: str | None = None) -> ArtifactFile:
         """The file a file-level read means: the named one, or the only one."""
         if path is not None:
@@ -244,6 +255,14 @@ class CoreBase:
             ) from exc
 
 
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class UseLog:
     """The lineage "used" events a context recorded: each (artifact, run, node) once."""
 
@@ -265,6 +284,17 @@ class UseLog:
             raise
 
 
+def check_paths(artifact: Artifact) -> Artifact:
+    """Refuse a record whose id or file paths could name anything outside the copy (a
+    damaged index, a hostile server): checked before any file is read or written."""
+    validate_file_key(artifact.artifact_id)
+    if "/" in artifact.artifact_id:
+        raise ValidationError(f"artifact id {artifact.artifact_id!r} cannot be a folder name")
+    for file in artifact.files:
+        validate_file_key(file.path)
+    return artifact
+
+
 # -- URIs that name the caller's own files ----------------------------------------------
 
 
@@ -274,22 +304,19 @@ def artifact_target(
     """What an ``as_local_*`` argument names: an artifact (fetched again by ``require``, and
     maybe one of its files) or a local path (the parsed URI)."""
     if isinstance(artifact_or_uri, Artifact):
-        return require(artifact_or_uri.artifact_id), None, None
+        return check_paths(require(artifact_or_uri.artifact_id)), None, None
     target = parse_uri(artifact_or_uri)
     if target.artifact_id is not None:
-        return require(target.artifact_id), target.file_path, target
+        return check_paths(require(target.artifact_id)), target.file_path, target
     return None, None, target
 
 
 def read_local(target: ParsedURI) -> bytes:
     """The bytes of a local path a URI names."""
     assert target.local_path is not None
-    try:
-        return target.local_path.read_bytes()
-    except FileNotFoundError as exc:
-        raise NotFoundError(f"no such file: {target.local_path}") from exc
-    except IsADirectoryError as exc:
-        raise ArtifactIsDirectoryError(f"{target.local_path} is a directory") from exc
+    # A regular file only: reading a FIFO would block for ever, a device never end.
+    with open_regular_file(target.local_path) as fh:
+        return fh.read()
 
 
 def local_file(target: ParsedURI, *, must_exist: bool) -> str:

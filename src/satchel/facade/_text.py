@@ -25,6 +25,7 @@ from satchel.index.base import ArtifactQuery, LexicalSearch, VectorStore
 from satchel.index.fts import fuse
 from satchel.models import Artifact
 from satchel.search.embed import Embedder, default_embedder
+from satchel.validation import validate_limit
 
 if TYPE_CHECKING:
     from satchel.search.semantic import SemanticSearch
@@ -126,8 +127,8 @@ class TextSearcher:
                 f"unknown search mode {mode!r}; use 'lexical', 'semantic' or 'hybrid' "
                 "(or no query for a structured search)"
             )
-        if limit is not None and (not isinstance(limit, int) or limit < 0):
-            raise ValidationError(f"limit must be a non-negative integer, got {limit!r}")
+        if limit is not None:
+            limit = validate_limit(limit)
         if not paged:
             if cursor is not None:
                 raise ValidationError("a cursor needs search_page")

@@ -92,8 +92,12 @@ def open_regular_file(path: str | os.PathLike[str], *, follow_symlinks: bool = T
     except FileNotFoundError as exc:
         raise NotFoundError(f"no such file: {os.fspath(path)}") from exc
     except OSError as exc:
-        if not follow_symlinks and exc.errno == 40:  # ELOOP: the last component is a link
+        if not follow_symlinks and exc.errno == errno.ELOOP:  # the last component is a link
             raise UnsupportedEntryError(f"refusing a symlink: {os.fspath(path)}") from exc
+        if exc.errno == errno.ENXIO:  # a socket (or a device with nothing behind it)
+            raise UnsupportedEntryError(
+                f"{os.fspath(path)} is a socket or device, not a regular file"
+            ) from exc
         raise StorageError(f"cannot open {os.fspath(path)}: {exc.strerror}", exc.errno) from exc
     mode = os.fstat(fd).st_mode
     if not stat.S_ISREG(mode):

@@ -17,8 +17,10 @@ from typing import Final
 from satchel.capture.base import Reporter
 from satchel.capture.journal import FileRow, Journal, Stamp
 from satchel.capture.rules import kind_of
+from satchel.errors import ArtifactIsDirectoryError, NotFoundError, UnsupportedEntryError
 from satchel.facade import SyncArtifactFacade
 from satchel.models import Artifact
+from satchel.store import open_regular_file
 
 __all__ = ["CHUNK", "LABEL_PATH", "LABEL_VERSION", "ChangedError", "find_stored", "store_version"]
 
@@ -65,8 +67,10 @@ def store_version(
 
 def _stream(arts: SyncArtifactFacade, row: FileRow, reporter: Reporter) -> Artifact:
     try:
-        handle = open(row.path, "rb")  # noqa: SIM115 - closed below, before the commit
-    except FileNotFoundError as exc:
+        # A regular file only, never through a link: a file swapped for a FIFO or a link
+        # since it was seen is a changed file, not one to block on or to follow.
+        handle = open_regular_file(row.path, follow_symlinks=False)
+    except (NotFoundError, UnsupportedEntryError, ArtifactIsDirectoryError) as exc:
         raise ChangedError(row.path) from exc
     with handle:
         if Stamp.of(os.fstat(handle.fileno())) != row.stamp:

@@ -6,6 +6,7 @@ blobs, and saving the same bytes again works.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import shutil
 import signal
@@ -20,11 +21,13 @@ from _harness import (
     KIB,
     MIB,
     blob_digests_of,
+    check_after_crash,
     check_layout,
     check_store,
     child_command,
     child_env,
     expected_of,
+    open_store,
     random_bytes,
     read_records,
     save_sync,
@@ -173,6 +176,10 @@ def test_sigkill_at_named_point(
     garbage = check_layout(store, allowed_orphans=orphans)
     assert len(garbage.temp_files) == temps
     assert garbage.orphan_blobs == orphans
+    with contextlib.closing(open_store(store)) as opened:
+        report = check_after_crash(opened)
+    assert {w.key for w in report.warnings if w.kind == "orphan_blob"} == orphans
+    assert len([w for w in report.warnings if w.kind == "garbage"]) == temps
 
     with satchel.Context(store=store, run_id=RUN_ID) as ctx:
         arts = ctx.sync_artifacts()
@@ -244,3 +251,5 @@ def test_sigkill_at_random_moments(tmp_path: Path) -> None:
         for exp in intents.values():
             allowed |= {exp["sha256"]} if exp["type"] == "file" else set(exp["files"].values())
         check_layout(store, allowed_orphans=allowed)
+        with contextlib.closing(open_store(store)) as opened:
+            check_after_crash(opened)

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Final
 import anyio.to_thread
 from starlette.requests import ClientDisconnect
 
+from satchel import _faults
 from satchel.errors import BusyError, ConflictError, StorageError, ValidationError
 from satchel.hashing import Digest
 from satchel.server.errors import ApiError
@@ -254,6 +255,7 @@ class Staging:
             self._hashes.forget(part)
         else:
             self._hashes.keep(part, writer.hasher, ack)
+        _faults.point("upload.part_staged")
 
     async def write_chunk(
         self,

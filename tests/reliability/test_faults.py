@@ -1,8 +1,12 @@
-"""Fault injection (P10): the N-th ``os.write`` / ``os.fsync`` (and other calls) inside
-``satchel.storage.local`` fails, for N = 1, 2, ... until the save completes. Each time the
-error reaches the caller as ``StorageError`` with its errno, nothing is indexed, no blob is
-left under its digest unless complete, and the store keeps working. A failed fsync is
-never reported as success.
+"""Fault injection (P10): the N-th ``os.write`` / ``os.fsync`` / ``os.link`` /
+``os.rename`` (and other calls) inside ``satchel.storage.local`` fails, for N = 1, 2, ...
+until the save completes. Each time the error reaches the caller as ``StorageError`` with
+its errno, nothing is indexed, no blob is left under its digest unless complete, and the
+store keeps working. A failed fsync is never reported as success.
+
+Blobs are published by ``os.link`` (put-if-absent); ``os.rename`` publishes them on a file
+system without hard links, and moves a finished file in (``take_file``: the server's
+staged uploads), so both are failed N-th too.
 """
 
 from __future__ import annotations
@@ -50,6 +54,8 @@ class FaultyOS:
         self.calls: dict[str, int] = {}
         self.failed = False
         self.short_writes: int | None = None
+        #: Calls that always fail, with their errno (say, ``link``: no hard links here).
+        self.refuse: dict[str, int] = {}
         self.fsynced: list[str] = []  # paths fsynced since ``arm``
         # Directories with an entry (a linked or renamed blob) not yet followed by a
         # successful fsync of the directory; kept across ``arm`` calls.
@@ -64,6 +70,8 @@ class FaultyOS:
             self.fsynced = []
 
     def _count(self, name: str) -> None:
+        if name in self.refuse:
+            raise OSError(self.refuse[name], os.strerror(self.refuse[name]))
         with self._lock:
             self.calls[name] = self.calls.get(name, 0) + 1
             hit = name == self.op and self.calls[name] == self.fail_at
@@ -304,3 +312,79 @@ async def test_no_hard_links_falls_back_to_rename(
     assert sha(await arts.load_bytes_by_id(art.artifact_id)) == digest
     assert not faulty.unsynced_dirs
     assert list(context.store.blobs.iter_temp_files()) == []  # type: ignore[attr-defined]
+
+
+#: The faults are in the local blob store (the ``settings`` above): once is enough.
+only_local = pytest.mark.parametrize("store_kind", ["local"], indirect=True)
+
+
+@only_local
+@pytest.mark.parametrize("kind", ["save_file", "writer", "ingest_dir"])
+@pytest.mark.parametrize("err", [errno.EIO, errno.ENOSPC])
+async def test_nth_rename_fails_without_hard_links(
+    arts: Any, context: satchel.Context, faulty: FaultyOS, tmp_path: Path, kind: str, err: int
+) -> None:
+    """On a file system without hard links blobs are renamed into place: fail each rename."""
+    faulty.refuse["link"] = errno.EPERM
+    save, files = make_saves(arts, tmp_path / "src")[kind]
+    art, calls, n = await inject_until_success(arts, context, faulty, save, "rename", err)
+    assert n > 1, "no rename was ever failed"
+    assert calls <= n - 1
+    got = await arts.get_by_id(art.artifact_id)
+    assert got is not None
+    assert {f.path: f.sha256 for f in got.files} == files
+    assert check_layout(store_root(context), allowed_orphans=set()).orphan_blobs == set()
+
+
+@only_local
+@pytest.mark.parametrize(
+    ("op", "err"),
+    [
+        ("rename", errno.EIO),
+        ("rename", errno.ENOSPC),
+        ("link", errno.EIO),
+        ("fsync", errno.EIO),
+        ("fchmod", errno.EIO),
+    ],
+)
+def test_nth_call_fails_publishing_a_finished_file(
+    context: satchel.Context, faulty: FaultyOS, tmp_path: Path, op: str, err: int
+) -> None:
+    """``take_file`` (the server publishing a staged upload) moves the file in: rename it
+    to a temp name, fsync, link into place. Each failure is raised with its errno and
+    publishes nothing; the file is then either still there (the caller may try again) or
+    gone (the upload starts over), never half-published."""
+    store = context.store
+    assert store is not None
+    data = random_bytes(3 * CHUNK + 11, f"publish-{op}")
+    digest = Digest(hexdigest=sha(data))
+    blob = Path(store.blobs.blob_path(digest))  # type: ignore[attr-defined]
+    root = store_root(context)
+    staged = root / "uploads" / "staged.part"
+    for n in range(1, MAX_ATTEMPTS):
+        staged.parent.mkdir(exist_ok=True)
+        if not staged.exists():
+            staged.write_bytes(data)
+        faulty.arm(op, n, err)
+        try:
+            stored = store.take_file(staged, digest, len(data))
+        except satchel.StorageError as exc:
+            assert faulty.failed, f"N={n}: a StorageError without an injected fault: {exc}"
+            assert exc.errno == err, f"the errno was lost: {exc!r}"
+            # Linked before its directory's fsync failed, a blob is complete (and will be
+            # fsynced again before a save is acknowledged); else nothing is published.
+            assert not blob.exists() or sha(blob.read_bytes()) == sha(data), f"N={n}"
+            assert list(store.blobs.iter_temp_files()) == []  # type: ignore[attr-defined]
+            if staged.exists():
+                assert sha(staged.read_bytes()) == sha(data)
+            continue
+        assert not faulty.failed, f"N={n}: the {op} failure was swallowed"
+        # Moving the file to a temp name needs no durable name; the blob's link does.
+        assert faulty.unsynced_dirs <= {str(root / "tmp")}
+        break
+    else:
+        pytest.fail(f"take_file never completed within {MAX_ATTEMPTS} attempts")
+    assert n > 1
+    assert stored.digest == digest and stored.inline is None
+    assert sha(blob.read_bytes()) == sha(data)
+    assert not staged.exists()

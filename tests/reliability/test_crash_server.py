@@ -268,6 +268,9 @@ def crash_case(pair: Pair, point: str, inputs: Inputs, tmp: Path) -> None:
         server.stop()
     report = _fsck(pair)
     assert not [w for w in report.warnings if w.kind == "stale_pending"]
+    if pair.settings.store is None:  # the local pair: the staging area is cleared too
+        staged = [p for p in (tmp / "server" / "uploads").rglob("*") if p.is_file()]
+        assert staged == [], f"staged files left behind: {staged}"
 
 
 @pytest.mark.slow

@@ -48,6 +48,8 @@ import pgserver
 import satchel
 from _seaweed import Seaweed, unique_prefix
 from satchel.fsck import FsckReport
+from satchel.server import ServerSettings
+from satchel.server.state import ServerState
 from satchel.store import ArtifactStore
 from serverkit import free_port
 
@@ -181,6 +183,18 @@ def _fsck(pair: Pair) -> FsckReport:
         return check_after_crash(store)
 
 
+def _peer(pair: Pair, org_id: str) -> dict[str, str]:
+    """Headers of another member of the organisation, made in the store while the server
+    is down."""
+    state = ServerState.open(ServerSettings.load(environ={}, store=pair.settings, secret=SECRET))
+    try:
+        user = state.tenancy.create_user(email="peer@example.com", org_id=org_id, role="member")
+        _, token = state.tenancy.create_token(user.user_id, name="peer")
+    finally:
+        state.close()
+    return {"Authorization": f"Bearer {token}"}
+
+
 def _resume_record(client_home: Path) -> str:
     """The id of the save cut short, from the client's resume journal."""
     records = sorted(client_home.glob("remote/*/uploads/*.json"))
@@ -195,6 +209,8 @@ def crash_case(pair: Pair, point: str, inputs: Inputs, tmp: Path) -> None:
     crash = {"CRASH_POINT": point, "CRASH_ARMED": str(armed)}
     log = tmp / "server.log"
     server = Server(pair.env, log, crash)
+    me = httpx.get(f"{server.url}/api/v1/me", headers={"Authorization": f"Bearer {server.token()}"})
+    org_id = me.json()["org_id"]
     cfg = {
         "mode": "remote",
         "url": server.url,
@@ -227,6 +243,7 @@ def crash_case(pair: Pair, point: str, inputs: Inputs, tmp: Path) -> None:
 
     # The server is down: the store holds no damage, only what a crash may leave.
     _fsck(pair)
+    peer = _peer(pair, org_id)
 
     # The same address: a client's resume journal is kept per server.
     server = Server(pair.env, log, {}, port=server.port)
@@ -244,7 +261,14 @@ def crash_case(pair: Pair, point: str, inputs: Inputs, tmp: Path) -> None:
             assert cut.status_code == 200, cut.text
             state = "completed" if point == "upload.completed" else "pending"
             assert cut.json()["status"] == state
-            assert httpx.get(f"{server.url}/api/v1/artifacts/{final_id}").status_code in (401, 404)
+            assert httpx.get(f"{server.url}/api/v1/artifacts/{final_id}").status_code == 401
+            # A member of the same organisation reads what completed, and sees nothing of a
+            # pending upload.
+            with httpx.Client(base_url=server.url, headers=peer, timeout=60) as other:
+                for artifact_id in acks.values():
+                    assert other.get(f"/api/v1/artifacts/{artifact_id}").status_code == 200
+                seen = other.get(f"/api/v1/artifacts/{final_id}").status_code
+                assert seen == (200 if state == "completed" else 404)
         with remote_context(cfg) as ctx:
             arts = ctx.sync_artifacts()
             listed = {a.artifact_id for a in arts.list(level="run")}

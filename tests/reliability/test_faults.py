@@ -6,7 +6,9 @@ store keeps working. A failed fsync is never reported as success.
 
 Blobs are published by ``os.link`` (put-if-absent); ``os.rename`` publishes them on a file
 system without hard links, and moves a finished file in (``take_file``: the server's
-staged uploads), so both are failed N-th too.
+staged uploads), so both are failed N-th too. So are the ``pwrite``/``fsync``/``fdatasync``/
+``ftruncate`` calls of the server's staging area: the chunk answers 503 (507 on ENOSPC)
+with a stable code, and the upload resumes from what the server says it holds.
 """
 
 from __future__ import annotations
@@ -388,3 +390,113 @@ def test_nth_call_fails_publishing_a_finished_file(
     assert stored.digest == digest and stored.inline is None
     assert sha(blob.read_bytes()) == sha(data)
     assert not staged.exists()
+
+
+class StagingOS:
+    """Stands in for the ``os`` module of ``satchel.server.staging``: the ``fail_at``-th call
+    of ``op`` (counted from ``arm``) raises ``OSError(err)``."""
+
+    WRAPPED = frozenset({"pwrite", "fsync", "fdatasync", "ftruncate", "open"})
+
+    def __init__(self) -> None:
+        self.op: str | None = None
+        self.fail_at = 0
+        self.err = errno.EIO
+        self.calls = 0
+        self.failed = False
+        self._lock = threading.Lock()
+
+    def arm(self, op: str | None, fail_at: int = 0, err: int = errno.EIO) -> None:
+        with self._lock:
+            self.op, self.fail_at, self.err, self.calls, self.failed = op, fail_at, err, 0, False
+
+    def __getattr__(self, name: str) -> Any:
+        real = getattr(os, name)
+        if name not in self.WRAPPED:
+            return real
+
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                hit = False
+                if name == self.op:
+                    self.calls += 1
+                    hit = self.calls == self.fail_at
+                    self.failed = self.failed or hit
+            if hit:
+                raise OSError(self.err, os.strerror(self.err))
+            return real(*args, **kwargs)
+
+        return wrapped
+
+
+@pytest.mark.parametrize("server_kind", ["local"], indirect=True)
+@pytest.mark.parametrize(
+    ("op", "err", "status", "code"),
+    [
+        ("pwrite", errno.EIO, 503, "storage_error"),
+        ("pwrite", errno.ENOSPC, 507, "insufficient_storage"),
+        ("fsync", errno.EIO, 503, "storage_error"),
+        ("fdatasync", errno.EIO, 503, "storage_error"),
+        ("ftruncate", errno.EIO, 503, "storage_error"),
+    ],
+)
+async def test_nth_call_of_the_servers_staging_fails(
+    app: Any,
+    world: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    op: str,
+    err: int,
+    status: int,
+    code: str,
+) -> None:
+    """A chunk upload whose N-th ``op`` in the staging area fails answers a JSON error
+    with a stable code (never a 200, never a bare 500); what the server then says it holds
+    is what it holds; the upload resumes from there and completes whole."""
+    import satchel.server.staging as staging_module  # noqa: PLC0415
+    from serverkit import create  # noqa: PLC0415
+
+    fake = StagingOS()
+    monkeypatch.setattr(staging_module, "os", fake)
+    world.member("owner", "a")
+    piece = CHUNK  # a chunk is one pwrite (the staging area writes up to 1 MiB at once)
+    async with world.client("owner") as http:
+        for n in range(1, MAX_ATTEMPTS):
+            # New bytes each time: bytes the organisation holds complete at creation.
+            data = random_bytes(3 * CHUNK + 7, f"staging-{op}-{n}")
+            made = await create(http, {"w.bin": data}, inline=False)
+            route = f"/api/v1/artifacts/{made['artifact_id']}/uploads/w.bin"
+            fake.arm(op, n, err)
+            offset, answer = 0, None
+            while offset < len(data):
+                answer = await http.put(
+                    route, params={"offset": offset}, content=data[offset : offset + piece]
+                )
+                if answer.status_code != 200:
+                    break
+                offset = answer.json()["received"]
+            fake.arm(None)
+            assert answer is not None
+            if answer.status_code == 200:
+                assert not fake.failed, f"N={n}: the failure was swallowed"
+                assert answer.json()["artifact_status"] == "completed"
+                break
+            assert (answer.status_code, answer.json()["error"]["code"]) == (status, code)
+            received = (await http.get(route)).json()["received"]
+            # Nothing of the failed chunk counts; unless only the fsync of its record failed
+            # (``fdatasync``), after its bytes were fsynced: the server may then say it
+            # holds them, and it does (the final digest checks them).
+            whole = min(offset + piece, len(data))
+            assert received == offset or (op == "fdatasync" and received == whole), received
+            done = False
+            while not done:  # an empty chunk at the end completes a file staged whole
+                resumed = await http.put(
+                    route, params={"offset": received}, content=data[received : received + piece]
+                )
+                assert resumed.status_code == 200, resumed.text
+                received = resumed.json()["received"]
+                done = resumed.json()["artifact_status"] == "completed"
+            got = await http.get(f"/api/v1/artifacts/{made['artifact_id']}/files/w.bin")
+            assert sha(got.content) == sha(data)
+        else:
+            pytest.fail(f"the upload never completed within {MAX_ATTEMPTS} attempts")
+    assert n > 1, f"no {op} was ever failed"

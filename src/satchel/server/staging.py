@@ -272,7 +272,10 @@ class Staging:
         more bytes than the file's ``size`` are refused (``too_large``) and dropped.
         """
         with self.locked(artifact_id, path) as fd:
-            hasher = await anyio.to_thread.run_sync(self._start, fd, artifact_id, path, offset)
+            try:
+                hasher = await anyio.to_thread.run_sync(self._start, fd, artifact_id, path, offset)
+            except OSError as exc:  # a failed cut or rewind: an error with its errno, not a 500
+                raise _storage_error("writing an upload", exc) from exc
             writer = _Writer(fd, offset, hasher)
             loop = asyncio.get_running_loop()
             # The piece being written while the next one arrives (None: nothing in flight).

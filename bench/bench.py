@@ -4,8 +4,9 @@ Every figure is measured in this one run, on this machine, each in its own child
 Data lives in a temporary directory under /tmp, removed at the end. Results are printed one
 line per figure (figure | peer | ratio | target) and written to ``.bench-out/results.json``
 (``results-search.json``, ``results-s3.json``, ``results-scale.json``,
-``results-server.json``, ``results-portal.json`` for ``--search``, ``--s3``, ``--scale``,
-``--server``, ``--portal``, which each run only their own benchmark).
+``results-server.json``, ``results-portal.json``, ``results-load.json`` for ``--search``,
+``--s3``, ``--scale``, ``--server``, ``--portal``, ``--load``, which each run only their own
+benchmark).
 Benchmarks report; they never assert: a missed target is printed as ``MISSED``.
 """
 
@@ -691,6 +692,66 @@ def bench_capture(report: Report, work: Path, cfg: dict[str, int], env: dict[str
     )
 
 
+#: ``--load``: the run's seconds (the load test's default; 30 with --quick).
+LOAD_FULL = {"seconds": 120}
+LOAD_QUICK = {"seconds": 30}
+#: The load test's bound on the server's peak RSS in any lifetime (tests/reliability/test_load.py).
+LOAD_PEAK_RSS_MIB = 400.0
+
+
+def bench_load(report: Report, work: Path, cfg: dict[str, int], env: dict[str, str]) -> None:
+    """The load test's driver (tests/reliability/_load.py): no peer."""
+    seconds = cfg["seconds"]
+    log(f"load: 64 uploaders, 100 slow downloaders, {seconds} s, 3 SIGKILLs of satchel serve")
+    res = child("load.py", "--seconds", str(seconds), "--work", str(work / "load"), env=env)
+    shutil.rmtree(work / "load", ignore_errors=True)
+    report.raw["load"] = res
+    check, fsck = res["final_check"], res["fsck"]
+    kept = (
+        not check["problems"]
+        and check["digests_checked"] == res["saves_acknowledged"]
+        and check["verified"] == check["downloaded"]
+        and fsck["ok"]
+        and not res["bad"]
+    )
+    report.figure(
+        "load_saves",
+        f"load {res['loaded_s']:.0f} s, {len(res['kills'])} SIGKILLs: "
+        f"{res['saves_acknowledged']} saves acknowledged ({res['bytes_up'] / MIB:.0f} MiB), "
+        f"{check['digests_checked']} listed with their digest after, {check['verified']} "
+        f"downloaded again and verified, {res['failed_attempts']} failed attempts "
+        f"{res['save_errors']}, {res['saves_given_up']} given up; fsck --read-data "
+        f"ok={fsck['ok']}, warnings {fsck['warnings']} | no peer | "
+        "target: no acknowledged save lost",
+        kept,
+        value=res["saves_acknowledged"],
+        unit="saves",
+    )
+    report.figure(
+        "load_downloads",
+        f"load: {res['downloads_completed']} slow downloads completed and verified "
+        f"({res['bytes_down'] / MIB:.0f} MiB, at most {res['most_downloads_open']} open), "
+        f"{res['downloads_cut_and_retried']} cut by a kill and retried | no peer",
+        None,
+        value=res["downloads_completed"],
+        unit="downloads",
+    )
+    extra = max(life["peak_rss_mib"] - life["baseline_rss_mib"] for life in res["lifetimes"])
+    report.figure(
+        "load_rss",
+        "load: server RSS per lifetime (baseline -> peak MiB) "
+        + ", ".join(
+            f"{life['baseline_rss_mib']:.0f} -> {life['peak_rss_mib']:.0f}"
+            for life in res["lifetimes"]
+        )
+        + f"; largest increase {extra:.0f} MiB | no peer | target peak < "
+        f"{LOAD_PEAK_RSS_MIB:.0f} MiB",
+        res["peak_rss_mib"] < LOAD_PEAK_RSS_MIB,
+        value=res["peak_rss_mib"],
+        unit="MiB",
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller sizes, fewer operations")
@@ -726,6 +787,12 @@ def main() -> int:
         help="only satchel run's capture: a 256 MiB checkpoint every 2 s vs mlflow.log_artifact",
     )
     parser.add_argument(
+        "--load",
+        action="store_true",
+        help="only the load test's driver: 64 uploaders, 100 slow downloaders, 120 s (30 with "
+        "--quick), satchel serve killed 3 times; no peer",
+    )
+    parser.add_argument(
         "--mlflow-runs",
         type=int,
         help="with --search: the MLflow peer's runs (default 100,000; 50,000 with --quick)",
@@ -750,6 +817,9 @@ def main() -> int:
     if args.portal:
         cfg = PORTAL_QUICK if args.quick else PORTAL_FULL
         steps = (("portal", bench_portal),)
+    if args.load:
+        cfg = LOAD_QUICK if args.quick else LOAD_FULL
+        steps = (("load", bench_load),)
     if args.search:
         cfg = dict(SEARCH_QUICK if args.quick else SEARCH_FULL)
         if args.mlflow_runs:
@@ -767,6 +837,7 @@ def main() -> int:
         + (" server" if args.server else "")
         + (" portal" if args.portal else "")
         + (" capture" if args.capture else "")
+        + (" load" if args.load else "")
     )
     report = Report(mode, {**meta, "config": cfg})
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -798,6 +869,14 @@ def main() -> int:
             "= Server-Timing app;dur when the portal sends it, else the loopback round trip (an "
             "upper bound); every page checked against the store; ratio = MLflow p50 / satchel "
             "p50 over round trips (> 1: satchel faster)"
+        )
+    elif args.load:
+        print(
+            "notes: the load test's driver (tests/reliability/_load.py): satchel serve "
+            "(embedded default) on 127.0.0.1 killed with SIGKILL and restarted 3 times; "
+            "uploaders through the remote SDK (asyncio, one context), downloaders over plain "
+            "HTTP reading 64 KiB then pausing 20-100 ms; RSS from /proc (VmRSS every 100 ms, "
+            "VmHWM before each kill); the client runs on the same 2 cores; no peer"
         )
     elif args.capture:
         print(
@@ -863,6 +942,8 @@ def main() -> int:
         name = "results-server.json"
     if args.portal:
         name = "results-portal.json"
+    if args.load:
+        name = "results-load.json"
     path = report.write(name)
     missed = report.missed()
     print()

@@ -5,6 +5,9 @@
 * **manage** it (share, pin, delete): its creator, or an admin of its org.
 * **write** into a run: any user, except that a job token (``Actor.run_id``) writes into its
   own run only; a job token also manages only artifacts of its run.
+* **usage figures** (``satchel.usage``): any user sees their org's totals and their own
+  row; an admin of the org (not through a job token) sees every user's; nobody sees another
+  org's.
 
 Listing and search never call these row by row: the same read rule is said in SQL
 (``satchel.index.query.readable``) inside every query. These functions decide about one
@@ -21,7 +24,7 @@ from dataclasses import dataclass
 from satchel.models import Artifact
 from satchel.tenancy.base import Actor, Grant
 
-__all__ = ["Decision", "may_manage", "may_read", "may_write_run"]
+__all__ = ["Decision", "may_manage", "may_read", "may_see_usage", "may_write_run"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,3 +73,14 @@ def may_write_run(actor: Actor, run_id: str) -> Decision:
     if actor.run_id == run_id:
         return Decision(True, "the job token's own run")
     return Decision(False, f"a job token for run {actor.run_id!r} writes into that run only")
+
+
+def may_see_usage(actor: Actor, org_id: str | None, user_id: str | None) -> Decision:
+    """Whether ``actor`` may see the usage figures of ``user_id`` within ``org_id``."""
+    if org_id is None or org_id != actor.org_id:
+        return Decision(False, "another org's figures")
+    if user_id is not None and user_id == actor.user_id:
+        return Decision(True, "the actor's own figures")
+    if actor.role == "admin" and actor.run_id is None:
+        return Decision(True, "admin of the org")
+    return Decision(False, "a member sees only their own row of the org")

@@ -22,7 +22,8 @@ catch ``FileNotFoundError`` or ``ValueError`` keep working::
     ├── ArtifactNotDirectoryError (NotADirectoryError) not_a_directory
     ├── InvalidJSONError (json.JSONDecodeError)       invalid_json
     ├── ConflictError                                 conflict
-    │   └── BusyError                                 busy
+    │   ├── BusyError                                 busy
+    │   └── BlobCollectedError                        blob_collected
     ├── IntegrityError                                integrity_error
     ├── StorageError (OSError)                        storage_error
     │   └── InsufficientStorageError                  insufficient_storage
@@ -40,6 +41,7 @@ __all__ = [
     "ArtifactIsDirectoryError",
     "ArtifactNotDirectoryError",
     "AuthenticationError",
+    "BlobCollectedError",
     "BusyError",
     "ConfigError",
     "ConflictError",
@@ -192,6 +194,25 @@ class BusyError(ConflictError):
     file); retrying shortly is the answer."""
 
     code = "busy"
+
+
+class BlobCollectedError(ConflictError):
+    """A blob this save found already stored was removed by a collection (``satchel gc``,
+    or a delete of the last artifact using it) before the save committed: nothing was
+    saved; saving again stores the bytes anew. ``digests`` names the blobs."""
+
+    code = "blob_collected"
+
+    def __init__(self, message: str, *, digests: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.digests = digests
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_blob_collected, (str(self), self.digests))
+
+
+def _blob_collected(message: str, digests: tuple[str, ...]) -> BlobCollectedError:
+    return BlobCollectedError(message, digests=digests)
 
 
 class IntegrityError(SatchelError):

@@ -14,12 +14,17 @@ artifacts older than a threshold.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+import functools
+import random
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal
 
-from satchel.errors import ConfigError, IntegrityError, SatchelError
+from satchel.blob_reads import BlobRead, BlobReads
+from satchel.errors import ConfigError, IntegrityError, SatchelError, ValidationError
 from satchel.hashing import Digest
 from satchel.index.base import FileRow, FileScan
 from satchel.models import ArtifactFile, format_time, parse_time
@@ -32,8 +37,10 @@ __all__ = [
     "Damage",
     "FsckReport",
     "FsckWarning",
+    "ReadSubset",
     "fsck",
     "iter_file_rows",
+    "parse_read_subset",
     "stored_blobs",
 ]
 
@@ -109,6 +116,7 @@ class FsckReport:
     """What ``fsck`` found: counts, damage (exit 1) and warnings (exit 0)."""
 
     read_data: bool
+    read_subset: str | None = None
     artifacts: int = 0
     files: int = 0
     blobs_checked: int = 0
@@ -130,6 +138,7 @@ class FsckReport:
         return {
             "ok": self.ok,
             "read_data": self.read_data,
+            "read_subset": self.read_subset,
             "artifacts": self.artifacts,
             "files": self.files,
             "blobs_checked": self.blobs_checked,
@@ -138,6 +147,52 @@ class FsckReport:
             "damage": [d.to_dict() for d in self.damage],
             "warnings": [w.to_dict() for w in self.warnings],
         }
+
+
+_SUBSET: Final = re.compile(r"(\d+)/(\d+)")
+_PERCENT: Final = re.compile(r"(\d+(?:\.\d*)?|\.\d+)%")
+
+
+@dataclass(frozen=True, slots=True)
+class ReadSubset:
+    """Which blobs ``fsck`` reads through: the ``n``-th of ``m`` subsets, or a random share.
+
+    Subset ``n`` of ``m`` holds the blobs whose digest's first 8 hex digits, as a number,
+    leave ``n - 1`` when divided by ``m``: fixed, disjoint, and together every blob.
+    """
+
+    text: str
+    n: int = 0
+    m: int = 0
+    percent: float | None = None
+
+    def selects(self, sha256: str, rng: random.Random) -> bool:
+        """Whether the blob with this digest is read (a random draw for a percentage)."""
+        if self.percent is not None:
+            return rng.random() * 100 < self.percent
+        return int(sha256[:8], 16) % self.m == self.n - 1
+
+
+def parse_read_subset(text: str) -> ReadSubset:
+    """``"N/M"`` (1 <= N <= M) or ``"P%"`` (0 < P <= 100); ``ValidationError`` otherwise."""
+    spec = text.strip()
+    subset = _SUBSET.fullmatch(spec)
+    if subset is not None:
+        n, m = int(subset.group(1)), int(subset.group(2))
+        if 1 <= n <= m:
+            return ReadSubset(spec, n=n, m=m)
+        raise ValidationError(
+            f"read-data subset {text!r}: N/M needs 1 <= N <= M (the N-th of M subsets)"
+        )
+    share = _PERCENT.fullmatch(spec)
+    if share is not None:
+        percent = float(share.group(1))
+        if 0 < percent <= 100:
+            return ReadSubset(spec, percent=percent)
+        raise ValidationError(f"read-data subset {text!r}: a percentage must be > 0 and <= 100")
+    raise ValidationError(
+        f"read-data subset {text!r} is neither N/M (like 1/5) nor a percentage (like 10%)"
+    )
 
 
 def iter_file_rows(store: ArtifactStore, *, page: int = PAGE) -> Iterator[FileRow]:
@@ -163,52 +218,63 @@ def stored_blobs(blobs: BlobStore) -> Iterator[tuple[Digest, int, datetime | Non
         yield digest, size, None
 
 
+Verdict = tuple[Problem, str] | None
+
+
 class _Checker:
-    def __init__(self, store: ArtifactStore, *, read_data: bool) -> None:
+    """Each distinct blob's verdict, by ``<sha256>:<bytes>``: None when sound."""
+
+    def __init__(self, store: ArtifactStore) -> None:
         self.store = store
-        self.read_data = read_data
-        #: Each blob's verdict, by digest: None when sound, else the problem and detail.
-        self.verdicts: dict[str, tuple[Problem, str] | None] = {}
+        self.verdicts: dict[str, Verdict] = {}
         self.bytes_read = 0
 
-    def check(self, row: FileRow) -> tuple[Problem, str] | None:
-        key = f"{row.sha256}:{row.bytes}"
-        if key not in self.verdicts:
-            self.verdicts[key] = self._check(row)
-        return self.verdicts[key]
-
-    def _check(self, row: FileRow) -> tuple[Problem, str] | None:
+    def quick(self, row: FileRow) -> Verdict:
+        """The quick check (inline bytes are checked whole: they are in hand anyway)."""
         try:
             if row.inline:
                 return self._check_inline(row)
             size = self.store.blobs.stat(Digest(hexdigest=row.sha256))
             if size is None:
-                if (
-                    row.bytes <= INLINE_LOOKUP_MAX
-                    and self.store.index.inline_blob(row.sha256) is not None
-                ):
-                    return self._check_inline(row)  # kept inline after all: reads find it
-                return "missing", f"blob {row.sha256} is missing from {self.store.blobs.url}"
+                return self._missing(row)
             if size != row.bytes:
                 return "size", f"blob {row.sha256} holds {size} bytes, {row.bytes} recorded"
-            if self.read_data:
-                return self._read_through(row)
         except IntegrityError as exc:
             return "digest", str(exc)
         except SatchelError as exc:
             return "unreadable", f"{exc.code}: {exc}"
         return None
 
-    def _check_inline(self, row: FileRow) -> tuple[Problem, str] | None:
+    def judge(self, row: FileRow, read: BlobRead) -> Verdict:
+        """The verdict on a blob read through (``BlobReads``)."""
+        try:
+            if read.missing:
+                return self._missing(row)
+        except SatchelError as exc:
+            return "unreadable", f"{exc.code}: {exc}"
+        if read.error is not None:
+            return "unreadable", f"{read.error.code}: {read.error}"
+        if read.size != row.bytes:
+            return "size", f"blob {row.sha256} holds {read.size} bytes, {row.bytes} recorded"
+        if read.sha256 != row.sha256:
+            return "digest", (
+                f"integrity check failed for blob {row.sha256}: expected sha256:{row.sha256}, "
+                f"stored bytes hash to sha256:{read.sha256}"
+            )
+        self.bytes_read += row.bytes
+        return None
+
+    def _missing(self, row: FileRow) -> Verdict:
+        if row.bytes <= INLINE_LOOKUP_MAX and self.store.index.inline_blob(row.sha256) is not None:
+            return self._check_inline(row)  # kept inline after all: reads find it
+        return "missing", f"blob {row.sha256} is missing from {self.store.blobs.url}"
+
+    def _check_inline(self, row: FileRow) -> Verdict:
         data = self.store.index.inline_blob(row.sha256)
         if data is None:
             return "missing", f"inline bytes of {row.sha256} are missing from the index"
         if len(data) != row.bytes:
             return "size", f"inline bytes of {row.sha256}: {len(data)} stored, {row.bytes} recorded"
-        # Already in memory and small: checking the digest costs next to nothing.
-        return self._read_through(row)
-
-    def _read_through(self, row: FileRow) -> tuple[Problem, str] | None:
         file = ArtifactFile(path=row.path, sha256=row.sha256, bytes=row.bytes)
         try:
             self.store.verify_file(file, what=f"blob {row.sha256}")
@@ -222,6 +288,7 @@ def fsck(
     store: ArtifactStore,
     *,
     read_data: bool = False,
+    read_subset: str | ReadSubset | None = None,
     pending_after: timedelta = PENDING_WARN_AFTER,
     page: int = PAGE,
     now: datetime | None = None,
@@ -231,6 +298,8 @@ def fsck(
     Args:
         store: the store to check (it is only read).
         read_data: also read every blob and check its SHA-256 (reads everything once).
+        read_subset: read and check only these blobs (``"N/M"``, ``"P%"``: ``ReadSubset``);
+            the others get the quick check. ``ValidationError`` for a malformed one.
         pending_after: pending artifacts not updated for this long are warned about.
         page: file rows per index query.
         now: the current time (for tests).
@@ -239,24 +308,18 @@ def fsck(
         The report; ``report.ok`` is False when an artifact is damaged.
     """
     now = now or datetime.now(UTC)
-    checker = _Checker(store, read_data=read_data)
+    subset = parse_read_subset(read_subset) if isinstance(read_subset, str) else read_subset
+    reads = _reads(read_data, subset)
+    checker = _Checker(store)
     damage: list[Damage] = []
     warnings: list[FsckWarning] = []
     referenced: set[bytes] = set()  # 32 bytes per distinct digest, not the rows
     artifacts = files = 0
     last_artifact: str | None = None
-    for row in iter_file_rows(store, page=page):
-        files += 1
-        referenced.add(bytes.fromhex(row.sha256))
-        if row.artifact_id != last_artifact:
-            artifacts += 1
-            last_artifact = row.artifact_id
-            stale = _stale_pending(row, now - pending_after)
-            if stale is not None:
-                warnings.append(stale)
-        if row.status != "completed":
-            continue  # an upload still to come: no bytes expected yet
-        verdict = checker.check(row)
+    #: Rows whose blob is being read through, by blob key (a bounded backlog of blobs).
+    in_flight: dict[str, list[FileRow]] = {}
+
+    def record(row: FileRow, verdict: Verdict) -> None:
         if verdict is not None:
             problem, detail = verdict
             damage.append(
@@ -268,30 +331,46 @@ def fsck(
                     detail=detail,
                 )
             )
-    for digest, size, modified in stored_blobs(store.blobs):
-        if bytes.fromhex(digest.hexdigest) not in referenced:
-            warnings.append(
-                FsckWarning(
-                    kind="orphan_blob",
-                    key=digest.hexdigest,
-                    size=size,
-                    modified=modified,
-                    detail=f"blob {digest.hexdigest} is referenced by no file",
-                )
-            )
-    if isinstance(store.blobs, BlobGarbage):
-        for item in store.blobs.iter_garbage(older_than=timedelta(0)):
-            warnings.append(
-                FsckWarning(
-                    kind="garbage",
-                    key=item.key,
-                    size=item.size,
-                    modified=item.created_at,
-                    detail=f"{item.kind.replace('_', ' ')} left by a write",
-                )
-            )
+
+    def settle(read: BlobRead) -> None:
+        rows = in_flight.pop(read.key)
+        verdict = checker.verdicts[read.key] = checker.judge(rows[0], read)
+        for row in rows:
+            record(row, verdict)
+
+    with BlobReads(store.blobs) if reads is not _never else contextlib.nullcontext() as pipe:
+        for row in iter_file_rows(store, page=page):
+            files += 1
+            referenced.add(bytes.fromhex(row.sha256))
+            if row.artifact_id != last_artifact:
+                artifacts += 1
+                last_artifact = row.artifact_id
+                stale = _stale_pending(row, now - pending_after)
+                if stale is not None:
+                    warnings.append(stale)
+            if row.status != "completed":
+                continue  # an upload still to come: no bytes expected yet
+            key = f"{row.sha256}:{row.bytes}"
+            if key in checker.verdicts:
+                record(row, checker.verdicts[key])
+            elif key in in_flight:
+                in_flight[key].append(row)
+            elif pipe is not None and not row.inline and reads(row.sha256):
+                in_flight[key] = [row]
+                pipe.submit(Digest(hexdigest=row.sha256), key)
+                for read in pipe.done():
+                    settle(read)
+            else:
+                verdict = checker.verdicts[key] = checker.quick(row)
+                record(row, verdict)
+        if pipe is not None:
+            for read in pipe.drain():
+                settle(read)
+    damage.sort(key=lambda d: (d.artifact_id, d.path))  # row order, whenever found
+    warnings += _garbage(store.blobs, referenced)
     return FsckReport(
         read_data=read_data,
+        read_subset=None if read_data or subset is None else subset.text,
         artifacts=artifacts,
         files=files,
         blobs_checked=len(checker.verdicts),
@@ -299,6 +378,45 @@ def fsck(
         damage=damage,
         warnings=warnings,
     )
+
+
+def _garbage(blobs: BlobStore, referenced: set[bytes]) -> Iterator[FsckWarning]:
+    """Blobs no file references, and what writes left behind."""
+    for digest, size, modified in stored_blobs(blobs):
+        if bytes.fromhex(digest.hexdigest) not in referenced:
+            yield FsckWarning(
+                kind="orphan_blob",
+                key=digest.hexdigest,
+                size=size,
+                modified=modified,
+                detail=f"blob {digest.hexdigest} is referenced by no file",
+            )
+    if isinstance(blobs, BlobGarbage):
+        for item in blobs.iter_garbage(older_than=timedelta(0)):
+            yield FsckWarning(
+                kind="garbage",
+                key=item.key,
+                size=item.size,
+                modified=item.created_at,
+                detail=f"{item.kind.replace('_', ' ')} left by a write",
+            )
+
+
+def _reads(read_data: bool, subset: ReadSubset | None) -> Callable[[str], bool]:
+    """Whether a blob, by its digest, is read through."""
+    if read_data:
+        return _always
+    if subset is not None:
+        return functools.partial(subset.selects, rng=random.Random())
+    return _never
+
+
+def _always(sha256: str) -> bool:
+    return True
+
+
+def _never(sha256: str) -> bool:
+    return False
 
 
 def _stale_pending(row: FileRow, cutoff: datetime) -> FsckWarning | None:

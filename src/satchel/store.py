@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from io import FileIO
 from pathlib import Path
 from typing import Final
@@ -26,6 +27,7 @@ from typing import Final
 from satchel.commit import GroupCommitter
 from satchel.config import Settings
 from satchel.errors import (
+    BlobCollectedError,
     ConfigError,
     ConflictError,
     IntegrityError,
@@ -35,8 +37,16 @@ from satchel.errors import (
 )
 from satchel.hashing import Digest, HashingSink, copy_and_hash, digest_bytes, verify
 from satchel.index import ArtifactQuery, ArtifactWrite, Index, open_index
-from satchel.index.base import Reader, RunQuery
-from satchel.models import Artifact, ArtifactFile, Occurrence, Run, RunStatus, new_id
+from satchel.index.base import BlobCollection, Reader, RunQuery
+from satchel.models import (
+    Artifact,
+    ArtifactFile,
+    Occurrence,
+    Run,
+    RunStatus,
+    format_time,
+    new_id,
+)
 from satchel.storage import (
     BlobSink,
     BlobStore,
@@ -250,7 +260,7 @@ class ArtifactStore:
         self.local_dir = home / "local"
         for directory in (self.staging_dir, self.local_dir):
             directory.mkdir(parents=True, exist_ok=True)
-        self._committer: GroupCommitter[ArtifactWrite] = GroupCommitter(index.commit_writes)
+        self._committer: GroupCommitter[ArtifactWrite] = GroupCommitter(self._commit_writes)
         self._hash_cache = _HashCache()
         self._executor: ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()
@@ -427,6 +437,38 @@ class ArtifactStore:
         """Commit one artifact and wait until it is durable."""
         self._committer.run(write)
 
+    def _commit_writes(self, writes: Sequence[ArtifactWrite]) -> None:
+        try:
+            self.index.commit_writes(writes)
+        except BlobCollectedError as exc:
+            self._commit_after_collection(writes, exc.digests)
+
+    def _commit_after_collection(
+        self, writes: Sequence[ArtifactWrite], digests: Sequence[str]
+    ) -> None:
+        """A collection recorded blobs these writes reference as deleted. With no
+        collection under way (the lock, shared), look: a blob stored again (a save wrote
+        it since, or the collector died before removing it) commits; a missing one fails
+        the save (``satchel.index.collect``)."""
+        index = self._collection()
+        confirmed: set[str] = set()
+        with index.collection_lock(shared=True):
+            while True:
+                missing = [d for d in digests if self.blobs.stat(Digest(hexdigest=d)) is None]
+                if missing:
+                    raise BlobCollectedError(
+                        f"blob {missing[0]} was removed by a collection (satchel gc, or a "
+                        "delete) while this save was in flight; nothing was saved: save again",
+                        digests=tuple(missing),
+                    )
+                confirmed.update(digests)
+                try:
+                    self.index.commit_writes(writes, confirmed=confirmed)
+                except BlobCollectedError as again:  # recorded before the lock was ours
+                    digests = again.digests
+                else:
+                    return
+
     # -- reading ------------------------------------------------------------------------
 
     def get(self, artifact_id: str, *, reader: Reader | None = None) -> Artifact | None:
@@ -546,21 +588,32 @@ class ArtifactStore:
             NotFoundError: no such artifact.
             ConflictError: its run is still running.
         """
-        return self._remove_blobs(self.index.delete_artifact(artifact_id))
+        return self.collect_blobs(self.index.delete_artifact(artifact_id))
 
     def delete_run(self, run_id: str) -> list[str]:
         """Delete a run, its child runs and all their artifacts, then the blobs only they
         used (as ``delete_artifact``)."""
-        return self._remove_blobs(self.index.delete_run(run_id))
+        return self.collect_blobs(self.index.delete_run(run_id))
 
-    def _remove_blobs(self, digests: Sequence[str]) -> list[str]:
+    def _collection(self) -> BlobCollection:
+        if not isinstance(self.index, BlobCollection):
+            raise ConfigError(f"the index at {self.index.url} cannot collect blobs")
+        return self.index
+
+    def collect_blobs(self, candidates: Sequence[str], *, now: datetime | None = None) -> list[str]:
+        """Remove the blobs of ``candidates`` that no file row references, never one a
+        save in flight found stored (``satchel.index.collect``); returns the digests of the
+        blobs removed. A crash part way leaves unreferenced blobs, never a reference to a
+        missing one."""
+        if not candidates:
+            return []
+        index = self._collection()
         removed: list[str] = []
-        for hexdigest in digests:
-            # Checked again just before: a save of the same bytes may have committed since.
-            if self.index.blob_referenced(hexdigest):
-                continue
-            if self.blobs.delete(Digest(hexdigest=hexdigest)):
-                removed.append(hexdigest)
+        with index.collection_lock(shared=False):
+            at = format_time(now or datetime.now(UTC))
+            for hexdigest in index.doom_blobs(candidates, deleted_at=at):
+                if self.blobs.delete(Digest(hexdigest=hexdigest)):
+                    removed.append(hexdigest)
         return removed
 
     def close(self) -> None:

@@ -6,13 +6,16 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
 import satchel
 from conftest import CONTEXT_FIELDS
+from satchel.blob_reads import BACKLOG, BlobReads
 from satchel.config import Settings
-from satchel.fsck import fsck
+from satchel.errors import ValidationError
+from satchel.fsck import ReadSubset, fsck, parse_read_subset
 from satchel.hashing import Digest, digest_bytes
 from satchel.index import ArtifactWrite
 from satchel.models import Artifact, ArtifactFile, new_id
@@ -216,3 +219,102 @@ def test_file_rows_are_read_in_pages(ctx: satchel.Context, settings: Settings) -
     report = fsck(ctx.store, page=2)
     assert (report.artifacts, report.files) == (5, 5)
     assert report.damaged_artifacts == [saved[3].artifact_id]
+
+
+def test_the_read_data_subsets_partition_the_blobs(
+    ctx: satchel.Context, settings: Settings
+) -> None:
+    """Subsets 1/M..M/M read each blob exactly once between them: every flipped blob is
+    found by exactly the subset holding it (by digest), and their reads add up to one
+    ``--read-data``; a percentage reads a share, 100% all of it."""
+    arts = ctx.sync_artifacts()
+    saved = [arts.save_text(big(settings, chr(65 + i)), name=f"a{i}") for i in range(12)]
+    twin = arts.save_text(big(settings, "A"), name="same bytes as a0")
+    small = arts.save_text("small, kept inline", name="inline")
+    for a in saved:
+        assert a.sha256
+        flip(ctx.store.blobs, Digest(hexdigest=a.sha256))
+    full = fsck(ctx.store, read_data=True)
+    assert len(full.damaged_artifacts) == 13
+    m = 3
+    found: list[str] = []
+    bytes_read = 0
+    for n in range(1, m + 1):
+        report = fsck(ctx.store, read_subset=f"{n}/{m}")
+        assert report.read_subset == f"{n}/{m}" and not report.read_data
+        assert report.blobs_checked == full.blobs_checked
+        wanted = {
+            a.artifact_id for a in [*saved, twin] if a.sha256 and int(a.sha256[:8], 16) % m == n - 1
+        }
+        assert set(report.damaged_artifacts) == wanted
+        found += report.damaged_artifacts
+        # The inline file is checked (and counted) by every run: its bytes are in hand.
+        bytes_read += report.bytes_read - small.bytes
+    assert sorted(found) == sorted(full.damaged_artifacts)  # each once, none left out
+    assert bytes_read == full.bytes_read - small.bytes
+    assert set(fsck(ctx.store, read_subset="100%").damaged_artifacts) == set(full.damaged_artifacts)
+    share = fsck(ctx.store, read_subset="0.01%")
+    assert share.read_subset == "0.01%"
+    assert set(share.damaged_artifacts) <= set(full.damaged_artifacts)
+
+
+@pytest.mark.parametrize(
+    "spec", ["0/0", "3/2", "0/3", "1/0", "junk", "", "1/", "/2", "-1/2", "0%", "101%", "x%"]
+)
+def test_a_malformed_read_data_subset_is_a_validation_error(spec: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        parse_read_subset(spec)
+    assert caught.value.code == "validation_error"
+    assert spec in str(caught.value)
+
+
+def test_read_data_subset_forms() -> None:
+    assert parse_read_subset("2/5") == ReadSubset("2/5", n=2, m=5)
+    assert parse_read_subset(" 1/1 ").m == 1
+    assert parse_read_subset("10%").percent == 10.0
+    assert parse_read_subset("2.5%").percent == 2.5
+
+
+def test_a_blob_that_cannot_be_read_is_unreadable(ctx: satchel.Context, settings: Settings) -> None:
+    art = ctx.sync_artifacts().save_text(big(settings, "u"), name="unreadable")
+    assert art.sha256
+    blobs = ctx.store.blobs
+    if not isinstance(blobs, LocalBlobStore):
+        return  # a blob that exists yet cannot be opened: a file store's damage
+    path = blobs.blob_path(Digest(hexdigest=art.sha256))
+    path.unlink()
+    path.mkdir()  # opening it fails with EISDIR
+    report = fsck(ctx.store, read_data=True)
+    assert report.damaged_artifacts == [art.artifact_id]
+    assert report.damage[0].problem == "unreadable"
+    assert report.damage[0].detail.startswith("storage_error: ")
+
+
+class _BrokenReads(MemoryBlobStore):
+    """A store whose reads fail with a bug (not a SatchelError) after ``good`` blobs."""
+
+    def __init__(self, good: int) -> None:
+        super().__init__()
+        self.good = good
+
+    def open_read(self, digest: Digest) -> Any:
+        if self.good == 0:
+            raise RuntimeError("a bug in the store")
+        self.good -= 1
+        return super().open_read(digest)
+
+
+@pytest.mark.parametrize("jobs", [3, BACKLOG * 3])
+def test_a_failing_reader_thread_reaches_the_caller(jobs: int) -> None:
+    """``BlobReads``: a bug in a reading thread is raised to the caller (from ``submit`` or
+    ``drain``), never a hang nor a silent result."""
+    store = _BrokenReads(good=1)
+    digests = [put_orphan(store, f"blob {i}".encode() * 100) for i in range(jobs)]
+    results = []
+    with pytest.raises(RuntimeError, match="a bug in the store"), BlobReads(store) as reads:
+        for i, digest in enumerate(digests):
+            reads.submit(digest, str(i))
+            results += reads.done()
+        results += reads.drain()
+    assert [r.key for r in results] in ([], ["0"])
+    assert all(r.sha256 == digest_bytes(b"blob 0" * 100).hexdigest for r in results)

@@ -61,6 +61,7 @@ RULES: dict[str, tuple[set[str], dict[str, int]]] = {
         {"owner", "admin"},
         {"member": 403, **dict.fromkeys(("other", "email_grantee", "org_grantee", "revoked"), 404)},
     ),
+    "admin": ({"admin"}, dict.fromkeys(set(SIGNED_IN) - {"admin"}, 403)),
     "org_admin": (
         {"admin"},
         {
@@ -87,6 +88,7 @@ class Targets:
     adopt_token: str = ""
     multipart_token: str = ""
     owner_email: str = ""
+    policy_id: str = ""
 
 
 @dataclass
@@ -179,6 +181,12 @@ CASES: dict[tuple[str, str], Case] = {
     ("PATCH", "/api/v1/runs/{run_id}"): Case("org_manage", 200, body={"status": "done"}),
     ("GET", "/api/v1/runs/{run_id}/artifacts"): Case("org", 200),
     ("DELETE", "/api/v1/runs/{run_id}"): Case("org_manage", 204, fresh=True),
+    # Which rows each caller sees: server/test_usage_api.py.
+    ("GET", "/api/v1/usage"): Case("any", 200),
+    ("GET", "/api/v1/retention"): Case("any", 200),
+    ("POST", "/api/v1/retention"): Case("admin", 201, body={"kind": "log", "keep_last": 3}),
+    ("DELETE", "/api/v1/retention/{policy_id}"): Case("org_admin", 204, fresh=True),
+    ("GET", "/api/v1/retention/{policy_id}/preview"): Case("org", 200),
 }
 
 
@@ -200,7 +208,7 @@ def _people(world: World) -> None:
 
 async def _targets(world: World, http: httpx.AsyncClient, key: tuple[str, str]) -> Targets:
     """Fresh things to point at: a completed artifact shared three ways, a pending one,
-    a spare grant and token, a finished run, a link."""
+    a spare grant and token, a finished run, a link (and an admin's retention policy)."""
     m = world.members
     t = Targets(org_id=m["owner"].org_id, owner_email=m["owner"].email)
     run = await http.post("/api/v1/runs", json={"run_id": f"run-{next(_fresh)}"})
@@ -233,6 +241,10 @@ async def _targets(world: World, http: httpx.AsyncClient, key: tuple[str, str]) 
             t.adopt_token = signed.json()["token"]
     if "/multipart/" in key[1]:
         t.multipart_token = await _multipart(http, t)
+    if "{policy_id}" in key[1]:  # an admin's to make: the owner is a member
+        async with world.client("admin") as admin:
+            made = await admin.post("/api/v1/retention", json={"ttl_seconds": 3600})
+            t.policy_id = made.json()["policy_id"]
     return t
 
 
@@ -267,6 +279,7 @@ def _url(path: str, t: Targets) -> str:
         run_id=t.run_id,
         org_id=t.org_id,
         upload=t.multipart_token,
+        policy_id=t.policy_id,
     )
 
 

@@ -1,9 +1,10 @@
 """schemathesis over the app's own OpenAPI document (RELIABILITY: fuzzing).
 
 Every operation gets a bounded number of generated requests, signed in as an admin who owns
-an artifact, a pending one, a run, a grant and a spare token: about half the requests point
-their path at those (the body stays generated), the others at whatever was generated. No answer
-may be a 5xx, carry a status the document does not list, or break its documented schema.
+an artifact, a pending one, a run, a grant, a spare token and a retention policy: about half
+the requests point their path at those (the body stays generated), the others at whatever was
+generated. No answer may be a 5xx, carry a status the document does not list, or break its
+documented schema.
 """
 
 from __future__ import annotations
@@ -57,7 +58,9 @@ def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, str,
     grant = http.post(
         f"/api/v1/artifacts/{made['artifact_id']}/grants", json={"email": "g@example.com"}
     ).json()
+    policy = http.post("/api/v1/retention", json={"keep_last": 1}).json()
     real.update(
+        policy_id=policy["policy_id"],
         artifact_id=made["artifact_id"],
         pending_id=pending["artifact_id"],
         run_id="fuzz-run",

@@ -43,9 +43,13 @@ JsonOption = Annotated[
 #: The width of a table on a pipe or file: wide enough for any row.
 _PIPED_WIDTH: Final = 4096
 #: Columns of free text, which may wrap on a narrow terminal.
-_FREE_TEXT = frozenset({"NAME", "PATH", "LOCATION", "URL", "MESSAGE", "LABELS", "TAGS", "WHO"})
+_FREE_TEXT = frozenset(
+    {"NAME", "PATH", "LOCATION", "URL", "MESSAGE", "LABELS", "TAGS", "WHO", "RULES", "REASON"}
+)
 #: Columns whose values must never be cut short (ids are copied into other commands).
-_WHOLE = frozenset({"ID", "ARTIFACT_ID", "RUN", "RUN_ID", "GRANT_ID", "EXPERIMENT", "PARENT"})
+_WHOLE = frozenset(
+    {"ID", "ARTIFACT_ID", "RUN", "RUN_ID", "GRANT_ID", "EXPERIMENT", "PARENT", "POLICY_ID"}
+)
 
 
 def console(*, err: bool = False) -> Console:

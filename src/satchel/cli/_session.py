@@ -20,19 +20,21 @@ from typing import Any, Final, Protocol
 from urllib.parse import quote
 
 from satchel.cli._connect import Target, resolve
-from satchel.errors import ConfigError, NotFoundError
+from satchel.errors import ConfigError, NotFoundError, ValidationError
 from satchel.facade import SyncArtifactFacade
 from satchel.facade._paging import MAX_PAGE, SearchPage, window_start
 from satchel.facade._search import page_search, search_text, text_query
 from satchel.facade._text import TextSearcher
 from satchel.hashing import Digest
 from satchel.index import ArtifactQuery
-from satchel.index.base import Origin, RunQuery
-from satchel.models import Artifact, ArtifactFile, Run, RunStatus, parse_time
+from satchel.index.base import Origin, RunQuery, UsageFigures
+from satchel.models import Artifact, ArtifactFile, Run, RunStatus, parse_time, utcnow
+from satchel.retention import Preview, RetentionPolicy, expired, policies_of
 from satchel.storage.layout import blob_key
 from satchel.store import ArtifactStore
 from satchel.tenancy import tenancy_of
 from satchel.tenancy.base import Grant
+from satchel.usage import UsageReport, with_people
 from satchel.validation import validate_labels, validate_tags, validate_token
 
 __all__ = ["LOCAL_ACTOR", "Link", "Ops", "SearchRequest", "Session", "open_session"]
@@ -102,6 +104,11 @@ class Ops(Protocol):
     def run_artifacts(self, run_id: str) -> list[Artifact]: ...
     def location(self) -> str: ...
     def file_location(self, artifact: Artifact, file: ArtifactFile) -> str: ...
+    def usage(self) -> UsageReport: ...
+    def retention_policies(self) -> list[RetentionPolicy]: ...
+    def add_retention(self, spec: dict[str, Any]) -> RetentionPolicy: ...
+    def remove_retention(self, policy_id: str) -> None: ...
+    def preview_retention(self, policy_id: str, limit: int) -> Preview: ...
 
 
 def _grant_of(d: dict[str, Any]) -> Grant:
@@ -220,6 +227,29 @@ class RemoteOps:
 
         return self.server + API_PREFIX + file_url(artifact.artifact_id, file.path)
 
+    def usage(self) -> UsageReport:
+        return self.api.usage()
+
+    def retention_policies(self) -> list[RetentionPolicy]:
+        from satchel.client import _retention  # noqa: PLC0415
+
+        return _retention.list_policies(self.api)
+
+    def add_retention(self, spec: dict[str, Any]) -> RetentionPolicy:
+        from satchel.client import _retention  # noqa: PLC0415
+
+        return _retention.add_policy(self.api, spec)
+
+    def remove_retention(self, policy_id: str) -> None:
+        from satchel.client import _retention  # noqa: PLC0415
+
+        _retention.remove_policy(self.api, policy_id)
+
+    def preview_retention(self, policy_id: str, limit: int) -> Preview:
+        from satchel.client import _retention  # noqa: PLC0415
+
+        return _retention.preview_policy(self.api, policy_id, limit)
+
 
 class EmbeddedOps:
     """``Ops`` on the embedded store: the one local actor may do everything."""
@@ -326,6 +356,49 @@ class EmbeddedOps:
         if self.store.blobs.stat(digest) is None:
             return f"{self.store.index.url} (kept inside the index)"
         return self.store.blobs.blob_uri(digest)
+
+    def usage(self) -> UsageReport:
+        # Every org and user of the store, with the directory's emails and org names.
+        index = self.store.index
+        if not isinstance(index, UsageFigures):
+            raise ValidationError(f"the index at {index.url} keeps no usage figures")
+        users = self.tenancy.list_users()
+        members: dict[str, list[str]] = {}
+        for user in users:
+            members.setdefault(user.org_id, []).append(user.user_id)
+        orgs = self.tenancy.list_orgs()
+        return with_people(
+            index.usage(),
+            emails={u.user_id: u.email for u in users},
+            org_names={o.org_id: o.name for o in orgs},
+            members=members,
+            orgs=[o.org_id for o in orgs],
+        )
+
+    # Retention: policies made here are store-wide (``org_id`` None), as the one local
+    # actor's; on a server's store they apply to every organisation.
+
+    def retention_policies(self) -> list[RetentionPolicy]:
+        return policies_of(self.store.index).list_policies()
+
+    def add_retention(self, spec: dict[str, Any]) -> RetentionPolicy:
+        policy = RetentionPolicy(created_by=LOCAL_ACTOR, **spec)
+        if policy.run_id is not None:
+            self.run(policy.run_id)
+        policies_of(self.store.index).add_policy(policy)
+        return policy
+
+    def remove_retention(self, policy_id: str) -> None:
+        if not policies_of(self.store.index).delete_policy(policy_id):
+            raise NotFoundError(f"no retention policy with id {policy_id!r}")
+
+    def preview_retention(self, policy_id: str, limit: int) -> Preview:
+        policy = policies_of(self.store.index).get_policy(policy_id)
+        if policy is None:
+            raise NotFoundError(f"no retention policy with id {policy_id!r}")
+        now = utcnow()
+        found = expired(self.store.index, now=now, policies=[policy])
+        return Preview(policy=policy, as_of=now, count=len(found), items=found[:limit])
 
 
 @dataclass(slots=True)

@@ -1,6 +1,6 @@
 """The ``satchel`` command: ``artifacts``, ``runs``, ``run``, ``search``, ``best``,
-``login``, ``logout``, ``serve``, ``fsck``, ``reindex``, ``db`` and ``admin``
-(docs/cli.md).
+``login``, ``logout``, ``serve``, ``fsck``, ``gc``, ``usage``, ``retention``, ``reindex``,
+``db`` and ``admin`` (docs/cli.md).
 
 Each command group lives in its own module; this one registers them.
 """
@@ -17,12 +17,15 @@ from satchel.cli._errors import reported
 from satchel.cli._options import IndexOption, StoreOption
 from satchel.cli.admin import admin_app
 from satchel.cli.artifacts import artifacts_app
+from satchel.cli.gc import gc_command
 from satchel.cli.login import login, logout
 from satchel.cli.maintenance import fsck_command
+from satchel.cli.retention import retention_app
 from satchel.cli.run import RUN_CONTEXT, run
 from satchel.cli.runs import runs_app
 from satchel.cli.search import best, search
 from satchel.cli.serve import serve
+from satchel.cli.usage import usage
 from satchel.config import Settings
 from satchel.errors import ValidationError
 from satchel.index import Index, open_index
@@ -53,6 +56,8 @@ app.command()(logout)
 app.command()(serve)
 app.command(context_settings=RUN_CONTEXT)(run)
 app.command("fsck")(fsck_command)
+app.command("gc")(gc_command)
+app.command()(usage)
 
 
 @app.command()
@@ -100,6 +105,7 @@ def _reindex(store: ArtifactStore, *, semantic: bool) -> None:
 
 
 app.add_typer(admin_app)
+app.add_typer(retention_app)
 
 db_app = typer.Typer(
     name="db",

@@ -14,7 +14,8 @@ from satchel.cli._errors import EXIT_ERROR, reported
 from satchel.cli._options import IndexOption, StoreOption
 from satchel.cli._output import JsonOption, emit_json, human_bytes
 from satchel.config import Settings
-from satchel.fsck import FsckReport, fsck
+from satchel.errors import ValidationError
+from satchel.fsck import FsckReport, fsck, parse_read_subset
 from satchel.store import ArtifactStore
 
 __all__ = ["fsck_command"]
@@ -25,6 +26,15 @@ def fsck_command(
         bool,
         typer.Option("--read-data", help="Also read every blob and check its SHA-256."),
     ] = False,
+    read_data_subset: Annotated[
+        str | None,
+        typer.Option(
+            "--read-data-subset",
+            metavar="N/M|P%",
+            help="Read and check only the N-th of M fixed subsets of the blobs, or a random "
+            "P percent; the quick check for the others.",
+        ),
+    ] = None,
     as_json: JsonOption = False,
     store: StoreOption = None,
     index: IndexOption = None,
@@ -34,10 +44,13 @@ def fsck_command(
     Example: satchel fsck --read-data
     """
     with reported():
+        if read_data and read_data_subset is not None:
+            raise ValidationError("--read-data reads every blob: give it or --read-data-subset")
+        subset = None if read_data_subset is None else parse_read_subset(read_data_subset)
         settings = Settings.load(store=store, index=index)
         opened = ArtifactStore.open(settings)
         try:
-            report = fsck(opened, read_data=read_data)
+            report = fsck(opened, read_data=read_data, read_subset=subset)
         finally:
             opened.close()
     if as_json:
@@ -55,10 +68,13 @@ def _print_report(report: FsckReport) -> None:
         size = "" if w.size is None else f" ({human_bytes(w.size)})"
         typer.echo(f"warning: {w.kind} {w.key}{size}: {w.detail}")
     mode = "read-data" if report.read_data else "quick"
+    if report.read_subset is not None:
+        mode = f"read-data subset {report.read_subset}"
+    reading = report.read_data or report.read_subset is not None
     typer.echo(
         f"checked ({mode}): {report.artifacts:,} artifacts, {report.files:,} files, "
         f"{report.blobs_checked:,} distinct blobs"
-        + (f", {human_bytes(report.bytes_read)} read" if report.read_data else "")
+        + (f", {human_bytes(report.bytes_read)} read" if reading else "")
     )
     damaged = len(report.damaged_artifacts)
     typer.echo(

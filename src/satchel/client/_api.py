@@ -28,6 +28,7 @@ from satchel.errors import (
     SatchelError,
     error_class_for_code,
 )
+from satchel.usage import UsageReport
 
 __all__ = ["API_PREFIX", "TIMEOUT", "Api", "ServerInfo", "file_url", "raise_for_error", "tls"]
 
@@ -128,6 +129,10 @@ class Api:
                 presigned_multipart=body.get("presigned_multipart") is True,
             )
         return self._info
+
+    def usage(self) -> UsageReport:
+        """The usage figures the caller may see (``GET /usage``): their org's."""
+        return UsageReport.from_dict(self.json("GET", "/usage", retry=True))
 
     def request(
         self,

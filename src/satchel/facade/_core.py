@@ -15,13 +15,13 @@ import functools
 import os
 import shutil
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from satchel.errors import NotFoundError
+from satchel.errors import BlobCollectedError, NotFoundError
 from satchel.facade import _local
 from satchel.facade._paging import SearchPage
 from satchel.facade._scope import ContextInfo, ScopeLevel, scope_query
@@ -209,8 +209,11 @@ class FacadeCore(CoreBase):
     # -- saves --------------------------------------------------------------------------
 
     def save_bytes(self, data: bytes, spec: SaveSpec, *, fallback_key: str) -> Artifact:
-        blob = self.store.put_bytes(data)
-        return self.commit(*self.build_file_write(spec, blob, fallback_key=fallback_key))
+        def save() -> Artifact:
+            blob = self.store.put_bytes(data)
+            return self.commit(*self.build_file_write(spec, blob, fallback_key=fallback_key))
+
+        return _once_more_if_collected(save)
 
     async def save_bytes_async(self, data: bytes, spec: SaveSpec, *, fallback_key: str) -> Artifact:
         """``save_bytes`` from the event loop: a small payload is built right here and only
@@ -237,9 +240,13 @@ class FacadeCore(CoreBase):
 
     def save_file(self, path: str | os.PathLike[str], spec: SaveSpec, *, cleanup: bool) -> Artifact:
         source = Path(path)
-        blob = self.store.put_file(source)
         fallback = last_segment(source.name) or "artifact"
-        artifact = self.commit(*self.build_file_write(spec, blob, fallback_key=fallback))
+
+        def save() -> Artifact:
+            blob = self.store.put_file(source)
+            return self.commit(*self.build_file_write(spec, blob, fallback_key=fallback))
+
+        artifact = _once_more_if_collected(save)
         if cleanup:
             with contextlib.suppress(FileNotFoundError):
                 source.unlink()
@@ -464,3 +471,12 @@ class FacadeCore(CoreBase):
 
     def close(self) -> None:
         self.store.close()
+
+
+def _once_more_if_collected(save: Callable[[], Artifact]) -> Artifact:
+    """Run a save; when a collection removed the blob it found stored before it could
+    commit (``BlobCollectedError``), store the bytes anew, once: the source is at hand."""
+    try:
+        return save()
+    except BlobCollectedError:
+        return save()

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence, Set
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 from satchel.models import Artifact, ArtifactStatus, FileStatus, Occurrence, Run, RunStatus
+from satchel.usage import UsageReport
+
+if TYPE_CHECKING:  # the value type lives with its rules (``satchel.retention``)
+    from satchel.retention import RetentionPolicy
 
 __all__ = [
     "ORIGINS",
     "ArtifactQuery",
     "ArtifactWrite",
+    "BlobCollection",
     "FileRow",
     "FileScan",
     "Index",
@@ -22,10 +28,13 @@ __all__ = [
     "Origin",
     "QueryPosition",
     "Reader",
+    "RetentionPolicies",
+    "RetentionRow",
     "RunPosition",
     "RunQuery",
     "SchemaMigrations",
     "UploadLedger",
+    "UsageFigures",
     "VectorStore",
 ]
 
@@ -151,8 +160,16 @@ class Index(Protocol):
     def url(self) -> str:
         """The URL this index was opened from (credentials removed)."""
 
-    def commit_writes(self, writes: Sequence[ArtifactWrite]) -> None:
-        """Insert all artifacts (and their runs if new) in one durable transaction."""
+    def commit_writes(
+        self, writes: Sequence[ArtifactWrite], *, confirmed: Set[str] = frozenset()
+    ) -> None:
+        """Insert all artifacts (and their runs if new) in one durable transaction.
+
+        Raises:
+            BlobCollectedError: a collection removed one of the stored blobs the files
+                reference (``BlobCollection``); nothing was committed. ``confirmed``:
+                such digests the caller found stored again, which then commit.
+        """
 
     def get(self, artifact_id: str, *, reader: Reader | None = None) -> Artifact | None:
         """One completed artifact, or None (also when ``reader`` may not read it)."""
@@ -244,6 +261,37 @@ class FileScan(Protocol):
     def file_rows(self, *, after: tuple[str, str] | None, limit: int) -> list[FileRow]:
         """Up to ``limit`` file rows ordered by ``(artifact_id, path)``, strictly after
         ``after`` (None: from the first)."""
+
+
+@runtime_checkable
+class BlobCollection(Protocol):
+    """What a collection needs so that it never removes a blob a save is about to use
+    (the protocol is in ``satchel.index.collect``)."""
+
+    def collection_lock(self, *, shared: bool) -> AbstractContextManager[None]:
+        """Held exclusively while collecting; shared by a save checking a collected blob."""
+
+    def doom_blobs(self, candidates: Sequence[str], *, deleted_at: str) -> list[str]:
+        """Record the candidates no file row references as deleted (one transaction,
+        serialised with saves); returns them. Remove their blobs only after this, and
+        only while holding the collection lock."""
+
+    def purge_blob_deletions(self, *, before: str) -> int:
+        """Forget deletions recorded before ``before``; returns how many."""
+
+    def referenced_digests(self, *, page: int = 10_000) -> Iterator[str]:
+        """Every digest a file row references, once each, in order."""
+
+    def stale_pending(self, *, before: str) -> list[str]:
+        """Pending artifacts last updated before ``before`` (not of a running run)."""
+
+    def delete_artifacts(
+        self, artifact_ids: Sequence[str], *, keep_pinned: bool = False
+    ) -> tuple[list[str], dict[str, int]]:
+        """Delete these artifacts in one transaction: missing ones are skipped, and with
+        ``keep_pinned`` so are those pinned or of a running run by now (a retention plan
+        is a snapshot). Returns the ids deleted, and the digests no file row references
+        any more with their sizes (candidates for ``doom_blobs``)."""
 
 
 @runtime_checkable
@@ -344,3 +392,54 @@ class UploadLedger(Protocol):
 
     def pending_of(self, user_id: str, limit: int) -> list[Artifact]:
         """Up to ``limit`` of the user's pending artifacts, newest first."""
+
+
+@runtime_checkable
+class UsageFigures(Protocol):
+    """Optional ability: usage figures per org and user, aggregated inside the index
+    (``satchel.usage`` says what each figure counts)."""
+
+    def usage(self, *, org_id: str | None = None) -> UsageReport:
+        """The figures of one org (``org_id``), or of every org with the store's total
+        (None: artifacts saved without an org then form an org row of their own)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RetentionRow:
+    """One completed artifact a retention policy selects, with what planning needs.
+
+    ``created_at`` is the stored RFC 3339 text (fixed width: text order is time order);
+    ``running``: its run is still running; ``metric``: its value of the policy's metric
+    (None without one, or when the policy ranks by none).
+    """
+
+    artifact_id: str
+    created_at: str
+    run_id: str | None
+    name: str | None
+    pinned: bool
+    running: bool
+    metric: float | None
+
+
+@runtime_checkable
+class RetentionPolicies(Protocol):
+    """Optional ability: retention policies kept in the index, and what each selects
+    (``satchel.retention`` plans on these; ``satchel.index.retention`` for SQL)."""
+
+    def add_policy(self, policy: RetentionPolicy) -> None:
+        """Record a policy (its ``policy_id`` must be new)."""
+
+    def list_policies(self, *, org_id: str | None = None) -> list[RetentionPolicy]:
+        """The policies of ``org_id`` (None: every policy, store-wide ones and every
+        organisation's), oldest first."""
+
+    def get_policy(self, policy_id: str) -> RetentionPolicy | None:
+        """One policy, or None."""
+
+    def delete_policy(self, policy_id: str) -> bool:
+        """Remove a policy; False when no such policy."""
+
+    def retention_rows(self, policy: RetentionPolicy) -> list[RetentionRow]:
+        """Every completed artifact ``policy`` selects (its org, kind, run and the run's
+        descendants), in no particular order."""

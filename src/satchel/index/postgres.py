@@ -20,6 +20,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from satchel.errors import ConfigError, MissingDependencyError
+from satchel.index.collect import PgCollectionLock
 from satchel.index.drive import PG_DRIVEN_MAX
 from satchel.index.positions import CLAIM_SQL
 from satchel.index.rawwrite import RawWriter
@@ -110,6 +111,7 @@ def open_postgres_index(url: str, *, migrate: bool = True) -> SqlIndex:
             placeholder=lambda c: f"%({c})s",
             errors=(psycopg.Error,),
         ),
+        collection_lock=PgCollectionLock(engine),
         lexical="satchel.index.pg_text",
         statistics=False,
         driven_max=PG_DRIVEN_MAX,

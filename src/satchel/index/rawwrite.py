@@ -9,16 +9,19 @@ a write transaction and its parameter marker.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence, Set
 from typing import Any
 
 from sqlalchemy import Engine, Table
 
 from satchel import _faults
-from satchel.errors import IndexBackendError
+from satchel.errors import BlobCollectedError, IndexBackendError
 from satchel.index.rows import BatchRows
 
 __all__ = ["RawWriter"]
+
+#: Digests per statement of the deletion check.
+_CHUNK = 500
 
 
 class RawWriter:
@@ -52,8 +55,16 @@ class RawWriter:
             self._sql[key] = sql
         return sql
 
-    def write(self, batch: BatchRows) -> None:
-        """Insert every row of ``batch`` in one transaction; all or nothing."""
+    def write(
+        self, batch: BatchRows, *, guard: Sequence[str] = (), confirmed: Set[str] = frozenset()
+    ) -> None:
+        """Insert every row of ``batch`` in one transaction; all or nothing.
+
+        ``guard``: the digests of stored blobs the rows reference. When a collection
+        recorded one of them as deleted (``satchel.index.collect``), nothing is committed
+        and ``BlobCollectedError`` names them, unless ``confirmed`` holds them: the caller
+        found them stored again, and their records go.
+        """
         with self._lock:
             if self._conn is None:
                 self._conn = self._engine.raw_connection()
@@ -65,6 +76,8 @@ class RawWriter:
                     if rows:
                         columns = tuple(rows[0])
                         cursor.executemany(self._statement(table, columns, ignore), rows)
+                if guard:
+                    self._check_deletions(cursor, guard, confirmed)
                 _faults.point("index.before_commit")
                 cursor.execute("COMMIT")
             except self._errors as exc:
@@ -76,6 +89,30 @@ class RawWriter:
             finally:
                 cursor.close()
         _faults.point("index.committed")
+
+    def _check_deletions(self, cursor: Any, guard: Sequence[str], confirmed: Set[str]) -> None:
+        wanted = sorted(set(guard))
+        found: list[str] = []
+        for i in range(0, len(wanted), _CHUNK):
+            chunk = wanted[i : i + _CHUNK]
+            params = {f"d{n}": d for n, d in enumerate(chunk)}
+            marks = ", ".join(self._placeholder(name) for name in params)
+            cursor.execute(
+                f'SELECT sha256 FROM "blob_deletions" WHERE sha256 IN ({marks})',  # noqa: S608 - values bound
+                params,
+            )
+            found.extend(str(row[0]) for row in cursor.fetchall())
+        if not found:
+            return
+        unconfirmed = tuple(d for d in found if d not in confirmed)
+        if unconfirmed:
+            raise BlobCollectedError(
+                f"blob {unconfirmed[0]} was collected while this save was in flight",
+                digests=unconfirmed,
+            )
+        params = {f"d{n}": d for n, d in enumerate(found)}
+        marks = ", ".join(self._placeholder(name) for name in params)
+        cursor.execute(f'DELETE FROM "blob_deletions" WHERE sha256 IN ({marks})', params)  # noqa: S608
 
     def _abandon(self, cursor: Any) -> None:
         try:

@@ -36,11 +36,13 @@ __all__ = [
     "artifact_tags",
     "artifact_vectors",
     "artifacts",
+    "blob_deletions",
     "grants",
     "inline_blobs",
     "metadata",
     "occurrences",
     "orgs",
+    "retention_policies",
     "runs",
     "search_watermarks",
     "tokens",
@@ -48,7 +50,7 @@ __all__ = [
 ]
 
 #: The newest migration revision; opening an index at this revision skips Alembic entirely.
-SCHEMA_HEAD: Final = "0007"
+SCHEMA_HEAD: Final = "0008"
 
 ID = String(64)
 TIME = String(32)
@@ -280,4 +282,36 @@ grants = Table(
     UniqueConstraint("artifact_id", "recipient_org_id", name="uq_grants_org"),
     Index("ix_grants_email", "recipient_email", "artifact_id"),
     Index("ix_grants_org", "recipient_org_id", "artifact_id"),
+)
+
+# -- collection (migration 0008): ``satchel gc``, deletes and retention.
+
+#: A blob deleted while a save may have found it stored: such a save checks here before it
+#: commits a reference (``satchel.gc``). Purged after the collection's grace period.
+blob_deletions = Table(
+    "blob_deletions",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("deleted_at", TIME, nullable=False),
+    Index("ix_blob_deletions_at", "deleted_at"),
+)
+
+#: What ``satchel gc`` expires, per kind and/or run of an organisation (``satchel.retention``).
+retention_policies = Table(
+    "retention_policies",
+    metadata,
+    Column("policy_id", ID, primary_key=True),
+    Column("org_id", ID),
+    Column("name", Text),
+    Column("kind", Text),
+    Column("run_id", ID),
+    Column("group_by", String(16), nullable=False),
+    Column("keep_last", Integer),
+    Column("keep_best", Integer),
+    Column("metric", Text),
+    Column("metric_mode", String(8)),
+    Column("ttl_seconds", BigInteger),
+    Column("created_by", ID),
+    Column("created_at", TIME, nullable=False),
+    Index("ix_retention_policies_org", "org_id"),
 )

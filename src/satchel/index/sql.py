@@ -7,7 +7,7 @@ from the backend module that builds the engine; everything else is here.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence, Set
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -31,13 +31,15 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from satchel.errors import IndexBackendError, NotFoundError
-from satchel.index import pending, positions, scan, vectors
+from satchel.index import collect, pending, positions, scan, vectors
+from satchel.index import retention as retention_sql
 from satchel.index.base import (
     ArtifactQuery,
     ArtifactWrite,
     FileRow,
     QueryPosition,
     Reader,
+    RetentionRow,
     RunQuery,
 )
 from satchel.index.delete import (
@@ -78,6 +80,7 @@ from satchel.index.schema import (
     occurrences,
     runs,
 )
+from satchel.index.usage import usage_report
 from satchel.models import (
     Artifact,
     ArtifactFile,
@@ -87,6 +90,8 @@ from satchel.models import (
     format_time,
     parse_time,
 )
+from satchel.retention import RetentionPolicy
+from satchel.usage import UsageReport
 
 __all__ = ["CHEAP_WALK", "SqlIndex", "TextIndex"]
 
@@ -125,6 +130,7 @@ class SqlIndex:
         insert_ignore: InsertIgnore,
         write_options: dict[str, Any],
         raw_writer: RawWriter,
+        collection_lock: collect.CollectionLock,
         lexical: str | None = None,
         statistics: bool = False,
         migrate: bool = True,
@@ -138,6 +144,7 @@ class SqlIndex:
         self._insert_ignore = insert_ignore
         self._write_options = write_options
         self._raw = raw_writer
+        self._collection_lock = collection_lock
         #: The text search module's name, imported at the first text search.
         self._lexical = lexical
         self._statistics = statistics
@@ -230,10 +237,18 @@ class SqlIndex:
 
     # -- writes -------------------------------------------------------------------------
 
-    def commit_writes(self, writes: Sequence[ArtifactWrite]) -> None:
+    def commit_writes(
+        self, writes: Sequence[ArtifactWrite], *, confirmed: Set[str] = frozenset()
+    ) -> None:
         # The hot path: precompiled INSERTs on one DBAPI connection. SQLAlchemy's
         # per-statement overhead was more than the durable commit itself.
-        self._raw.write(rows_for_writes(writes))
+        guard = [
+            f.sha256
+            for w in writes
+            for f in w.artifact.files
+            if f.status == "completed" and f.sha256 not in w.inline_blobs
+        ]
+        self._raw.write(rows_for_writes(writes), guard=guard, confirmed=confirmed)
 
     def set_pinned(self, artifact_id: str, pinned: bool, *, updated_at: str) -> bool:
         if not storable(artifact_id):
@@ -521,6 +536,12 @@ class SqlIndex:
         with self._read() as conn:
             return scan.file_rows(conn, after=after, limit=limit)
 
+    def usage(self, *, org_id: str | None = None) -> UsageReport:
+        if org_id is not None and not storable(org_id):
+            return UsageReport()
+        with self._read() as conn:
+            return usage_report(conn, org_id=org_id)
+
     def get_run(self, run_id: str) -> Run | None:
         if not storable(run_id):
             return None
@@ -556,6 +577,66 @@ class SqlIndex:
                 raise NotFoundError(f"no run with id {run_id!r}")
             refuse_running(conn, family, what=f"run {run_id!r}")
             return delete_runs(conn, family, self._forget())
+
+    # -- collection (``satchel.index.collect``) -------------------------------------------
+
+    def collection_lock(self, *, shared: bool) -> AbstractContextManager[None]:
+        return self._collection_lock.hold(shared=shared)
+
+    def doom_blobs(self, candidates: Sequence[str], *, deleted_at: str) -> list[str]:
+        with self._write() as conn:
+            positions.claim(conn)  # PostgreSQL: one at a time with saves, as SQLite does
+            return collect.doom(conn, candidates, deleted_at=deleted_at)
+
+    def purge_blob_deletions(self, *, before: str) -> int:
+        with self._write() as conn:
+            return collect.purge(conn, before=before)
+
+    def referenced_digests(self, *, page: int = 10_000) -> Iterator[str]:
+        after: str | None = None
+        while True:
+            with self._read() as conn:
+                digests = collect.referenced_page(conn, after=after, limit=page)
+            yield from digests
+            if len(digests) < page:
+                return
+            after = digests[-1]
+
+    def stale_pending(self, *, before: str) -> list[str]:
+        with self._read() as conn:
+            return collect.stale_pending(conn, before=before)
+
+    def delete_artifacts(
+        self, artifact_ids: Sequence[str], *, keep_pinned: bool = False
+    ) -> tuple[list[str], dict[str, int]]:
+        ids = [i for i in artifact_ids if storable(i)]
+        with self._write() as conn:
+            ids = collect.deletable(conn, ids, keep_pinned=keep_pinned)
+            sizes = collect.file_sizes(conn, ids)
+            orphans = delete_artifacts(conn, ids, self._forget())
+            return ids, {d: sizes[d] for d in orphans}
+
+    # -- retention policies (the RetentionPolicies ability: ``index.retention``) --------
+
+    def add_policy(self, policy: RetentionPolicy) -> None:
+        with self._write() as conn:
+            retention_sql.insert_policy(conn, policy)
+
+    def list_policies(self, *, org_id: str | None = None) -> list[RetentionPolicy]:
+        with self._read() as conn:
+            return retention_sql.list_policies(conn, org_id)
+
+    def get_policy(self, policy_id: str) -> RetentionPolicy | None:
+        with self._read() as conn:
+            return retention_sql.get_policy(conn, policy_id)
+
+    def delete_policy(self, policy_id: str) -> bool:
+        with self._write() as conn:
+            return retention_sql.delete_policy(conn, policy_id)
+
+    def retention_rows(self, policy: RetentionPolicy) -> list[RetentionRow]:
+        with self._read() as conn:
+            return retention_sql.retention_rows(conn, policy)
 
     def _forget(self) -> Forget | None:
         return None if self._lexical is None else self._text_index().forget

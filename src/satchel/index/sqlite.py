@@ -17,6 +17,7 @@ from sqlalchemy import Engine, Insert, Table, create_engine, event
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from satchel.errors import IndexBackendError
+from satchel.index.collect import FileCollectionLock
 from satchel.index.rawwrite import RawWriter
 from satchel.index.sql import SqlIndex
 
@@ -105,6 +106,7 @@ def open_sqlite_index(path: str | Path, *, migrate: bool = True) -> SqlIndex:
             placeholder=lambda c: f":{c}",
             errors=(sqlite3.Error,),
         ),
+        collection_lock=FileCollectionLock(path.with_name(path.name + ".collect.lock")),
         lexical="satchel.index.fts",
         statistics=True,
         migrate=migrate,

@@ -18,7 +18,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from satchel.errors import PayloadTooLargeError
 from satchel.server.config import ServerSettings
 from satchel.server.errors import error_response, install_handlers
-from satchel.server.routes import artifacts, files, identity, multipart, runs, server, sharing
+from satchel.server.routes import (
+    artifacts,
+    files,
+    identity,
+    multipart,
+    retention,
+    runs,
+    server,
+    sharing,
+    usage,
+)
 from satchel.server.state import ServerState
 
 __all__ = ["API_PREFIX", "BodyLimit", "create_app"]
@@ -111,7 +121,8 @@ def create_app(settings: ServerSettings, *, state: ServerState | None = None) ->
     )
     app.state.satchel = opened
     install_handlers(app)
-    for module in (server, identity, artifacts, files, multipart, sharing, runs):
+    routers = (server, identity, artifacts, files, multipart, sharing, runs, usage, retention)
+    for module in routers:
         app.include_router(module.router, prefix=API_PREFIX)
     from satchel.portal import install_portal  # noqa: PLC0415 - the outer layer, last
 

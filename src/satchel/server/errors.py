@@ -51,6 +51,7 @@ STATUS: Final[dict[str, int]] = {
     "method_not_allowed": 405,
     "conflict": 409,
     "busy": 409,
+    "blob_collected": 409,
     "range_not_satisfiable": 416,
     "rate_limited": 429,
     "missing_dependency": 501,

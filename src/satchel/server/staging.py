@@ -33,9 +33,11 @@ import re
 import secrets
 import shutil
 import threading
+import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
@@ -329,3 +331,24 @@ class Staging:
     def drop_artifact(self, artifact_id: str) -> None:
         """Forget every staged file of an artifact (it completed, or was deleted)."""
         shutil.rmtree(self._dir(artifact_id), ignore_errors=True)
+
+    def sweep(
+        self, *, uploading: Callable[[str], bool], older_than: timedelta, dry_run: bool = False
+    ) -> tuple[int, int]:
+        """Remove the staged files of artifacts no longer ``uploading`` (completed while
+        a server died before dropping them, deleted, or collected as abandoned), not
+        written for ``older_than``; returns how many artifacts' files, and their bytes."""
+        cutoff = time.time() - older_than.total_seconds()
+        count = size = 0
+        for entry in sorted(self.root.iterdir()) if self.root.is_dir() else []:
+            if not entry.is_dir() or not _ARTIFACT_ID.fullmatch(entry.name):
+                continue  # not an upload's directory: not ours to touch
+            files = [f for f in entry.iterdir() if f.is_file() and not f.is_symlink()]
+            stats = [f.stat() for f in files]
+            if any(st.st_mtime > cutoff for st in stats) or uploading(entry.name):
+                continue
+            if not dry_run:
+                shutil.rmtree(entry, ignore_errors=True)
+            count += 1
+            size += sum(st.st_size for st in stats)
+        return count, size

@@ -152,5 +152,11 @@ async def follow_link(
                 )
 
             url = await anyio.to_thread.run_sync(signed)
-            return RedirectResponse(url, status_code=307, headers={"Cache-Control": "no-store"})
+            # The bucket serves what it holds, unchecked: the digest goes with the
+            # redirect so that whoever follows it can check the bytes.
+            return RedirectResponse(
+                url,
+                status_code=307,
+                headers={"Cache-Control": "no-store", "X-Satchel-SHA256": file.sha256},
+            )
     return await stream_file(state.store, artifact_id, file, range_)

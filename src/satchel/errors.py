@@ -26,12 +26,14 @@ catch ``FileNotFoundError`` or ``ValueError`` keep working::
     │   └── BlobCollectedError                        blob_collected
     ├── IntegrityError                                integrity_error
     ├── StorageError (OSError)                        storage_error
+    │   └── InsufficientStorageError                  insufficient_storage
     ├── IndexBackendError                             index_error
     └── NetworkError (ConnectionError)                network_error
 """
 
 from __future__ import annotations
 
+import errno as _errno
 import json
 from typing import ClassVar
 
@@ -44,6 +46,7 @@ __all__ = [
     "ConfigError",
     "ConflictError",
     "IndexBackendError",
+    "InsufficientStorageError",
     "IntegrityError",
     "InvalidFileKeyError",
     "InvalidJSONError",
@@ -218,10 +221,29 @@ class IntegrityError(SatchelError):
     code = "integrity_error"
 
 
+#: The errnos of a full disk or quota: a ``StorageError`` made with one is an
+#: ``InsufficientStorageError`` (as ``OSError(ENOENT, ...)`` is a ``FileNotFoundError``).
+_NO_SPACE = frozenset({_errno.ENOSPC, _errno.EDQUOT})
+
+
 class StorageError(SatchelError, OSError):
-    """The blob store failed (disk full, I/O error, failed fsync); ``errno`` is kept."""
+    """The blob store failed (disk full, I/O error, failed fsync); ``errno`` is kept.
+
+    Made with the errno of a full disk (``ENOSPC``, ``EDQUOT``) it is an
+    ``InsufficientStorageError``.
+    """
 
     code = "storage_error"
+
+    def __new__(cls, message: str, errno: int | None = None) -> StorageError:
+        target: type[StorageError] = cls
+        if cls is StorageError and errno in _NO_SPACE:
+            target = InsufficientStorageError
+        if errno is None and issubclass(target, InsufficientStorageError):
+            errno = _errno.ENOSPC
+        if errno is None:
+            return OSError.__new__(target, message)
+        return OSError.__new__(target, errno, message)
 
     def __init__(self, message: str, errno: int | None = None) -> None:
         if errno is None:
@@ -235,6 +257,13 @@ class StorageError(SatchelError, OSError):
 
     def __reduce__(self) -> tuple[type[StorageError], tuple[str, int | None]]:
         return (type(self), (self.message, self.errno))
+
+
+class InsufficientStorageError(StorageError):
+    """No room left where bytes are stored (a full disk or quota: ``ENOSPC``): nothing
+    was saved; free space and save again. The server answers 507."""
+
+    code = "insufficient_storage"
 
 
 class IndexBackendError(SatchelError):

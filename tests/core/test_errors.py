@@ -21,6 +21,7 @@ from satchel.errors import (
     ConfigError,
     ConflictError,
     IndexBackendError,
+    InsufficientStorageError,
     IntegrityError,
     InvalidFileKeyError,
     InvalidJSONError,
@@ -75,6 +76,7 @@ STABLE_CODES: dict[type[SatchelError], str] = {
     BlobCollectedError: "blob_collected",
     IntegrityError: "integrity_error",
     StorageError: "storage_error",
+    InsufficientStorageError: "insufficient_storage",
     IndexBackendError: "index_error",
     NetworkError: "network_error",
 }
@@ -161,6 +163,18 @@ def test_storage_error_keeps_errno() -> None:
     plain = StorageError("blob sink is closed")
     assert plain.errno is None
     assert str(plain) == "blob sink is closed"
+
+
+def test_a_full_disk_is_insufficient_storage() -> None:
+    """Like ``OSError(ENOENT, ...)`` is a ``FileNotFoundError``: the errno picks the class."""
+    for err in (errno.ENOSPC, errno.EDQUOT):
+        full = StorageError("writing a blob failed: No space left on device", err)
+        assert type(full) is InsufficientStorageError
+        assert full.errno == err
+        assert full.code == "insufficient_storage"
+    assert type(StorageError("fsync failed", errno.EIO)) is StorageError
+    # Made from its code alone (the remote client), it still says why.
+    assert InsufficientStorageError("the disk is full").errno == errno.ENOSPC
 
 
 def test_invalid_json_error_positions() -> None:

@@ -13,6 +13,9 @@ A payload is a JSON-able dict naming what one save stores:
 * ``{"kind": "dir", "path": str}``: ``ingest_dir``
 * ``{"kind": "writer", "path": str, "piece": int}``: the file's bytes streamed through
   ``writer()`` in pieces of ``piece`` bytes
+
+Every crash test ends with ``check_after_crash``: ``fsck --read-data`` of the store finds
+no damage (warnings, the garbage a crash leaves, are allowed).
 """
 
 from __future__ import annotations
@@ -35,7 +38,9 @@ from typing import Any
 
 import satchel
 from satchel import _faults
+from satchel.fsck import FsckReport, fsck
 from satchel.storage.local import LocalBlobStore
+from satchel.store import ArtifactStore
 
 HERE = Path(__file__).resolve()
 KIB = 1024
@@ -336,6 +341,30 @@ async def _gather(cfg: dict[str, Any]) -> None:
     _kill_self()
 
 
+def remote_context(cfg: Mapping[str, Any]) -> satchel.Context:
+    """The remote SDK on ``cfg["url"]`` with ``cfg["token"]``, its client state in
+    ``cfg["home"]`` (where the resume journal of a save cut short is kept)."""
+    settings = satchel.Settings.load(
+        environ={}, home=cfg["home"], store=cfg["url"], upload_chunk=cfg["chunk"]
+    )
+    return satchel.Context(settings=settings, token=cfg["token"], run_id=cfg["run_id"])
+
+
+def _remote(cfg: dict[str, Any]) -> None:
+    """Acknowledged saves through a server, then arm its crash hook and save once more.
+
+    The server is the process that dies; this one is killed by the test afterwards.
+    """
+    with remote_context(cfg) as ctx, open(cfg["ack"], "a") as ack:
+        arts = ctx.sync_artifacts()
+        for seq, payload in cfg["acked"]:
+            art = save_sync(arts, payload, {"seq": seq})
+            record(ack, {"seq": seq, "id": art.artifact_id})
+        Path(cfg["armed"]).touch()
+        save_sync(arts, cfg["final"], {"seq": "final"})
+    sys.exit(EXIT_POINT_NOT_REACHED)
+
+
 def main(config_path: str) -> None:
     cfg = json.loads(Path(config_path).read_text())
     mode = cfg["mode"]
@@ -351,6 +380,8 @@ def main(config_path: str) -> None:
         _ryw(cfg)
     elif mode == "gather":
         asyncio.run(_gather(cfg))
+    elif mode == "remote":
+        _remote(cfg)
     else:
         raise ValueError(mode)
 
@@ -498,6 +529,22 @@ def check_store(
         listed = {a.artifact_id for a in arts.list(level="run")}
         assert listed == set(rows.artifacts)
     return seen
+
+
+def check_after_crash(store: ArtifactStore) -> FsckReport:
+    """The one check every crash test ends with: ``fsck --read-data`` finds no damage.
+
+    Warnings (temp files, orphan blobs, unfinished multipart uploads, stale pending
+    artifacts) are what a crash may leave; they are allowed and returned in the report.
+    """
+    report = fsck(store, read_data=True)
+    assert report.ok, f"fsck found damage after a crash: {[d.to_dict() for d in report.damage]}"
+    return report
+
+
+def open_store(path: Path) -> ArtifactStore:
+    """The embedded store in directory ``path`` (its default SQLite index)."""
+    return ArtifactStore.open(satchel.Settings.load(environ={}, store=str(path)))
 
 
 if __name__ == "__main__":

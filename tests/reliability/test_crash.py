@@ -6,6 +6,7 @@ blobs, and saving the same bytes again works.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import shutil
 import signal
@@ -20,11 +21,13 @@ from _harness import (
     KIB,
     MIB,
     blob_digests_of,
+    check_after_crash,
     check_layout,
     check_store,
     child_command,
     child_env,
     expected_of,
+    open_store,
     random_bytes,
     read_records,
     save_sync,
@@ -127,7 +130,14 @@ def _expected_garbage(point: str, payload: dict[str, Any]) -> tuple[int, set[str
 
 
 def test_matrix_covers_every_named_point() -> None:
-    assert {point for _, _, point in MATRIX} == set(_faults.POINTS)
+    """Each named point is killed at by this matrix (the SDK's saves), the server's
+    (``test_crash_server``) or ``satchel run``'s (``test_crash_capture``)."""
+    from test_crash_capture import CAPTURE_POINTS  # noqa: PLC0415
+    from test_crash_server import LOCAL_POINTS, S3_POINTS  # noqa: PLC0415
+
+    sdk = {point for _, _, point in MATRIX}
+    assert sdk | set(LOCAL_POINTS) | set(S3_POINTS) | set(CAPTURE_POINTS) == set(_faults.POINTS)
+    assert sdk == {p for p in _faults.POINTS if p.startswith(("blob.", "dir.", "index."))}
 
 
 @pytest.mark.slow
@@ -173,6 +183,10 @@ def test_sigkill_at_named_point(
     garbage = check_layout(store, allowed_orphans=orphans)
     assert len(garbage.temp_files) == temps
     assert garbage.orphan_blobs == orphans
+    with contextlib.closing(open_store(store)) as opened:
+        report = check_after_crash(opened)
+    assert {w.key for w in report.warnings if w.kind == "orphan_blob"} == orphans
+    assert len([w for w in report.warnings if w.kind == "garbage"]) == temps
 
     with satchel.Context(store=store, run_id=RUN_ID) as ctx:
         arts = ctx.sync_artifacts()
@@ -244,3 +258,5 @@ def test_sigkill_at_random_moments(tmp_path: Path) -> None:
         for exp in intents.values():
             allowed |= {exp["sha256"]} if exp["type"] == "file" else set(exp["files"].values())
         check_layout(store, allowed_orphans=allowed)
+        with contextlib.closing(open_store(store)) as opened:
+            check_after_crash(opened)

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -23,11 +24,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _harness import check_after_crash
 
 import satchel
 from _seaweed import Seaweed, unique_prefix
 from satchel.hashing import Digest
 from satchel.storage.s3 import S3BlobStore
+from satchel.store import ArtifactStore
 
 HERE = Path(__file__).resolve().parent
 MIB = 1024 * 1024
@@ -151,6 +154,10 @@ def test_kill_during_multipart_upload_leaves_only_garbage(seaweed: Seaweed, tmp_
     assert garbage[0].key.startswith("blobs/sha256/")
     # A grace period keeps uploads that may still be in flight out of the plan.
     assert list(store.iter_garbage(older_than=timedelta(hours=1))) == []
+    settings = satchel.Settings.load(environ={}, **config(seaweed, prefix, tmp_path))
+    with contextlib.closing(ArtifactStore.open(settings)) as opened:
+        report = check_after_crash(opened)
+    assert [w.kind for w in report.warnings] == ["garbage"]
 
     ctx = satchel.Context(
         settings=satchel.Settings.load(environ={}, **config(seaweed, prefix, tmp_path)),

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from satchel import _faults
 from satchel.capture.base import FinalStatus, Reporter, RunBook
 from satchel.capture.child import Child
 from satchel.capture.journal import FileRow, Journal, Stamp
@@ -159,6 +160,7 @@ def _finish(
         before = book.status(parent)
         if before is None or before == "running" or _SEVERITY[status] > _SEVERITY[before]:
             book.finish(parent, status)
+    _faults.point("capture.status")
     journal.set_meta(state="finished", status=status)
 
 

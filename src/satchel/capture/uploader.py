@@ -14,6 +14,7 @@ import time
 from pathlib import PurePosixPath
 from typing import Final
 
+from satchel import _faults
 from satchel.capture.base import Reporter
 from satchel.capture.journal import FileRow, Journal, Stamp
 from satchel.capture.rules import kind_of
@@ -50,6 +51,7 @@ def store_version(
         ChangedError: the file is not the one seen closed; nothing was stored, the row is
             ``closed`` again.
     """
+    _faults.point("capture.journaled")
     journal.set_state(row, "uploading")
     started = time.monotonic()
     try:
@@ -60,7 +62,9 @@ def store_version(
     except BaseException:
         journal.set_state(row, "closed")
         raise
+    _faults.point("capture.stored")
     journal.set_state(row, "uploaded", artifact_id=artifact.artifact_id, sha256=artifact.sha256)
+    _faults.point("capture.uploaded")
     reporter.synced(row.rel, row.version, row.stamp.size, time.monotonic() - started)
     return artifact
 

@@ -11,7 +11,8 @@ and removed when it ends, so:
 * two saves of the same bytes at the same time are two artifacts: the second finds the
   file locked and takes a fresh id;
 * a save that failed for good (a refusal, a checksum mismatch) removes its file; one that
-  failed on the network, or was interrupted (``KeyboardInterrupt``), keeps it;
+  failed on the network, on a server whose disk is full (``InsufficientStorageError``:
+  it resumes once space is freed), or was interrupted (``KeyboardInterrupt``), keeps it;
 * a file sent in parts straight to the bucket (``_parts``) also records its upload token
   here, before the first part leaves, so the next process asks the server which parts the
   bucket holds and sends only the others.
@@ -28,7 +29,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from satchel.errors import NetworkError
+from satchel.errors import InsufficientStorageError, NetworkError
 from satchel.models import new_id
 
 __all__ = ["Claim", "Journal"]
@@ -93,7 +94,7 @@ class Journal:
                 _write(fd, claim.artifact_id, {})
             try:
                 yield claim
-            except NetworkError:
+            except (NetworkError, InsufficientStorageError):
                 raise  # resumable: keep the record
             except Exception:
                 path.unlink(missing_ok=True)  # refused for good: a retry is a new save

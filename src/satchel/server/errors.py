@@ -56,6 +56,7 @@ STATUS: Final[dict[str, int]] = {
     "rate_limited": 429,
     "missing_dependency": 501,
     "storage_error": 503,
+    "insufficient_storage": 507,
     "index_error": 503,
     "integrity_error": 500,
     "config_error": 500,

@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Final
 import anyio.to_thread
 from starlette.requests import ClientDisconnect
 
+from satchel import _faults
 from satchel.errors import BusyError, ConflictError, StorageError, ValidationError
 from satchel.hashing import Digest
 from satchel.server.errors import ApiError
@@ -256,6 +257,7 @@ class Staging:
             self._hashes.forget(part)
         else:
             self._hashes.keep(part, writer.hasher, ack)
+        _faults.point("upload.part_staged")
 
     async def write_chunk(
         self,
@@ -272,7 +274,10 @@ class Staging:
         more bytes than the file's ``size`` are refused (``too_large``) and dropped.
         """
         with self.locked(artifact_id, path) as fd:
-            hasher = await anyio.to_thread.run_sync(self._start, fd, artifact_id, path, offset)
+            try:
+                hasher = await anyio.to_thread.run_sync(self._start, fd, artifact_id, path, offset)
+            except OSError as exc:  # a failed cut or rewind: an error with its errno, not a 500
+                raise _storage_error("writing an upload", exc) from exc
             writer = _Writer(fd, offset, hasher)
             loop = asyncio.get_running_loop()
             # The piece being written while the next one arrives (None: nothing in flight).

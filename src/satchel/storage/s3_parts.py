@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Final
 
+from satchel import _faults
 from satchel.errors import ConflictError, StorageError, ValidationError
 from satchel.hashing import Digest
 from satchel.models import new_id
@@ -133,6 +134,7 @@ class S3Parts:
                 "then complete it again"
             )
         api.complete_multipart_upload(key, upload.upload_id, parts)
+        _faults.point("parts.joined")
         return self._store.publish_verified(relative, digest)
 
     def abort(self, upload: PartUpload) -> None:

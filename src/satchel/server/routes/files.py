@@ -48,7 +48,7 @@ def get_upload(
 @router.put(
     "/artifacts/{artifact_id}/uploads/{path:path}",
     response_model=UploadState,
-    responses=ERRORS,
+    responses={**ERRORS, **errors(503, 507)},
     openapi_extra={"requestBody": {"content": BINARY, "required": True}},
 )
 async def put_upload(

@@ -154,6 +154,9 @@ def _replay(
             f"artifact id {body.artifact_id!r} is taken by another artifact; "
             "send a new id (or none) for a new artifact"
         )
+    if existing.status == "completed":
+        # A server killed between completing it and clearing its staged files left them.
+        state.staging.drop_artifact(existing.artifact_id)
     return existing
 
 

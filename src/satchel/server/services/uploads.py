@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import anyio.to_thread
 
+from satchel import _faults
 from satchel.errors import ConflictError, IntegrityError, ValidationError
 from satchel.hashing import Digest
 from satchel.models import Artifact, ArtifactFile, ArtifactStatus, format_time, utcnow
@@ -68,6 +69,7 @@ def _finish(state: ServerState, artifact_id: str, file: ArtifactFile) -> Artifac
             return None
         part = state.staging.part_path(artifact_id, file.path)
         hashed = state.staging.digest(artifact_id, file.path)
+        _faults.point("upload.staged_complete")
         try:
             blob = state.store.take_file(
                 part, Digest(hexdigest=file.sha256), file.bytes, hashed=hashed
@@ -79,9 +81,11 @@ def _finish(state: ServerState, artifact_id: str, file: ArtifactFile) -> Artifac
                 "upload it again from offset 0"
             ) from exc
         inline = {} if blob.inline is None else {file.sha256: blob.inline}
+        _faults.point("upload.published")
         status = state.uploads.complete_files(
             artifact_id, [file.path], inline=inline, updated_at=format_time(utcnow())
         )
+        _faults.point("upload.completed")
         state.staging.drop(artifact_id, file.path)
     if status == "completed":
         state.staging.drop_artifact(artifact_id)
@@ -148,9 +152,11 @@ def adopt(state: ServerState, actor: Actor, artifact_id: str, path: str, token: 
 
 def published(state: ServerState, artifact_id: str, file: ArtifactFile) -> UploadState:
     """Complete a file whose verified blob the store published (from the bucket)."""
+    _faults.point("upload.published")
     status = state.uploads.complete_files(
         artifact_id, [file.path], inline={}, updated_at=format_time(utcnow())
     )
+    _faults.point("upload.completed")
     if status == "completed":
         with contextlib.suppress(OSError):
             state.staging.drop_artifact(artifact_id)

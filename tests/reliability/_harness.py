@@ -14,7 +14,7 @@ A payload is a JSON-able dict naming what one save stores:
 * ``{"kind": "writer", "path": str, "piece": int}``: the file's bytes streamed through
   ``writer()`` in pieces of ``piece`` bytes
 
-Every crash test ends with ``check_after_crash``: ``fsck --read-data`` of the store finds
+Every crash test checks with ``check_after_crash``: ``fsck --read-data`` of the store finds
 no damage (warnings, the garbage a crash leaves, are allowed).
 """
 
@@ -33,12 +33,14 @@ import sys
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import satchel
 from satchel import _faults
 from satchel.fsck import FsckReport, fsck
+from satchel.gc import GcReport, collect_garbage
 from satchel.storage.local import LocalBlobStore
 from satchel.store import ArtifactStore
 
@@ -539,6 +541,18 @@ def check_after_crash(store: ArtifactStore) -> FsckReport:
     """
     report = fsck(store, read_data=True)
     assert report.ok, f"fsck found damage after a crash: {[d.to_dict() for d in report.damage]}"
+    return report
+
+
+def collect_after_crash(store: ArtifactStore) -> GcReport:
+    """Then ``satchel gc`` (no grace period: nothing else writes) clears what the crash
+    left, and ``fsck --read-data`` is clean: no damage, no warning."""
+    before = fsck(store)
+    report = collect_garbage(store, grace=timedelta(0))
+    after = fsck(store, read_data=True)
+    assert after.ok, f"fsck found damage after gc: {[d.to_dict() for d in after.damage]}"
+    assert after.warnings == [], f"gc left warnings: {[w.to_dict() for w in after.warnings]}"
+    assert after.artifacts == before.artifacts - report.artifacts_deleted
     return report
 
 

@@ -26,6 +26,7 @@ from _harness import (
     check_store,
     child_command,
     child_env,
+    collect_after_crash,
     expected_of,
     open_store,
     random_bytes,
@@ -196,6 +197,9 @@ def test_sigkill_at_named_point(
         verify_artifact(arts, found, expected["again"])
     # The blobs the killed save left behind are the ones the new save uses.
     assert check_layout(store, allowed_orphans=set()).orphan_blobs == set()
+    with contextlib.closing(open_store(store)) as opened:
+        collected = collect_after_crash(opened)
+    assert collected.leftovers_removed == temps
 
 
 def _kill_loop_round(cfg: dict[str, Any], tmp: Path, acks_before_kill: int, delay: float) -> str:
@@ -260,3 +264,6 @@ def test_sigkill_at_random_moments(tmp_path: Path) -> None:
         check_layout(store, allowed_orphans=allowed)
         with contextlib.closing(open_store(store)) as opened:
             check_after_crash(opened)
+    # What the kills left (orphan blobs, temp files) goes with a collection.
+    with contextlib.closing(open_store(store)) as opened:
+        collect_after_crash(opened)

@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from _harness import check_after_crash
+from _harness import check_after_crash, collect_after_crash
 
 from capture.capturekit import Where, sha256_of, where
 from satchel import _faults
@@ -99,6 +99,7 @@ def _crash_and_resume(where: Where, tmp_path: Path, point: str) -> None:
     assert not (where.home / "capture" / "cap.journal").exists()
     report = check_after_crash(where.store)
     assert not report.warnings
+    collect_after_crash(where.store)
 
 
 @pytest.mark.slow

@@ -37,6 +37,7 @@ from _harness import (
     check_after_crash,
     child_command,
     child_env,
+    collect_after_crash,
     expected_of,
     random_bytes,
     read_records,
@@ -292,6 +293,8 @@ def crash_case(pair: Pair, point: str, inputs: Inputs, tmp: Path) -> None:
         server.stop()
     report = _fsck(pair)
     assert not [w for w in report.warnings if w.kind == "stale_pending"]
+    with contextlib.closing(pair.store()) as store:
+        collect_after_crash(store)
     if pair.settings.store is None:  # the local pair: the staging area is cleared too
         staged = [p for p in (tmp / "server" / "uploads").rglob("*") if p.is_file()]
         assert staged == [], f"staged files left behind: {staged}"

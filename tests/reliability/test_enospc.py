@@ -242,3 +242,26 @@ async def test_an_upload_to_a_full_server_is_507(disk: Disk, tmp_path: Path) -> 
         assert not [w for w in report.warnings if w.kind != "stale_pending"]
     finally:
         state_of(app).close()
+
+
+def test_a_full_disk_under_the_index_is_an_index_error(disk: Disk) -> None:
+    """SQLite's own writes fail (``database or disk is full``): the save raises the index's
+    error, never a driver error about a connection already thrown away; once space is
+    freed, the same store saves again."""
+    if disk.injected:
+        pytest.fail("this machine cannot mount a size-limited file system for the index")
+    store = disk.root / "store"
+    with satchel.Context(store=store, run_id="full-index") as ctx:
+        arts = ctx.sync_artifacts()
+        before = arts.save_text("saved before the disk filled up")
+        disk.fill(left=64 * KIB)
+        with pytest.raises(satchel.SatchelError) as info:
+            for n in range(200):  # inline texts: every byte goes into the index
+                arts.save_text(random_bytes(15 * KIB, f"inline-{n}").hex()[: 15 * KIB])
+        assert info.value.code in ("index_error", "insufficient_storage"), repr(info.value)
+        disk.free()
+        after = arts.save_text("saved once space was freed")
+        assert arts.load_text(after.uri) == "saved once space was freed"
+        assert arts.load_text(before.uri) == "saved before the disk filled up"
+    with contextlib.closing(open_store(store)) as opened:
+        check_after_crash(opened)

@@ -8,6 +8,7 @@ a write transaction and its parameter marker.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Sequence, Set
 from typing import Any
@@ -87,7 +88,10 @@ class RawWriter:
                 self._abandon(cursor)
                 raise
             finally:
-                cursor.close()
+                # After a failed ROLLBACK the connection is gone already (``_abandon``):
+                # closing its cursor fails too, and must not hide the error above.
+                with contextlib.suppress(*self._errors):
+                    cursor.close()
         _faults.point("index.committed")
 
     def _check_deletions(self, cursor: Any, guard: Sequence[str], confirmed: Set[str]) -> None:

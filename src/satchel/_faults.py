@@ -31,6 +31,10 @@ POINTS = (
     "capture.stored",  # a version saved (artifact committed), not yet journalled uploaded
     "capture.uploaded",  # a version journalled uploaded
     "capture.status",  # the run's final status written, the journal not yet finished
+    # ``satchel gc`` and deletes, removing blobs:
+    "collect.recorded",  # deletions recorded and committed, no blob removed yet
+    "collect.removing",  # the first blob of a batch removed, the others not yet
+    "gc.rows_deleted",  # a batch of expired or abandoned artifacts deleted, blobs not yet
 )
 
 _hook: Callable[[str], None] | None = None

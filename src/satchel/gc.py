@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
+from satchel import _faults
 from satchel.errors import ConfigError, ValidationError
 from satchel.index.base import BlobCollection, RetentionPolicies
 from satchel.models import format_time
@@ -143,6 +144,7 @@ def collect_garbage(
         ):
             for batch in _batches(ids):
                 deleted, candidates = index.delete_artifacts(batch, keep_pinned=keep_pinned)
+                _faults.point("gc.rows_deleted")
                 gone.update(deleted)
                 report.artifacts_deleted += len(deleted)
                 _remove(store, candidates, report, now)

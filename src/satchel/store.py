@@ -24,6 +24,7 @@ from io import FileIO
 from pathlib import Path
 from typing import Final
 
+from satchel import _faults
 from satchel.commit import GroupCommitter
 from satchel.config import Settings
 from satchel.errors import (
@@ -615,9 +616,13 @@ class ArtifactStore:
         removed: list[str] = []
         with index.collection_lock(shared=False):
             at = format_time(now or datetime.now(UTC))
-            for hexdigest in index.doom_blobs(candidates, deleted_at=at):
+            doomed = index.doom_blobs(candidates, deleted_at=at)
+            _faults.point("collect.recorded")
+            for hexdigest in doomed:
                 if self.blobs.delete(Digest(hexdigest=hexdigest)):
                     removed.append(hexdigest)
+                    if len(removed) == 1:
+                        _faults.point("collect.removing")
         return removed
 
     def close(self) -> None:

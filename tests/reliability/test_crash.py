@@ -132,12 +132,15 @@ def _expected_garbage(point: str, payload: dict[str, Any]) -> tuple[int, set[str
 
 def test_matrix_covers_every_named_point() -> None:
     """Each named point is killed at by this matrix (the SDK's saves), the server's
-    (``test_crash_server``) or ``satchel run``'s (``test_crash_capture``)."""
+    (``test_crash_server``), ``satchel run``'s (``test_crash_capture``) or ``satchel gc``'s
+    (``test_crash_gc``)."""
     from test_crash_capture import CAPTURE_POINTS  # noqa: PLC0415
+    from test_crash_gc import GC_POINTS  # noqa: PLC0415
     from test_crash_server import LOCAL_POINTS, S3_POINTS  # noqa: PLC0415
 
     sdk = {point for _, _, point in MATRIX}
-    assert sdk | set(LOCAL_POINTS) | set(S3_POINTS) | set(CAPTURE_POINTS) == set(_faults.POINTS)
+    covered = sdk | set(LOCAL_POINTS) | set(S3_POINTS) | set(CAPTURE_POINTS) | set(GC_POINTS)
+    assert covered == set(_faults.POINTS)
     assert sdk == {p for p in _faults.POINTS if p.startswith(("blob.", "dir.", "index."))}
 
 

@@ -220,6 +220,7 @@ def _fill(route: str, t: Targets, given: dict[str, str] | None = None) -> str:
         "token_id": MISSING,
         "grant_id": MISSING,
         "upload": "x.y",
+        "policy_id": MISSING,
         **(given or {}),
     }
     return re.sub(r"{(\w+)(?::path)?}", lambda m: values[m.group(1)], route)
@@ -299,6 +300,15 @@ def _base_bodies(t: Targets) -> dict[tuple[str, str], Any]:
         ("POST", "/api/v1/artifacts/{artifact_id}/links"): {"path": "f.txt", "expires_in": 60},
         ("POST", "/api/v1/runs"): {"run_id": "r-new", "name": "n"},
         ("PATCH", "/api/v1/runs/{run_id}"): {"status": "done"},
+        ("POST", "/api/v1/retention"): {
+            "kind": "log",
+            "group_by": "run",
+            "keep_last": 3,
+            "keep_best": 1,
+            "metric": "m",
+            "metric_mode": "max",
+            "ttl_seconds": 3600,
+        },
     }
 
 

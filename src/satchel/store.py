@@ -17,7 +17,7 @@ import stat
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from io import FileIO
@@ -67,6 +67,8 @@ __all__ = [
 
 INLINE_LOOKUP_MAX: Final = 1024 * 1024
 _RACY_NS: Final = 100_000_000  # a file modified this recently may change within one mtime tick
+#: Blobs deleted at once by a collection (``ArtifactStore.collect_blobs``).
+_DELETE_THREADS: Final = 16
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -608,13 +610,25 @@ class ArtifactStore:
         if not candidates:
             return []
         index = self._collection()
-        removed: list[str] = []
         with index.collection_lock(shared=False):
             at = format_time(now or datetime.now(UTC))
-            for hexdigest in index.doom_blobs(candidates, deleted_at=at):
-                if self.blobs.delete(Digest(hexdigest=hexdigest)):
-                    removed.append(hexdigest)
-        return removed
+            doomed = index.doom_blobs(candidates, deleted_at=at)
+            return [d for d, gone in zip(doomed, self._delete_blobs(doomed), strict=True) if gone]
+
+    def _delete_blobs(self, hexdigests: Sequence[str]) -> list[bool]:
+        """Delete blobs, up to ``_DELETE_THREADS`` at a time (each delete of a local blob
+        waits for its directory's fsync, a removal from a bucket for a round trip); returns
+        whether each was there. Every delete has ended when it returns, failed or not: the
+        caller holds the collection lock for exactly that long."""
+        digests = [Digest(hexdigest=d) for d in hexdigests]
+        if len(digests) <= 1:
+            return [self.blobs.delete(d) for d in digests]
+        with ThreadPoolExecutor(
+            max_workers=min(_DELETE_THREADS, len(digests)), thread_name_prefix="satchel-gc"
+        ) as pool:
+            futures = [pool.submit(self.blobs.delete, d) for d in digests]
+            wait(futures)
+        return [f.result() for f in futures]
 
     def close(self) -> None:
         """Finish pending commits, then release threads, connections and handles."""

@@ -17,7 +17,7 @@ import stat
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from io import FileIO
@@ -68,6 +68,8 @@ __all__ = [
 
 INLINE_LOOKUP_MAX: Final = 1024 * 1024
 _RACY_NS: Final = 100_000_000  # a file modified this recently may change within one mtime tick
+#: Blobs deleted at once by a collection (``ArtifactStore.collect_blobs``).
+_DELETE_THREADS: Final = 16
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -613,17 +615,33 @@ class ArtifactStore:
         if not candidates:
             return []
         index = self._collection()
-        removed: list[str] = []
         with index.collection_lock(shared=False):
             at = format_time(now or datetime.now(UTC))
             doomed = index.doom_blobs(candidates, deleted_at=at)
             _faults.point("collect.recorded")
-            for hexdigest in doomed:
-                if self.blobs.delete(Digest(hexdigest=hexdigest)):
-                    removed.append(hexdigest)
-                    if len(removed) == 1:
-                        _faults.point("collect.removing")
-        return removed
+            return [d for d, gone in zip(doomed, self._delete_blobs(doomed), strict=True) if gone]
+
+    def _delete_blobs(self, hexdigests: Sequence[str]) -> list[bool]:
+        """Delete blobs, up to ``_DELETE_THREADS`` at a time (each delete of a local blob
+        waits for its directory's fsync, a removal from a bucket for a round trip); returns
+        whether each was there. Every delete has ended when it returns, failed or not: the
+        caller holds the collection lock for exactly that long."""
+        digests = [Digest(hexdigest=d) for d in hexdigests]
+
+        def delete(digest: Digest) -> bool:
+            gone = self.blobs.delete(digest)
+            if gone:
+                _faults.point("collect.removing")
+            return gone
+
+        if len(digests) <= 1:
+            return [delete(d) for d in digests]
+        with ThreadPoolExecutor(
+            max_workers=min(_DELETE_THREADS, len(digests)), thread_name_prefix="satchel-gc"
+        ) as pool:
+            futures = [pool.submit(delete, d) for d in digests]
+            wait(futures)
+        return [f.result() for f in futures]
 
     def close(self) -> None:
         """Finish pending commits, then release threads, connections and handles."""

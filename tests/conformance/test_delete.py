@@ -275,3 +275,42 @@ def test_list_runs_pages_newest_first(index: Index) -> None:
         index.list_runs(RunQuery(equals={"name": "x"}))
     with pytest.raises(ValidationError):
         index.list_runs(RunQuery(limit=-1))
+
+
+def test_deleting_many_takes_their_text_rows_wherever_they_sit(index: Index) -> None:
+    """A batch delete (as ``gc`` does) finds each document in both text indexes, also when
+    the two tables no longer keep a document at the same rowid."""
+    index.ensure_run(run("r-done"))
+    doomed = [make(name=f"doomed checkpoint {i}") for i in range(12)]
+    kept = [make(name=f"kept checkpoint {i}") for i in range(6)]
+    commit(index, *doomed[:6], *kept[:3])
+    assert len(index.lexical("checkpoint", ArtifactQuery(), 50)) == 9  # indexed
+    if index.url.startswith("sqlite"):
+        assert isinstance(index, SqlIndex)
+        with index.engine.begin() as conn:  # one document moved to another rowid in one table
+            conn.execute(
+                sa.text(
+                    "INSERT INTO artifact_trigram (artifact_id, body) SELECT artifact_id, body "
+                    "FROM artifact_trigram WHERE artifact_id = :a"
+                ),
+                {"a": doomed[2].artifact_id},
+            )
+            conn.execute(
+                sa.text(
+                    "DELETE FROM artifact_trigram WHERE artifact_id = :a AND rowid = "
+                    "(SELECT min(rowid) FROM artifact_trigram WHERE artifact_id = :a)"
+                ),
+                {"a": doomed[2].artifact_id},
+            )
+    commit(index, *doomed[6:], *kept[3:])  # not in the text index until the next search
+    assert isinstance(index, SqlIndex)
+    deleted, _ = index.delete_artifacts([a.artifact_id for a in doomed])
+    assert sorted(deleted) == sorted(a.artifact_id for a in doomed)
+    for artifact in doomed:
+        assert set(rows_of(index, artifact.artifact_id).values()) == {0}
+    found = index.lexical("checkpoint", ArtifactQuery(), 50)
+    assert sorted(a.artifact_id for a in found) == sorted(a.artifact_id for a in kept)
+    text_tables = {"artifact_fts", "artifact_trigram", "artifact_text"}
+    for artifact in kept:
+        rows = rows_of(index, artifact.artifact_id)
+        assert {rows[t] for t in text_tables & rows.keys()} == {1}, rows

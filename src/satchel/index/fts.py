@@ -16,7 +16,7 @@ names, file paths, run, model, and for text and JSON artifacts kept inline (up t
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -79,6 +79,8 @@ RANK_CAP: Final = 10_000
 #: Past this many top matches, the filters rank with the matches in one statement instead.
 _MAX_DEPTH: Final = 4000
 _WORD = re.compile(r"\w+", re.UNICODE)
+#: Artifact ids per MATCH when forgetting deleted artifacts.
+_FORGET_CHUNK: Final = 500
 
 # Not in ``schema.metadata``: virtual tables that only the SQLite dialect has (migration 0002).
 fts_metadata = MetaData()
@@ -378,31 +380,60 @@ def fts_rows(artifact: Artifact, content: str | None) -> list[dict[str, Any]]:
     return [{"artifact_id": artifact.artifact_id, "body": document(artifact, content)}]
 
 
-def _indexed_rowids(conn: Connection, table: Table, artifact_id: str) -> list[int] | None:
-    """The rows of ``table`` indexing ``artifact_id``, found through the index itself (the
-    id is the document's first text), or None when the id cannot be searched for."""
-    if not _WORD.search(artifact_id) or (table is artifact_trigram and len(artifact_id) < 3):
-        return None
-    rowid: ColumnClause[int] = literal_column("rowid", BigInteger)
-    rows = conn.execute(
-        select(rowid)
-        .select_from(table)
-        .where(sql_text(f"{table.name} MATCH :m"), table.c.artifact_id == artifact_id),
-        {"m": _quoted(artifact_id)},
+_ROWID: Final[ColumnClause[int]] = literal_column("rowid", BigInteger)
+
+
+def _searchable(table: Table, artifact_id: str) -> bool:
+    """Whether ``table``'s index can find ``artifact_id`` by a MATCH on it."""
+    return bool(_WORD.search(artifact_id)) and not (
+        table is artifact_trigram and len(artifact_id) < 3
     )
-    return [int(r[0]) for r in rows]
+
+
+def _matched(conn: Connection, table: Table, artifact_ids: Sequence[str]) -> dict[int, str]:
+    """The rows of ``table`` indexing any of ``artifact_ids`` (each searchable), by rowid,
+    found through the index itself (an id is its document's first text)."""
+    rows = conn.execute(
+        select(_ROWID, table.c.artifact_id).where(
+            sql_text(f"{table.name} MATCH :m"), table.c.artifact_id.in_(artifact_ids)
+        ),
+        {"m": " OR ".join(_quoted(i) for i in artifact_ids)},
+    )
+    return {int(r[0]): str(r[1]) for r in rows}
+
+
+def _at(conn: Connection, table: Table, rowids: Sequence[int], wanted: set[str]) -> dict[int, str]:
+    """Those of the rows ``rowids`` of ``table`` that index one of ``wanted``."""
+    rows = conn.execute(select(_ROWID, table.c.artifact_id).where(_ROWID.in_(rowids)))
+    return {int(r[0]): str(r[1]) for r in rows if r[1] in wanted}
 
 
 def forget(conn: Connection, artifact_ids: Iterable[str]) -> None:
     """Remove deleted artifacts' documents (inside the deleting write transaction).
 
     ``artifact_id`` is an unindexed column, so a ``WHERE artifact_id = ?`` would read every
-    document; the id is also the first word of its document, so a MATCH finds the rows.
+    document; the id is also the first word of its document, so a MATCH finds the rows: one
+    MATCH of up to ``_FORGET_CHUNK`` ids in the word index. The trigram index's phrase
+    lookups are far slower, but both tables are filled and emptied together, so a document
+    is usually at the same rowid in both: those rowids are read first (each checked by its
+    id), and only the ids not found there are looked up by a MATCH each.
     """
-    for artifact_id in artifact_ids:
+    ids = list(dict.fromkeys(artifact_ids))
+    for chunk in (ids[i : i + _FORGET_CHUNK] for i in range(0, len(ids), _FORGET_CHUNK)):
+        hints: list[int] = []
         for table in FTS_TABLES:
-            rowids = _indexed_rowids(conn, table, artifact_id)
-            if rowids is None:
-                conn.execute(table.delete().where(table.c.artifact_id == artifact_id))
-            elif rowids:
-                conn.execute(table.delete().where(literal_column("rowid").in_(rowids)))
+            wanted = set(chunk)
+            found = _at(conn, table, hints, wanted) if hints else {}
+            for artifact_id in chunk:
+                if not _searchable(table, artifact_id):
+                    conn.execute(table.delete().where(table.c.artifact_id == artifact_id))
+                    wanted.discard(artifact_id)
+            wanted -= set(found.values())
+            if table is artifact_fts:
+                found |= _matched(conn, table, sorted(wanted)) if wanted else {}
+            else:
+                for artifact_id in sorted(wanted):
+                    found |= _matched(conn, table, [artifact_id])
+            if found:
+                conn.execute(table.delete().where(_ROWID.in_(sorted(found))))
+            hints = sorted(found)

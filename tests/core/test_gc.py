@@ -23,6 +23,7 @@ from satchel.models import Artifact, ArtifactFile, format_time, new_id
 from satchel.retention import RetentionPolicy
 from satchel.storage import BlobGarbage, PartSigner
 from satchel.store import ArtifactStore
+from storekit import file_write
 
 PAIRS = ["local", "memory+sqlite", "s3+postgres"]
 LATER = timedelta(days=2)  # "now" for a collection that finds today's writes old
@@ -37,21 +38,6 @@ def store_kind(request: pytest.FixtureRequest) -> str:
 def ctx(settings: Settings) -> Iterator[satchel.Context]:
     with satchel.Context(settings=settings, **CONTEXT_FIELDS) as context:
         yield context
-
-
-def write_for(data: bytes) -> tuple[Artifact, ArtifactWrite]:
-    digest = digest_bytes(data)
-    now = datetime.now(UTC)
-    artifact = Artifact(
-        artifact_id=new_id(),
-        name="raced",
-        sha256=digest.hexdigest,
-        bytes=len(data),
-        created_at=now,
-        updated_at=now,
-        files=[ArtifactFile(path="raced.bin", sha256=digest.hexdigest, bytes=len(data))],
-    )
-    return artifact, ArtifactWrite(artifact=artifact)
 
 
 def collection(store: ArtifactStore) -> BlobCollection:
@@ -142,7 +128,7 @@ def test_a_save_that_found_its_blob_before_a_collection_is_refused(
     blob = store.put_bytes(data)  # deduplicated: found stored, nothing written
     assert blob.inline is None
     assert collect_garbage(store, grace=timedelta(0)).blobs_removed == 1
-    artifact, write = write_for(data)
+    artifact, write = file_write(data)
     with pytest.raises(BlobCollectedError) as raised:
         store.commit(write)
     assert raised.value.code == "blob_collected"
@@ -150,7 +136,7 @@ def test_a_save_that_found_its_blob_before_a_collection_is_refused(
     assert store.index.get(artifact.artifact_id) is None
     # Storing the bytes again commits, and forgets the deletion record.
     store.put_bytes(data)
-    artifact, write = write_for(data)
+    artifact, write = file_write(data)
     store.commit(write)
     assert store.index.get(artifact.artifact_id) is not None
     assert fsck(store, read_data=True).ok
@@ -169,7 +155,7 @@ def test_a_collector_that_died_before_removing_leaves_the_save_whole(
         [digest.hexdigest], deleted_at=format_time(datetime.now(UTC))
     )
     assert doomed == [digest.hexdigest]
-    artifact, write = write_for(data)
+    artifact, write = file_write(data)
     store.commit(write)
     assert store.index.get(artifact.artifact_id) is not None
     # The record is gone with the commit: the next collection finds the blob referenced.
@@ -209,13 +195,13 @@ def test_deleting_an_artifact_keeps_a_blob_another_save_found(
     artifact used; the save that found it stored before then fails, nothing saved."""
     store = ctx.store
     data = big(settings, "z").encode()
-    first, write = write_for(data)
+    first, write = file_write(data)
     store.put_bytes(data)
     store.commit(write)
     blob = store.put_bytes(data)  # found stored: the first artifact's blob
     assert store.delete_artifact(first.artifact_id) == [blob.digest.hexdigest]
     assert store.blobs.stat(blob.digest) is None
-    artifact, write = write_for(data)
+    artifact, write = file_write(data)
     with pytest.raises(BlobCollectedError):
         store.commit(write)
     assert store.index.get(artifact.artifact_id) is None

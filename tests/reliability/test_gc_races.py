@@ -18,7 +18,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -26,10 +26,8 @@ from satchel.config import Settings
 from satchel.errors import BlobCollectedError, ConflictError, StorageError
 from satchel.fsck import fsck
 from satchel.gc import collect_garbage
-from satchel.hashing import digest_bytes
-from satchel.index import ArtifactWrite
-from satchel.models import Artifact, ArtifactFile, new_id
 from satchel.store import ArtifactStore
+from storekit import file_write
 
 SECONDS = 4.0
 CONTENTS = [os.urandom(40_000) for _ in range(12)]  # past the inline limit: blobs
@@ -38,21 +36,6 @@ CONTENTS = [os.urandom(40_000) for _ in range(12)]  # past the inline limit: blo
 @pytest.fixture(params=["local", "s3+postgres"])
 def store_kind(request: pytest.FixtureRequest) -> str:
     return str(request.param)
-
-
-def _write(data: bytes) -> tuple[Artifact, ArtifactWrite]:
-    digest = digest_bytes(data)
-    now = datetime.now(UTC)
-    artifact = Artifact(
-        artifact_id=new_id(),
-        name="raced",
-        sha256=digest.hexdigest,
-        bytes=len(data),
-        created_at=now,
-        updated_at=now,
-        files=[ArtifactFile(path="raced.bin", sha256=digest.hexdigest, bytes=len(data))],
-    )
-    return artifact, ArtifactWrite(artifact=artifact)
 
 
 class Race:
@@ -82,7 +65,7 @@ def test_gc_and_deletes_racing_saves_lose_no_acknowledged_artifact(settings: Set
 
     def save(rng: random.Random) -> None:
         data = rng.choice(CONTENTS)
-        artifact, write = _write(data)
+        artifact, write = file_write(data)
         try:
             savers.put_bytes(data)
             savers.commit(write)

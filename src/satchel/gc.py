@@ -29,10 +29,11 @@ from typing import Any, Final
 
 from satchel import _faults
 from satchel.errors import ConfigError, ValidationError
+from satchel.fsck import stored_blobs
 from satchel.index.base import BlobCollection, RetentionPolicies
 from satchel.models import format_time
 from satchel.retention import Expiry, expired
-from satchel.storage import BlobGarbage, BlobTimes, GarbageItem
+from satchel.storage import BlobGarbage, GarbageItem
 from satchel.store import ArtifactStore
 
 __all__ = ["BATCH", "DEFAULT_GRACE", "DELETIONS_KEPT", "GcReport", "collect_garbage"]
@@ -176,11 +177,7 @@ def _orphans(
     """Unreferenced blobs older than ``cutoff``, with their sizes."""
     referenced = {bytes.fromhex(d) for d in index.referenced_digests()}
     orphans: dict[str, int] = {}
-    if isinstance(store.blobs, BlobTimes):
-        stored: Iterator[tuple[Any, int, datetime | None]] = store.blobs.iter_blob_times()
-    else:
-        stored = ((d, size, None) for d, size in store.blobs.iter_blobs())
-    for digest, size, modified in stored:
+    for digest, size, modified in stored_blobs(store.blobs):
         if bytes.fromhex(digest.hexdigest) in referenced:
             continue
         # A blob of unknown age may be a save's in flight, unless there is no grace.

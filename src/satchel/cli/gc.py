@@ -72,7 +72,10 @@ def _sweep_uploads(
 ) -> tuple[int, int]:
     """The staged files a server keeps for uploads in progress, of artifacts no longer
     pending (``satchel.server.staging``)."""
-    directory = uploads or Path(os.environ.get("SATCHEL_UPLOAD_DIR") or store.home / "uploads")
+    from satchel.server.config import upload_dir_of  # noqa: PLC0415 - the server's layout
+    from satchel.server.staging import Staging  # noqa: PLC0415
+
+    directory = uploads or upload_dir_of(os.environ, store.home)
     if not directory.is_dir():
         return 0, 0
     ledger = uploads_of(store.index)
@@ -80,8 +83,6 @@ def _sweep_uploads(
     def uploading(artifact_id: str) -> bool:
         found = ledger.get_any(artifact_id)
         return found is not None and found.status == "pending"
-
-    from satchel.server.staging import Staging  # noqa: PLC0415 - the server's layout, lazily
 
     staging = Staging(directory.expanduser())
     return staging.sweep(uploading=uploading, older_than=grace, dry_run=dry_run)

@@ -19,7 +19,7 @@ from typing import Any, Final
 from satchel.config import Settings
 from satchel.errors import ConfigError, StorageError
 
-__all__ = ["SECRET_FILE", "ServerSettings", "load_secret"]
+__all__ = ["SECRET_FILE", "ServerSettings", "load_secret", "upload_dir_of"]
 
 KIB: Final = 1024
 MIB: Final = 1024 * KIB
@@ -116,7 +116,7 @@ class ServerSettings:
             public = str(public).rstrip("/")
             if not public.startswith(("http://", "https://")):
                 raise ConfigError(f"SATCHEL_PUBLIC_URL must be an http(s) URL: {public!r}")
-        upload = overrides.get("upload_dir") or env.get("SATCHEL_UPLOAD_DIR") or None
+        upload = overrides.get("upload_dir")
         secret = overrides.get("secret")
         if secret is None:
             secret = load_secret(env, base.home)
@@ -127,7 +127,7 @@ class ServerSettings:
         return cls(
             store=base,
             secret=bytes(secret),
-            upload_dir=Path(upload).expanduser() if upload else base.home / "uploads",
+            upload_dir=Path(upload).expanduser() if upload else upload_dir_of(env, base.home),
             public_url=public,
             **values,
         )
@@ -175,3 +175,10 @@ def _read_secret(path: Path) -> bytes:
     if len(data) < _MIN_SECRET:
         raise ConfigError(f"the secret file {path} holds fewer than {_MIN_SECRET} bytes")
     return data
+
+
+def upload_dir_of(env: Mapping[str, str], home: Path) -> Path:
+    """Where a server stages uploads in progress: ``SATCHEL_UPLOAD_DIR``, else ``uploads/``
+    in the store's home (``satchel gc`` sweeps it too)."""
+    configured = env.get("SATCHEL_UPLOAD_DIR")
+    return Path(configured).expanduser() if configured else home / "uploads"
